@@ -1,0 +1,1 @@
+"""Instrument drivers of the LED station."""

@@ -1,0 +1,1 @@
+"""Measurement procedures (J-V-L, EQE, lifetime, cycling) on pymeasure's Procedure API."""

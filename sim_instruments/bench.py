@@ -1,0 +1,80 @@
+"""The simulated bench: one LED on a source meter, in a sphere, under a radiometer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyvisa
+from numpy.typing import NDArray
+
+from station.clock import Clock, VirtualClock
+
+from .calibration_lamp import SimulatedCalibrationLamp
+from .presets import DEFAULT_PRESET, preset
+from .simulated_led import SimulatedLED
+from .spectrometer_sim import SimulatedSpectrometer
+from .visa_library import RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
+
+LIGHT_SOURCES = ("dut", "lamp", "dark")
+
+
+class SimulatedBench:
+    """Everything a station talks to, simulated around one :class:`SimulatedLED`.
+
+    ``light_source`` says what sits on the sphere port: the device under test, the
+    calibration lamp, or nothing (a cap: dark).
+    """
+
+    smu_address = SMU_RESOURCE
+    radiometer_address = RADIOMETER_RESOURCE
+
+    def __init__(self, preset_name: str = DEFAULT_PRESET, *, pixel_area_cm2: float | None = None,
+                 clock: Clock | None = None, seed: int | None = 0, latency: bool = True,
+                 radiometer_model: str = "PR-655") -> None:
+        parameters = preset(preset_name)
+        if pixel_area_cm2 is not None:
+            parameters = parameters.with_area(pixel_area_cm2)
+        self.clock = clock if clock is not None else VirtualClock()
+        self.latency = latency
+        self.rng = np.random.default_rng(seed)
+        self.led = SimulatedLED(parameters, self.clock)
+        self.lamp = SimulatedCalibrationLamp()
+        self.light_source = "dut"
+        self.spectrometer = SimulatedSpectrometer(self)
+        self.visa_library = SimBenchLibrary.for_bench(self, radiometer_model)
+        self._resource_manager: pyvisa.ResourceManager | None = None
+
+    @property
+    def keithley(self):
+        return self.visa_library.keithley
+
+    @property
+    def radiometer(self):
+        return self.visa_library.radiometer
+
+    def resource_manager(self) -> pyvisa.ResourceManager:
+        if self._resource_manager is None:
+            self._resource_manager = pyvisa.ResourceManager(self.visa_library)
+        return self._resource_manager
+
+    def spend(self, seconds: float) -> None:
+        """Instrument latency, on the bench clock (virtual time costs nothing)."""
+        if self.latency and seconds > 0:
+            self.clock.sleep(seconds)
+
+    def mount(self, light_source: str) -> None:
+        if light_source not in LIGHT_SOURCES:
+            raise ValueError(f"light source must be one of {LIGHT_SOURCES}")
+        self.light_source = light_source
+
+    def sphere_spectral_flux_W_nm(self, wavelength_nm: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.light_source == "lamp":
+            return self.lamp.spectral_flux_W_nm(wavelength_nm)
+        if self.light_source == "dark":
+            return np.zeros_like(wavelength_nm)
+        point, _ = self.led.solve()
+        return self.led.model.spectral_flux_W_nm(point, wavelength_nm)
+
+    def close(self) -> None:
+        if self._resource_manager is not None:
+            self._resource_manager.close()
+            self._resource_manager = None

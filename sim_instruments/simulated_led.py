@@ -1,0 +1,151 @@
+"""A simulated LED on the bench: the model plus its history under drive.
+
+The device ages with the bench clock. Whenever the drive changes or the device is
+read, ageing is integrated from the last update to ``clock.monotonic()`` under the
+drive that was applied in between.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from station.clock import Clock
+
+from .led_model import DeviceCondition, LEDModel, LEDParameters, OperatingPoint
+
+
+@dataclass(frozen=True)
+class Drive:
+    """What the source meter applies: ``mode`` is "voltage" or "current"."""
+
+    mode: str
+    level: float  # V or A
+    compliance: float  # A when sourcing voltage, V when sourcing current
+
+
+class SimulatedLED:
+    """Stateful device: equivalent age, on/off cycle count and failures."""
+
+    #: Largest fractional loss of luminance integrated in one ageing step.
+    MAX_LOSS_PER_STEP = 0.002
+
+    def __init__(self, parameters: LEDParameters, clock: Clock) -> None:
+        self.model = LEDModel(parameters)
+        self.parameters = parameters
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._start_s = clock.monotonic()
+        self._last_update_s = self._start_s
+        self.equivalent_age_s = 0.0  # time at the reference drive that gives the same loss
+        self.on_off_cycles = 0
+        self._drive: Drive | None = None
+        ageing = parameters.ageing
+        reference_current_A = ageing.reference_current_density_mA_cm2 * 1e-3 * parameters.pixel_area_cm2
+        self._reference_photon_rate = self.model.fresh_photon_rate_at_current(reference_current_A)
+        self._tau_s = ageing.reference_tau_s
+
+    # --- condition ------------------------------------------------------------------
+    @property
+    def operating_hours(self) -> float:
+        return (self.clock.monotonic() - self._start_s) / 3600.0
+
+    def ageing_fraction(self) -> float:
+        """Luminance remaining from ageing alone, exp(-(t_eq/tau)^beta)."""
+        return math.exp(-((self.equivalent_age_s / self._tau_s) ** self.parameters.ageing.stretch_beta))
+
+    def condition(self) -> DeviceCondition:
+        with self._lock:
+            self._advance()
+            return self._condition()
+
+    def _condition(self) -> DeviceCondition:
+        a = self.parameters.ageing
+        hours = self.operating_hours
+        failure = None
+        if a.short_circuit_after_h is not None and hours >= a.short_circuit_after_h:
+            failure = "short"
+        elif a.open_circuit_after_h is not None and hours >= a.open_circuit_after_h:
+            failure = "open"
+        fraction = self.ageing_fraction()
+        rise_V = a.voltage_rise_V_at_T50 * (1.0 - fraction) / 0.5
+        gain = 1.0 + (a.cycling_current_gain_max - 1.0) * (1.0 - math.exp(-self.on_off_cycles / a.cycling_gain_cycles))
+        cycling_shift_V = -self.model._thermal_V * math.log(gain)
+        return DeviceCondition(luminance_fraction=fraction, junction_shift_V=rise_V + cycling_shift_V,
+                               failure=failure)
+
+    # --- drive ----------------------------------------------------------------------
+    def set_drive(self, drive: Drive | None) -> None:
+        """Apply a new drive (None = output off); counts off-to-on transitions."""
+        with self._lock:
+            self._advance()
+            if self._drive is None and drive is not None:
+                self.on_off_cycles += 1
+            self._drive = drive
+
+    @property
+    def drive(self) -> Drive | None:
+        return self._drive
+
+    def solve(self, drive: Drive | None = None) -> tuple[OperatingPoint, bool]:
+        """(operating point, in_compliance) for a drive (default: the present one)."""
+        with self._lock:
+            self._advance()
+            return self._solve(drive if drive is not None else self._drive, self._condition())
+
+    def _solve(self, drive: Drive | None, condition: DeviceCondition) -> tuple[OperatingPoint, bool]:
+        model = self.model
+        if drive is None:
+            return model.operating_point(0.0, 0.0, condition), False
+        if drive.mode == "voltage":
+            current_A = model.current_at_voltage_A(drive.level, condition)
+            limit_A = abs(drive.compliance)
+            if abs(current_A) <= limit_A:
+                return model.operating_point(drive.level, current_A, condition), False
+            clamped_A = math.copysign(limit_A, current_A)
+            voltage_V = model.voltage_at_current_V(clamped_A, condition)
+            return model.operating_point(voltage_V, clamped_A, condition), True
+        voltage_V = model.voltage_at_current_V(drive.level, condition)
+        limit_V = abs(drive.compliance)
+        if abs(voltage_V) <= limit_V:
+            return model.operating_point(voltage_V, drive.level, condition), False
+        clamped_V = math.copysign(limit_V, voltage_V if voltage_V else drive.level)
+        return model.operating_point(clamped_V, model.current_at_voltage_A(clamped_V, condition), condition), True
+
+    # --- ageing ---------------------------------------------------------------------
+    def _acceleration(self, current_A: float) -> float:
+        if current_A <= 0 or self._reference_photon_rate <= 0:
+            return 0.0
+        rate = self.model.fresh_photon_rate_at_current(current_A)
+        return (rate / self._reference_photon_rate) ** self.parameters.ageing.acceleration_exponent
+
+    def _advance(self) -> None:
+        now_s = self.clock.monotonic()
+        remaining_s = now_s - self._last_update_s
+        self._last_update_s = now_s
+        if remaining_s <= 0 or self._drive is None:
+            return
+        beta = self.parameters.ageing.stretch_beta
+        while remaining_s > 0:
+            condition = self._condition()
+            if condition.failure:
+                return
+            point, _ = self._solve(self._drive, condition)
+            acceleration = self._acceleration(point.current_A)
+            if acceleration <= 0:
+                return
+            # step so that the luminance fraction falls by at most MAX_LOSS_PER_STEP
+            age = self.equivalent_age_s
+            x = (age / self._tau_s) ** beta
+            target_age = self._tau_s * (x + self.MAX_LOSS_PER_STEP) ** (1.0 / beta)
+            step_s = min(remaining_s, max((target_age - age) / acceleration, 1e-3))
+            if self._drive.mode == "current" and not _in_compliance(point, self._drive):
+                step_s = remaining_s  # fixed current: the acceleration does not change
+            self.equivalent_age_s += step_s * acceleration
+            remaining_s -= step_s
+
+
+def _in_compliance(point: OperatingPoint, drive: Drive) -> bool:
+    return abs(point.voltage_V) >= abs(drive.compliance) * (1 - 1e-12)
+

@@ -1,0 +1,35 @@
+"""Errors that the station reports to the user as one line."""
+
+
+class StationError(Exception):
+    """Base class for errors the command line reports without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(StationError):
+    """A configuration file, key or value is missing or impossible."""
+
+    exit_code = 2
+
+
+class CalibrationError(StationError):
+    """A calibration file is malformed or does not fit the instrument."""
+
+    exit_code = 2
+
+
+class InstrumentError(StationError):
+    """An instrument is unreachable or answered with an error."""
+
+    exit_code = 2
+
+
+class SafetyLimitError(StationError, ValueError):
+    """A request would exceed the station's safety limits."""
+
+    exit_code = 2
+
+
+class LowLightError(StationError):
+    """The light instrument saw too little light for a valid reading."""

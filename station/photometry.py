@@ -1,0 +1,198 @@
+"""Spectral integrals and spectrum figures (MEASUREMENTS.md sections 2 and 3).
+
+All integrals use the trapezoid rule over wavelength in nm on the instrument's own grid.
+The CIE tables (1924 photopic V(lambda), 1931 2-degree colour matching functions) come
+from the ``colour-science`` package and are interpolated onto the instrument grid,
+never the other way round. Outside the tables' 360-830 nm range they are zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+PLANCK_J_S = 6.62607015e-34
+SPEED_OF_LIGHT_M_S = 299792458.0
+ELEMENTARY_CHARGE_C = 1.602176634e-19
+K_M_LM_PER_W = 683.002
+
+FloatArray = NDArray[np.float64]
+
+
+@lru_cache(maxsize=1)
+def _cie_source_tables() -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(wavelength_nm, V(lambda), xyz-bar[3, n]) from colour-science, on its 1 nm grid."""
+    import colour  # imported lazily: it takes about a second
+
+    cmfs = colour.colorimetry.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
+    photopic = colour.colorimetry.SDS_LEFS_PHOTOPIC["CIE 1924 Photopic Standard Observer"]
+    wl = np.asarray(cmfs.wavelengths, dtype=float)
+    v = np.asarray(photopic[wl], dtype=float)
+    xyz = np.asarray(cmfs.values, dtype=float).T
+    return wl, v, xyz
+
+
+@dataclass(frozen=True)
+class CIETables:
+    """CIE functions sampled on one instrument grid."""
+
+    wavelength_nm: FloatArray
+    photopic_v: FloatArray
+    xbar: FloatArray
+    ybar: FloatArray
+    zbar: FloatArray
+
+
+_grid_cache: dict[bytes, CIETables] = {}
+
+
+def cie_tables(wavelength_nm: ArrayLike) -> CIETables:
+    """CIE tables linearly interpolated onto ``wavelength_nm`` (cached per grid)."""
+    wl = np.ascontiguousarray(wavelength_nm, dtype=float)
+    key = wl.tobytes()
+    cached = _grid_cache.get(key)
+    if cached is not None:
+        return cached
+    src_wl, v, xyz = _cie_source_tables()
+
+    def on_grid(y: FloatArray) -> FloatArray:
+        return np.interp(wl, src_wl, y, left=0.0, right=0.0)
+
+    tables = CIETables(wl, on_grid(v), on_grid(xyz[0]), on_grid(xyz[1]), on_grid(xyz[2]))
+    if len(_grid_cache) > 64:
+        _grid_cache.clear()
+    _grid_cache[key] = tables
+    return tables
+
+
+def integrate(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Trapezoid integral over wavelength in nm."""
+    return float(np.trapezoid(np.asarray(spectral, float), np.asarray(wavelength_nm, float)))
+
+
+def photon_rate(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Photons per second (or per s sr m^2 for radiance) from a spectral power density.
+
+    N = integral P(lambda) lambda / (h c) dlambda, with lambda in metres.
+    """
+    wl = np.asarray(wavelength_nm, float)
+    energy_per_photon = PLANCK_J_S * SPEED_OF_LIGHT_M_S / (wl * 1e-9)
+    return integrate(np.asarray(spectral_power_per_nm, float) / energy_per_photon, wl)
+
+
+def radiometric_total(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Integral of a spectral density: W from W/nm, or W/(sr m^2) from W/(sr m^2 nm)."""
+    return integrate(spectral_power_per_nm, wavelength_nm)
+
+
+def photometric_total(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """K_m integral V(lambda) P(lambda) dlambda: lm from W/nm, cd/m^2 from radiance."""
+    tables = cie_tables(wavelength_nm)
+    return K_M_LM_PER_W * integrate(tables.photopic_v * np.asarray(spectral_power_per_nm, float),
+                                    tables.wavelength_nm)
+
+
+def tristimulus(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float, float]:
+    """CIE 1931 X, Y, Z integrals (relative units of the input)."""
+    t = cie_tables(wavelength_nm)
+    s = np.asarray(spectral, float)
+    return (integrate(t.xbar * s, t.wavelength_nm), integrate(t.ybar * s, t.wavelength_nm),
+            integrate(t.zbar * s, t.wavelength_nm))
+
+
+def chromaticity_xy(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
+    """CIE 1931 (x, y); NaN when the spectrum has no weight under the CMFs."""
+    x, y, z = tristimulus(spectral, wavelength_nm)
+    total = x + y + z
+    if not total > 0:
+        return float("nan"), float("nan")
+    return x / total, y / total
+
+
+def chromaticity_uv_prime(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
+    """CIE 1976 (u', v')."""
+    x, y, z = tristimulus(spectral, wavelength_nm)
+    denominator = x + 15 * y + 3 * z
+    if not denominator > 0:
+        return float("nan"), float("nan")
+    return 4 * x / denominator, 9 * y / denominator
+
+
+def cct_mccamy_K(x: float, y: float) -> float:
+    """Correlated colour temperature from (x, y) by McCamy's cubic (valid ~2000-12500 K)."""
+    n = (x - 0.3320) / (0.1858 - y)
+    return 449.0 * n**3 + 3525.0 * n**2 + 6823.3 * n + 5520.33
+
+
+def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Wavelength of the maximum, refined by a parabola through the top three samples."""
+    s = np.asarray(spectral, float)
+    wl = np.asarray(wavelength_nm, float)
+    i = int(np.argmax(s))
+    if 0 < i < len(s) - 1:
+        y0, y1, y2 = s[i - 1], s[i], s[i + 1]
+        denominator = y0 - 2 * y1 + y2
+        if denominator < 0:
+            offset = 0.5 * (y0 - y2) / denominator
+            step = 0.5 * (wl[i + 1] - wl[i - 1])
+            return float(wl[i] + offset * step)
+    return float(wl[i])
+
+
+def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Full width at half maximum from linearly interpolated half-maximum crossings.
+
+    NaN when either crossing lies outside the measured range.
+    """
+    s = np.asarray(spectral, float)
+    wl = np.asarray(wavelength_nm, float)
+    i = int(np.argmax(s))
+    half = s[i] / 2.0
+    if not half > 0:
+        return float("nan")
+    below_left = np.nonzero(s[: i + 1] < half)[0]
+    below_right = np.nonzero(s[i:] < half)[0]
+    if len(below_left) == 0 or len(below_right) == 0:
+        return float("nan")
+    a = below_left[-1]
+    left = wl[a] + (half - s[a]) * (wl[a + 1] - wl[a]) / (s[a + 1] - s[a])
+    b = i + below_right[0]
+    right = wl[b - 1] + (half - s[b - 1]) * (wl[b] - wl[b - 1]) / (s[b] - s[b - 1])
+    return float(right - left)
+
+
+def centroid_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
+    """Power-weighted mean wavelength."""
+    s = np.asarray(spectral, float)
+    total = integrate(s, wavelength_nm)
+    if not total > 0:
+        return float("nan")
+    return integrate(s * np.asarray(wavelength_nm, float), wavelength_nm) / total
+
+
+@dataclass(frozen=True)
+class SpectrumFigures:
+    """Shape and colour figures of one emission spectrum."""
+
+    peak_wavelength_nm: float
+    fwhm_nm: float
+    centroid_nm: float
+    cie_x: float
+    cie_y: float
+    cie_u_prime: float
+    cie_v_prime: float
+
+
+def spectrum_figures(spectral: ArrayLike, wavelength_nm: ArrayLike) -> SpectrumFigures:
+    """Peak, FWHM, centroid and CIE coordinates of a spectrum."""
+    x, y = chromaticity_xy(spectral, wavelength_nm)
+    u, v = chromaticity_uv_prime(spectral, wavelength_nm)
+    return SpectrumFigures(
+        peak_wavelength_nm(spectral, wavelength_nm),
+        fwhm_nm(spectral, wavelength_nm),
+        centroid_nm(spectral, wavelength_nm),
+        x, y, u, v,
+    )
