@@ -46,3 +46,4 @@ class SimulatedCalibrationLamp:
             writer.writerow(["wavelength_nm", "spectral_flux_W_nm"])
             for w, v in zip(wl, self.spectral_flux_W_nm(wl)):
                 writer.writerow([f"{w:.1f}", f"{v:.6e}"])
+SIM_CALIBRATION_PATH = Path(__file__).with_name("data") / "sim_sphere_calibration.csv"

@@ -1,0 +1,116 @@
+"""Photo Research PR-655 / PR-670 spectroradiometer over its serial remote protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+from pymeasure.instruments import Instrument
+
+from station.errors import InstrumentError
+
+from .spectral_result import SPECTRAL_RADIANCE, SpectralResult
+
+#: model -> (first nm, last nm, step nm) of the D5 spectral report
+SPECTRAL_GRIDS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
+STATUS_MESSAGES = {
+    0: "OK",
+    1: "unknown command",
+    7: "no measurement taken yet",
+    10: "light too low for a photometric reading",
+    18: "light too low for a measurement",
+    19: "light source too bright (over range)",
+}
+LOW_LIGHT_CODES = {10, 18}
+FOOTLAMBERT_TO_CD_M2 = 3.4262590996
+
+
+class PR6xx(Instrument):
+    """PR-655/670 in remote mode. Measurements may take tens of seconds on dim devices."""
+
+    def __init__(self, adapter, name: str = "Photo Research PR-655/670", timeout_s: float = 60.0,
+                 **kwargs) -> None:
+        kwargs.setdefault("read_termination", "\r\n")
+        kwargs.setdefault("write_termination", "\r")
+        kwargs.setdefault("asrl", {"baud_rate": 9600})
+        super().__init__(adapter, name, includeSCPI=False, timeout=int(timeout_s * 1000), **kwargs)
+        self.model = ""
+        self.serial_number = ""
+
+    def enter_remote(self) -> None:
+        """Send ``PHOTO`` and read the instrument's acknowledgement; then identify it."""
+        reply = self.ask("PHOTO").strip()
+        if "REMOTE" not in reply.upper():
+            raise InstrumentError(f"{self.name}: unexpected reply to PHOTO: {reply!r}")
+        self.model = self._report_field("D111")
+        self.serial_number = self._report_field("D110")
+        if self.model not in SPECTRAL_GRIDS:
+            raise InstrumentError(f"{self.name}: unsupported model {self.model!r}")
+
+    def leave_remote(self) -> None:
+        self.write("Q")
+
+    def shutdown(self) -> None:
+        try:
+            self.leave_remote()
+        finally:
+            super().shutdown()
+
+    @property
+    def wavelength_nm(self) -> np.ndarray:
+        first, last, step = SPECTRAL_GRIDS[self.model]
+        return np.arange(first, last + step / 2, step, dtype=float)
+
+    def _report_field(self, command: str) -> str:
+        code, fields = _split_status(self.ask(command))
+        _raise_for_status(code, command, self.name)
+        return fields[-1].strip() if fields else ""
+
+    def measure(self) -> SpectralResult:
+        """Measure and return the spectral radiance (``M5``); low light gives a flagged result."""
+        header = self.ask("M5")
+        code, fields = _split_status(header)
+        wl = self.wavelength_nm
+        instrument = f"{self.model} {self.serial_number}"
+        if code in LOW_LIGHT_CODES:
+            nan = np.full(wl.shape, np.nan)
+            return SpectralResult(wl, nan, SPECTRAL_RADIANCE, nan, "W/(sr m^2 nm)", float("nan"),
+                                  low_light=True, instrument=instrument)
+        _raise_for_status(code, "M5", self.name)
+        values = np.empty(len(wl))
+        for i, expected in enumerate(wl):
+            line = self.read().strip()
+            nm_text, _, value_text = line.partition(",")
+            try:
+                nm, value = float(nm_text), float(value_text)
+            except ValueError:
+                raise InstrumentError(f"{self.name}: malformed spectral line {line!r}") from None
+            if abs(nm - expected) > 0.5:
+                raise InstrumentError(f"{self.name}: expected {expected:g} nm, got line {line!r}")
+            values[i] = value
+        extras = self._instrument_photometry()
+        return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), "W/(sr m^2 nm)", float("nan"),
+                              instrument=instrument, extras=extras)
+
+    def _instrument_photometry(self) -> dict[str, float]:
+        """The instrument's own luminance and (x, y) for the last measurement (D1)."""
+        code, fields = _split_status(self.ask("D1"))
+        if code != 0 or len(fields) < 4:
+            return {}
+        units, luminance, x, y = fields[0].strip(), float(fields[1]), float(fields[2]), float(fields[3])
+        if units == "0":
+            luminance *= FOOTLAMBERT_TO_CD_M2
+        return {"instrument_luminance_cd_m2": luminance, "instrument_cie_x": x, "instrument_cie_y": y}
+
+
+def _split_status(reply: str) -> tuple[int, list[str]]:
+    parts = reply.strip().split(",")
+    try:
+        code = int(parts[0])
+    except ValueError:
+        raise InstrumentError(f"PR-6xx: reply without a status code: {reply!r}") from None
+    return code, parts[1:]
+
+
+def _raise_for_status(code: int, command: str, name: str) -> None:
+    if code != 0:
+        message = STATUS_MESSAGES.get(code, "instrument error")
+        raise InstrumentError(f"{name}: {command} failed with code {code:05d} ({message})")

@@ -1,0 +1,45 @@
+"""The one result type both light instruments return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+SPECTRAL_FLUX = "spectral_flux"
+SPECTRAL_RADIANCE = "spectral_radiance"
+UNITS = {SPECTRAL_FLUX: "W/nm", SPECTRAL_RADIANCE: "W/(sr m^2 nm)"}
+
+
+@dataclass(frozen=True)
+class SpectralResult:
+    """A calibrated spectrum with the raw data behind it.
+
+    ``spectral`` is spectral flux (sphere, W/nm) or spectral radiance (radiometer,
+    W/(sr m^2 nm)), as ``quantity`` says. ``raw`` is the instrument's native data
+    (counts for the sphere spectrometer; the radiometer's own spectral radiance), and
+    ``dark`` the dark spectrum subtracted (None where the instrument handles dark).
+    """
+
+    wavelength_nm: NDArray[np.float64]
+    spectral: NDArray[np.float64]
+    quantity: str
+    raw: NDArray[np.float64]
+    raw_units: str
+    integration_time_s: float
+    dark: NDArray[np.float64] | None = None
+    saturated: bool = False
+    low_light: bool = False
+    instrument: str = ""
+    calibration_sha256: str | None = None
+    extras: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def units(self) -> str:
+        return UNITS[self.quantity]
+
+    @property
+    def valid(self) -> bool:
+        """True when the spectrum can be used for figures (not saturated, not too dim)."""
+        return not (self.saturated or self.low_light)

@@ -1,0 +1,211 @@
+"""Fibre spectrometer on an integrating sphere: dark library, auto integration, calibration.
+
+The device is anything with seabreeze's ``Spectrometer`` interface: the real instrument
+through ``seabreeze`` (optional extra), or :class:`sim_instruments.spectrometer_sim.
+SimulatedSpectrometer`. Dark spectra are recorded up front, with the light off, at
+every integration time of a 1-2-5 ladder; auto integration then moves along the ladder
+so the peak stays between set fractions of full scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from station.errors import InstrumentError
+
+from .calibration import ResponsivityCalibration
+from .spectral_result import SPECTRAL_FLUX, SpectralResult
+
+SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
+LOW_LIGHT_SNR = 10.0  # peak below this many dark-noise sigmas is flagged low light
+
+
+@dataclass(frozen=True)
+class IntegrationSettings:
+    """Auto-integration and dark settings."""
+
+    min_s: float = 0.004
+    max_s: float = 2.0
+    low_fraction: float = 0.35
+    high_fraction: float = 0.85
+    dark_scans: int = 5
+    max_iterations: int = 8
+
+    def __post_init__(self) -> None:
+        if not (0 < self.min_s <= self.max_s):
+            raise ValueError("integration times need 0 < min_s <= max_s")
+        if not (0 < self.low_fraction < self.high_fraction < 1):
+            raise ValueError("integration fractions need 0 < low_fraction < high_fraction < 1")
+        if self.dark_scans < 1:
+            raise ValueError("dark_scans must be at least 1")
+
+
+def integration_ladder(min_s: float, max_s: float) -> list[float]:
+    """1-2-5 series of integration times from ``min_s`` to ``max_s`` (both included)."""
+    steps = [min_s]
+    decade = 10.0 ** math.floor(math.log10(min_s))
+    while decade <= max_s:
+        for mantissa in (1.0, 2.0, 5.0):
+            t = round(mantissa * decade, 12)
+            if min_s < t < max_s:
+                steps.append(t)
+        decade *= 10
+    if max_s > min_s:
+        steps.append(max_s)
+    return steps
+
+
+@dataclass(frozen=True)
+class RawSpectrum:
+    """Counts in the analysis window, with the dark used and the flags."""
+
+    wavelength_nm: NDArray[np.float64]
+    counts: NDArray[np.float64]
+    dark: NDArray[np.float64]
+    integration_time_s: float
+    saturated: bool
+    low_light: bool
+
+    @property
+    def net_counts_per_s(self) -> NDArray[np.float64]:
+        return (self.counts - self.dark) / self.integration_time_s
+
+
+def open_seabreeze(serial_number: str | None = None) -> Any:
+    """Open a real spectrometer through seabreeze (``pip install ledstation[seabreeze]``)."""
+    try:
+        from seabreeze.spectrometers import Spectrometer
+    except ImportError:
+        raise InstrumentError("spectrometer: seabreeze is not installed (pip install 'ledstation[seabreeze]')") from None
+    try:
+        if serial_number in (None, "", "first"):
+            return Spectrometer.from_first_available()
+        return Spectrometer.from_serial_number(serial_number)
+    except Exception as exc:  # seabreeze raises its own error types
+        raise InstrumentError(f"spectrometer {serial_number or 'first available'}: {exc}") from None
+
+
+class SphereSpectrometer:
+    """Sphere spectrometer with darks, auto integration and absolute calibration."""
+
+    def __init__(self, device: Any, calibration: ResponsivityCalibration | None,
+                 settings: IntegrationSettings | None = None,
+                 window_nm: tuple[float, float] | None = None) -> None:
+        self.device = device
+        self.settings = settings or IntegrationSettings()
+        wavelengths = np.asarray(device.wavelengths(), float)
+        if window_nm is None:
+            self._window = np.ones(wavelengths.shape, bool)
+        else:
+            self._window = (wavelengths >= window_nm[0]) & (wavelengths <= window_nm[1])
+            if self._window.sum() < 10:
+                raise InstrumentError(f"spectrometer: window {window_nm} nm holds too few pixels")
+        self.wavelength_nm = wavelengths[self._window]
+        self.calibration = calibration
+        self._responsivity = (calibration.on_grid(self.wavelength_nm, "the spectrometer window")
+                              if calibration is not None else None)
+        low_us, high_us = device.integration_time_micros_limits
+        min_s = max(self.settings.min_s, low_us * 1e-6)
+        max_s = min(self.settings.max_s, high_us * 1e-6)
+        if min_s > max_s:
+            raise InstrumentError(f"spectrometer: integration range {self.settings.min_s}-{self.settings.max_s} s "
+                                  f"outside the device's {low_us * 1e-6}-{high_us * 1e-6} s")
+        self.ladder = integration_ladder(min_s, max_s)
+        self.max_intensity = float(device.max_intensity)
+        self._darks: dict[float, tuple[NDArray[np.float64], float]] = {}
+        self._integration_s = self.ladder[len(self.ladder) // 2]
+        self._device_integration_s: float | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"{getattr(self.device, 'model', 'spectrometer')} {getattr(self.device, 'serial_number', '')}".strip()
+
+    def _scan(self, integration_s: float) -> NDArray[np.float64]:
+        if self._device_integration_s != integration_s:
+            self.device.integration_time_micros(int(round(integration_s * 1e6)))
+            self._device_integration_s = integration_s
+        return np.asarray(self.device.intensities(), float)[self._window]
+
+    def record_dark_library(self) -> None:
+        """Record the dark spectrum at every ladder step. The light must be off."""
+        for t in self.ladder:
+            scans = np.array([self._scan(t) for _ in range(self.settings.dark_scans)])
+            noise = float(np.median(scans.std(axis=0, ddof=1))) if len(scans) > 1 else 6.0
+            self._darks[t] = (scans.mean(axis=0), noise)
+
+    @property
+    def has_darks(self) -> bool:
+        return len(self._darks) == len(self.ladder)
+
+    def _dark(self, integration_s: float) -> tuple[NDArray[np.float64], float]:
+        try:
+            return self._darks[integration_s]
+        except KeyError:
+            raise InstrumentError("spectrometer: no dark spectrum recorded; record the dark library "
+                                  "with the light off first") from None
+
+    def acquire_raw(self, integration_s: float | None = None, averages: int = 1) -> RawSpectrum:
+        """One spectrum; auto integration along the ladder unless ``integration_s`` is given."""
+        if integration_s is not None:
+            if integration_s not in self._darks:
+                self._dark(integration_s)
+            return self._measure(integration_s, averages)
+        t = self._integration_s
+        target = 0.5 * (self.settings.low_fraction + self.settings.high_fraction)
+        spectrum = self._measure(t, 1)
+        for _ in range(self.settings.max_iterations):
+            dark, _ = self._dark(t)
+            full_scale = self.max_intensity - float(np.median(dark))
+            peak = float((spectrum.counts - dark).max())
+            if spectrum.saturated or peak > self.settings.high_fraction * full_scale:
+                factor = 0.2 if spectrum.saturated else target * full_scale / peak
+                new_t = self._ladder_at_most(t * factor, below=t)
+            elif peak < self.settings.low_fraction * full_scale:
+                new_t = self._ladder_at_most(t * target * full_scale / max(peak, 1.0), below=None)
+                if new_t <= t:
+                    new_t = t
+            else:
+                break
+            if new_t == t:
+                break
+            t = new_t
+            spectrum = self._measure(t, 1)
+        self._integration_s = t
+        return spectrum if averages == 1 else self._measure(t, averages)
+
+    def _ladder_at_most(self, wanted_s: float, below: float | None) -> float:
+        candidates = [t for t in self.ladder if t <= wanted_s * (1 + 1e-9) and (below is None or t < below)]
+        if candidates:
+            return candidates[-1]
+        return self.ladder[0] if below is not None else self._integration_s
+
+    def _measure(self, t: float, averages: int) -> RawSpectrum:
+        scans = [self._scan(t) for _ in range(max(1, averages))]
+        saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
+        counts = np.mean(scans, axis=0)
+        dark, dark_noise = self._dark(t)
+        peak = float((counts - dark).max())
+        low_light = peak < LOW_LIGHT_SNR * dark_noise / math.sqrt(max(1, averages))
+        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated, low_light)
+
+    def calibrate(self, raw: RawSpectrum) -> SpectralResult:
+        """Spectral flux Phi_e = (counts - dark) / t * R."""
+        if self._responsivity is None or self.calibration is None:
+            raise InstrumentError("spectrometer: no responsivity calibration loaded")
+        flux = raw.net_counts_per_s * self._responsivity
+        return SpectralResult(
+            self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
+            dark=raw.dark, saturated=raw.saturated, low_light=raw.low_light, instrument=self.identity,
+            calibration_sha256=self.calibration.sha256)
+
+    def measure(self) -> SpectralResult:
+        """Auto-integrated, dark-subtracted, calibrated spectral flux."""
+        return self.calibrate(self.acquire_raw())
+
+    def close(self) -> None:
+        self.device.close()
