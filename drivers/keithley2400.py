@@ -179,12 +179,14 @@ class StationKeithley2400(Keithley2400):
     # --- ramps and shutdown on the station clock ------------------------------------
     def ramp_to_voltage(self, target_voltage, steps=10, pause=0.01):
         """Ramp the source voltage linearly from the last level set, on the station clock."""
+        self._check(f":SOUR:VOLT {float(target_voltage)!r}")  # refuse before the first step
         for level in np.linspace(self._level["VOLT"], target_voltage, steps):
             self.source_voltage = float(level)
             self.clock.sleep(pause)
 
     def ramp_to_current(self, target_current, steps=10, pause=0.01):
         """Ramp the source current linearly from the last level set, on the station clock."""
+        self._check(f":SOUR:CURR {float(target_current)!r}")
         for level in np.linspace(self._level["CURR"], target_current, steps):
             self.source_current = float(level)
             self.clock.sleep(pause)

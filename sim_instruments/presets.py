@@ -29,7 +29,7 @@ DEEP_RED_CSPBI3_FRET = LEDParameters(
                                 fwhm_change_nm_per_decade=0.5),
     # stable (assumed T50 = 2000 h at 10 mA/cm^2); brightens over its first ~200 on/off cycles
     ageing=AgeingParameters(reference_current_density_mA_cm2=10.0, reference_T_percent=50.0,
-                            reference_lifetime_h=2000.0, cycling_current_gain_max=3.0,
+                            reference_lifetime_h=2000.0, cycling_current_gain_max=4.0,
                             cycling_gain_cycles=60.0),
 )
 

@@ -52,7 +52,12 @@ class SimulatedLED:
         return (self.clock.monotonic() - self._start_s) / 3600.0
 
     def ageing_fraction(self) -> float:
-        """Luminance remaining from ageing alone, exp(-(t_eq/tau)^beta)."""
+        """Luminance remaining from ageing alone, exp(-(t_eq/tau)^beta), up to now."""
+        with self._lock:
+            self._advance()
+            return self._ageing_fraction()
+
+    def _ageing_fraction(self) -> float:
         return math.exp(-((self.equivalent_age_s / self._tau_s) ** self.parameters.ageing.stretch_beta))
 
     def condition(self) -> DeviceCondition:
@@ -68,7 +73,7 @@ class SimulatedLED:
             failure = "short"
         elif a.open_circuit_after_h is not None and hours >= a.open_circuit_after_h:
             failure = "open"
-        fraction = self.ageing_fraction()
+        fraction = self._ageing_fraction()
         rise_V = a.voltage_rise_V_at_T50 * (1.0 - fraction) / 0.5
         gain = 1.0 + (a.cycling_current_gain_max - 1.0) * (1.0 - math.exp(-self.on_off_cycles / a.cycling_gain_cycles))
         cycling_shift_V = -self.model._thermal_V * math.log(gain)

@@ -51,6 +51,7 @@ class SimulationConfig:
     seed: int
     latency: bool
     radiometer_model: str
+    realtime: bool
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ _KNOWN_KEYS = {
     "radiometer": {"address", "timeout_s"},
     "device": {"pixel_area_cm2"},
     "safety": {"max_voltage_V", "max_current_A"},
-    "simulation": {"preset", "seed", "latency", "radiometer_model"},
+    "simulation": {"preset", "seed", "latency", "radiometer_model", "realtime"},
 }
 
 
@@ -193,7 +194,7 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
     if model not in RADIOMETER_MODELS:
         raise r.fail("simulation.radiometer_model", f"must be one of {', '.join(RADIOMETER_MODELS)}")
     simulation = SimulationConfig(preset_name, r.get("simulation", "seed", int), r.get("simulation", "latency", bool),
-                                  model)
+                                  model, r.get("simulation", "realtime", bool))
     return StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, simulation, text)
 
 

@@ -82,7 +82,8 @@ def open_station(config: StationConfig, bench: SimulatedBench | None = None) -> 
     if bench is None and config.uses_simulation:
         sim = config.simulation
         bench = SimulatedBench(sim.preset, pixel_area_cm2=config.pixel_area_cm2, seed=sim.seed,
-                               latency=sim.latency, radiometer_model=sim.radiometer_model)
+                               latency=sim.latency, radiometer_model=sim.radiometer_model,
+                               clock=WallClock() if sim.realtime else None)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
     smu = _open_smu(config, bench, clock)
     try:

@@ -1,0 +1,25 @@
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from drivers.keithley2400 import SafetyLimits, StationKeithley2400  # noqa: E402
+from sim_instruments.bench import SimulatedBench  # noqa: E402
+
+
+@pytest.fixture
+def bench():
+    b = SimulatedBench()
+    yield b
+    b.close()
+
+
+def make_bench(preset: str = "deep-red-cspbi3-fret", **kwargs) -> SimulatedBench:
+    return SimulatedBench(preset, **kwargs)
+
+
+def station_smu(bench: SimulatedBench, max_voltage_V: float = 10.0, max_current_A: float = 0.1) -> StationKeithley2400:
+    return StationKeithley2400(bench.smu_address, SafetyLimits(max_voltage_V, max_current_A), clock=bench.clock,
+                               visa_library=bench.visa_library, read_termination="\n", write_termination="\n",
+                               timeout=500)
