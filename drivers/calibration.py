@@ -76,7 +76,7 @@ class ResponsivityCalibration:
             out.write(f"# {key}: {value}\n")
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for w, r in zip(self.wavelength_nm, self.responsivity_W_nm_per_count_s):
+        for w, r in zip(self.wavelength_nm, self.responsivity_W_nm_per_count_s, strict=True):
             writer.writerow([f"{w:.4f}", f"{r:.6e}"])
         return out.getvalue()
 

@@ -81,7 +81,8 @@ def open_seabreeze(serial_number: str | None = None) -> Any:
     try:
         from seabreeze.spectrometers import Spectrometer
     except ImportError:
-        raise InstrumentError("spectrometer: seabreeze is not installed (pip install 'ledstation[seabreeze]')") from None
+        raise InstrumentError("spectrometer: seabreeze is not installed "
+                              "(pip install 'ledstation[seabreeze]')") from None
     try:
         if serial_number in (None, "", "first"):
             return Spectrometer.from_first_available()

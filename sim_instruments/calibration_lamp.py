@@ -44,6 +44,6 @@ class SimulatedCalibrationLamp:
             f.write("# units: W/nm (total spectral flux into the sphere)\n")
             writer = csv.writer(f)
             writer.writerow(["wavelength_nm", "spectral_flux_W_nm"])
-            for w, v in zip(wl, self.spectral_flux_W_nm(wl)):
+            for w, v in zip(wl, self.spectral_flux_W_nm(wl), strict=True):
                 writer.writerow([f"{w:.1f}", f"{v:.6e}"])
 SIM_CALIBRATION_PATH = Path(__file__).with_name("data") / "sim_sphere_calibration.csv"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pyvisa_sim.component import NoResponse
 
 from station.scpi import canonical
+
 from .simulated_led import Drive
 
 if TYPE_CHECKING:

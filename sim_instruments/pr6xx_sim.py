@@ -113,5 +113,5 @@ class SimulatedPR6xx:
             cct = photometry.cct_mccamy_K(x, y)
             cct = cct if 1000 < cct < 25000 and math.isfinite(cct) else 0.0
             return f"{head},{luminance:.4e},{cct:.0f},0.0000".encode()
-        lines = [head] + [f"{w:.0f},{v:.4e}" for w, v in zip(wl, s)]
+        lines = [head] + [f"{w:.0f},{v:.4e}" for w, v in zip(wl, s, strict=True)]
         return "\r\n".join(lines).encode()

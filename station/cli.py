@@ -76,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         sys.stderr.write("ledstation: terminated; output off\n")
         return EXIT_TERMINATED
+    except Exception as exc:  # noqa: BLE001 - one line for the user; -v shows the traceback
+        if args.verbose:
+            logging.exception("unexpected failure")
+        detail = str(exc).strip().splitlines()
+        sys.stderr.write(f"ledstation: failed: {type(exc).__name__}: {detail[-1] if detail else ''} "
+                         "(output off; -v for details)\n")
+        return EXIT_FAILED
 
 
 def _measure(args: argparse.Namespace) -> int:
@@ -96,11 +103,11 @@ def _measure(args: argparse.Namespace) -> int:
     compliance_current = args.compliance_current if args.compliance_current is not None else config.max_current_A
     compliance_voltage = args.compliance_voltage if args.compliance_voltage is not None else config.max_voltage_V
     if not 0 < compliance_current <= config.max_current_A:
-        raise ConfigError(f"--compliance-current {compliance_current:g} A must be within (0, {config.max_current_A:g}] A "
-                          "([safety] max_current_A)")
+        raise ConfigError(f"--compliance-current {compliance_current:g} A must be within "
+                          f"(0, {config.max_current_A:g}] A ([safety] max_current_A)")
     if not 0 < compliance_voltage <= config.max_voltage_V:
-        raise ConfigError(f"--compliance-voltage {compliance_voltage:g} V must be within (0, {config.max_voltage_V:g}] V "
-                          "([safety] max_voltage_V)")
+        raise ConfigError(f"--compliance-voltage {compliance_voltage:g} V must be within "
+                          f"(0, {config.max_voltage_V:g}] V ([safety] max_voltage_V)")
     if voltage is not None and abs(voltage) > config.max_voltage_V:
         raise ConfigError(f"--voltage {voltage:g} V exceeds [safety] max_voltage_V = {config.max_voltage_V:g} V")
     current_A = None

@@ -127,19 +127,28 @@ def cct_mccamy_K(x: float, y: float) -> float:
     return 449.0 * n**3 + 3525.0 * n**2 + 6823.3 * n + 5520.33
 
 
-def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
-    """Wavelength of the maximum, refined by a parabola through the top three samples."""
+def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fraction: float = 0.8) -> float:
+    """Wavelength of the maximum: vertex of a parabola fitted to the samples above
+    ``top_fraction`` of the maximum around it (at least the top three samples)."""
     s = np.asarray(spectral, float)
     wl = np.asarray(wavelength_nm, float)
     i = int(np.argmax(s))
-    if 0 < i < len(s) - 1:
-        y0, y1, y2 = s[i - 1], s[i], s[i + 1]
-        denominator = y0 - 2 * y1 + y2
-        if denominator < 0:
-            offset = 0.5 * (y0 - y2) / denominator
-            step = 0.5 * (wl[i + 1] - wl[i - 1])
-            return float(wl[i] + offset * step)
-    return float(wl[i])
+    if not s[i] > 0:
+        return float("nan")
+    lo, hi = i, i
+    while lo > 0 and s[lo - 1] >= top_fraction * s[i]:
+        lo -= 1
+    while hi < len(s) - 1 and s[hi + 1] >= top_fraction * s[i]:
+        hi += 1
+    lo, hi = max(0, min(lo, i - 1)), min(len(s) - 1, max(hi, i + 1))
+    if hi - lo < 2:
+        return float(wl[i])
+    x = wl[lo:hi + 1] - wl[i]
+    a, b, _ = np.polyfit(x, s[lo:hi + 1], 2)
+    if a >= 0:
+        return float(wl[i])
+    vertex = -b / (2 * a)
+    return float(wl[i] + np.clip(vertex, x[0], x[-1]))
 
 
 def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:

@@ -46,7 +46,7 @@ def calibrate_sphere(spectrometer: SphereSpectrometer, certificate: LampCertific
     certified = certificate.on_grid(wl)
     responsivity = responsivity_from_lamp(raw.net_counts_per_s[first:last + 1], certified)
     metadata = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "spectrometer": spectrometer.identity,
         "lamp_certificate": certificate.path,
         "lamp_certificate_sha256": certificate.sha256,

@@ -92,7 +92,7 @@ def test_pr655_enters_remote_mode_and_identifies():
 def test_pr655_m5_spectrum_is_parsed_line_by_line():
     wl = np.arange(380, 781, 4)
     values = 1e-3 * np.exp(-0.5 * ((wl - 620) / 12.0) ** 2)
-    lines = [(None, f"{w},{v:.4e}".encode()) for w, v in zip(wl, values)]
+    lines = [(None, f"{w},{v:.4e}".encode()) for w, v in zip(wl, values, strict=True)]
     with pr655([(b"M5", b"00000,1"), *lines, (b"D1", b"00000,1,1.2345e+02,0.6812,0.3102")]) as pr:
         pr.enter_remote()
         result = pr.measure()

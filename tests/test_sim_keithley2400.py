@@ -42,7 +42,8 @@ def test_voltage_source_clamps_at_compliance_current_with_the_flag(bench):
     reading = smu.measure_all()
     assert reading["status"] & STATUS_COMPLIANCE
     assert reading["current"] == pytest.approx(1e-3, rel=1e-3)
-    assert reading["voltage"] == pytest.approx(bench.led.model.voltage_at_current_V(1e-3, bench.led.condition()), abs=1e-3)
+    expected_V = bench.led.model.voltage_at_current_V(1e-3, bench.led.condition())
+    assert reading["voltage"] == pytest.approx(expected_V, abs=1e-3)
     assert reading["voltage"] < 6.0
 
 
@@ -55,7 +56,8 @@ def test_current_source_clamps_at_compliance_voltage_with_the_flag(bench):
     reading = smu.measure_all()
     assert reading["status"] & STATUS_COMPLIANCE
     assert reading["voltage"] == pytest.approx(3.0, abs=1e-3)
-    assert reading["current"] == pytest.approx(bench.led.model.current_at_voltage_A(3.0, bench.led.condition()), rel=1e-3)
+    expected_A = bench.led.model.current_at_voltage_A(3.0, bench.led.condition())
+    assert reading["current"] == pytest.approx(expected_A, rel=1e-3)
 
 
 def test_short_and_long_forms_and_case_reach_the_same_setting(bench):
