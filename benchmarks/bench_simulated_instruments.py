@@ -13,11 +13,12 @@ import argparse
 import statistics
 import time
 
+from pymeasure.instruments.keithley import Keithley2400
+
 from drivers.calibration import ResponsivityCalibration
 from drivers.keithley2400 import SafetyLimits, StationKeithley2400
 from drivers.pr6xx import PR6xx
 from drivers.sphere_spectrometer import SphereSpectrometer
-from pymeasure.instruments.keithley import Keithley2400
 from sim_instruments.bench import SimulatedBench
 from sim_instruments.calibration_lamp import SIM_CALIBRATION_PATH
 from station.device_figures import device_figures
@@ -74,8 +75,8 @@ def main() -> None:
     raw = rows["raw pyvisa :READ? (model behind it)"]
     print(f"\nours / raw pyvisa :READ?         = {rows['ours StationKeithley2400.read_point()'] / raw:.2f}")
     print(f"pymeasure measure_all / raw READ = {rows['pymeasure Keithley2400.measure_all()'] / raw:.2f}")
-    print(f"ours sphere spectrum / raw scan  = "
-          f"{rows['ours sphere spectrum (auto-int, dark, calibrated)'] / rows['raw seabreeze-interface intensities()']:.2f}")
+    sphere = rows["ours sphere spectrum (auto-int, dark, calibrated)"]
+    print(f"ours sphere spectrum / raw scan  = {sphere / rows['raw seabreeze-interface intensities()']:.2f}")
     bench.close()
 
 
