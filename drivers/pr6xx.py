@@ -7,7 +7,7 @@ from pymeasure.instruments import Instrument
 
 from station.errors import InstrumentError
 
-from .spectral_result import SPECTRAL_RADIANCE, SpectralResult
+from .spectral_result import SPECTRAL_RADIANCE, SpectralResult, runs_off_range
 
 #: model -> (first nm, last nm, step nm) of the D5 spectral report
 SPECTRAL_GRIDS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
@@ -88,7 +88,7 @@ class PR6xx(Instrument):
             values[i] = value
         extras = self._instrument_photometry()
         return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), "W/(sr m^2 nm)", float("nan"),
-                              instrument=instrument, extras=extras)
+                              truncated=runs_off_range(values), instrument=instrument, extras=extras)
 
     def _instrument_photometry(self) -> dict[str, float]:
         """The instrument's own luminance and (x, y) for the last measurement (D1)."""

@@ -31,6 +31,7 @@ class SpectralResult:
     dark: NDArray[np.float64] | None = None
     saturated: bool = False
     low_light: bool = False
+    truncated: bool = False  # the emission runs off the instrument's wavelength range
     instrument: str = ""
     calibration_sha256: str | None = None
     extras: dict[str, float] = field(default_factory=dict)
@@ -42,4 +43,18 @@ class SpectralResult:
     @property
     def valid(self) -> bool:
         """True when the spectrum can be used for figures (not saturated, not too dim)."""
-        return not (self.saturated or self.low_light)
+        return not (self.saturated or self.low_light or self.truncated)
+
+
+#: a spectrum whose first or last sample exceeds this fraction of its maximum is cut off
+TRUNCATION_FRACTION = 0.05
+
+
+def runs_off_range(spectral: NDArray[np.float64]) -> bool:
+    """True when the emission is still strong at either end of the measured range."""
+    s = np.asarray(spectral, float)
+    peak = np.nanmax(s) if s.size else np.nan
+    if not peak > 0:
+        return False
+    edge = max(np.nanmean(s[:3]), np.nanmean(s[-3:]))
+    return bool(edge > TRUNCATION_FRACTION * peak)

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from station.errors import InstrumentError
 
 from .calibration import ResponsivityCalibration
-from .spectral_result import SPECTRAL_FLUX, SpectralResult
+from .spectral_result import SPECTRAL_FLUX, SpectralResult, runs_off_range
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
 LOW_LIGHT_SNR = 10.0  # peak below this many dark-noise sigmas is flagged low light
@@ -139,6 +139,12 @@ class SphereSpectrometer:
             noise = float(np.median(scans.std(axis=0, ddof=1))) if len(scans) > 1 else 6.0
             self._darks[t] = (scans.mean(axis=0), noise)
 
+    def dark_library(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(integration times in s, dark spectra [times, pixels]) recorded so far, ladder order."""
+        times = [t for t in self.ladder if t in self._darks]
+        spectra = np.array([self._darks[t][0] for t in times]) if times else np.empty((0, len(self.wavelength_nm)))
+        return np.array(times), spectra
+
     @property
     def has_darks(self) -> bool:
         return len(self._darks) == len(self.ladder)
@@ -201,7 +207,8 @@ class SphereSpectrometer:
         flux = raw.net_counts_per_s * self._responsivity
         return SpectralResult(
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
-            dark=raw.dark, saturated=raw.saturated, low_light=raw.low_light, instrument=self.identity,
+            dark=raw.dark, saturated=raw.saturated, low_light=raw.low_light,
+            truncated=not raw.low_light and runs_off_range(flux), instrument=self.identity,
             calibration_sha256=self.calibration.sha256)
 
     def measure(self) -> SpectralResult:

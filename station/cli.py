@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_runs import add_run_parsers, analyze_command, export_command, plot_command, run_command
 from .errors import StationError
 from .signals import Terminated, sigterm_raises
 
@@ -51,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     calibrate.add_argument("--yes", action="store_true", help="do not prompt to mount or switch the lamp")
 
+    add_run_parsers(sub)
+
+    analyze = sub.add_parser("analyze", help="figures of merit of a run file")
+    analyze.add_argument("file", type=Path)
+    analyze.add_argument("--json", action="store_true", help="print as JSON")
+
+    export = sub.add_parser("export", help="write a run's scalar columns as CSV")
+    export.add_argument("file", type=Path)
+    export.add_argument("--csv", action="store_true", required=True, help="CSV output (the only format)")
+    export.add_argument("-o", "--out", type=Path, help="CSV file (default: the run file with .csv)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing CSV file")
+
+    plot = sub.add_parser("plot", help="standard figure set of a sweep file")
+    plot.add_argument("file", type=Path)
+    plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
+
     sub.add_parser("presets", help="list the simulated device presets")
     config = sub.add_parser("config", help="print the default (simulated bench) configuration")
     config.add_argument("--check", type=Path, help="validate this configuration file instead")
@@ -63,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"measure": _measure, "calibrate-sphere": _calibrate_sphere, "presets": _presets,
-                "config": _config}
+                "config": _config, "run": run_command, "analyze": analyze_command, "export": export_command,
+                "plot": plot_command}
     try:
         with sigterm_raises():
             return commands[args.command](args)
@@ -156,7 +174,9 @@ def _print_measurement(args, config, identities, figures, spectrum, in_complianc
     print(f"  I   = {f.current_A * 1e3:10.4f} mA      J   = {f.current_density_mA_cm2:10.3f} mA/cm^2"
           + ("   [IN COMPLIANCE]" if in_compliance else ""))
     if not spectrum.valid:
-        print(f"  light: {'saturated' if spectrum.saturated else 'too little light'} — no optical figures")
+        problem = ("saturated" if spectrum.saturated else "too little light" if spectrum.low_light
+                   else "the emission runs off the instrument's wavelength range")
+        print(f"  light: {problem} — no optical figures")
         return
     print(f"  L   = {f.luminance_cd_m2:10.4g} cd/m^2  L_e = {f.radiance_W_sr_m2:10.4g} W/(sr m^2)")
     print(f"  EQE = {f.eqe * 100:10.3f} %       CE  = {f.current_efficiency_cd_A:10.4g} cd/A"

@@ -1,0 +1,77 @@
+"""EQE versus current density: current-sourced at log-spaced current densities."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pymeasure.experiment import FloatParameter, IntegerParameter
+
+from station.config import StationConfig
+from station.errors import ConfigError
+
+from .sweep_base import SweepProcedure
+
+
+class EQESweep(SweepProcedure):
+    """Log-spaced current densities from start to stop; records the voltage needed.
+    Stops early on voltage compliance, a luminance or radiance limit, or breakdown."""
+
+    NAME = "eqe"
+    SIGNAL, AXIS = "eqe", "current_density_mA_cm2"
+
+    start_current_density = FloatParameter("Start current density", units="mA/cm^2", default=0.01, minimum=0,
+                                           maximum=1e6)
+    stop_current_density = FloatParameter("Stop current density", units="mA/cm^2", default=200.0, minimum=0,
+                                          maximum=1e6)
+    points_per_decade = IntegerParameter("Points per decade", default=5, minimum=1, maximum=1000)
+    compliance_voltage = FloatParameter("Compliance voltage", units="V", default=8.0, minimum=0, maximum=210)
+
+    def validate(self, config: StationConfig) -> None:
+        super().validate(config)
+        start, stop = self.start_current_density, self.stop_current_density
+        if not (start > 0 and stop > start):
+            raise ConfigError(f"parameters need 0 < start_current_density < stop_current_density, "
+                              f"got {start:g} and {stop:g} mA/cm^2")
+        current_A = stop * 1e-3 * config.pixel_area_cm2
+        if current_A > config.max_current_A:
+            raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {current_A:g} A on the "
+                              f"{config.pixel_area_cm2:g} cm^2 pixel, beyond [safety] max_current_A = "
+                              f"{config.max_current_A:g} A")
+        if not 0 < self.compliance_voltage <= 210:
+            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V is outside the "
+                              "Keithley 2400's range (0, 210] V")
+        if self.compliance_voltage > config.max_voltage_V:
+            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V exceeds [safety] "
+                              f"max_voltage_V = {config.max_voltage_V:g} V")
+
+    def current_densities_mA_cm2(self) -> np.ndarray:
+        decades = math.log10(self.stop_current_density / self.start_current_density)
+        n = max(2, int(round(decades * self.points_per_decade)) + 1)
+        return np.logspace(math.log10(self.start_current_density), math.log10(self.stop_current_density), n)
+
+    def progress_total(self) -> int:
+        return len(self.current_densities_mA_cm2())
+
+    def startup(self) -> None:
+        super().startup()
+        smu = self.station.smu
+        smu.configure_current_source(self.compliance_voltage, self.station.config.smu.nplc)
+        smu.enable_source()
+
+    def execute(self) -> None:
+        area = self.station.config.pixel_area_cm2
+        plan = self.current_densities_mA_cm2()
+        for i, j in enumerate(plan):
+            if self.should_stop():
+                self.stop_reason = "aborted by the user"
+                return
+            current_A = float(j) * 1e-3 * area
+            self.station.smu.source_current = current_A
+            values = self.measure_point(+1, set_current_A=current_A)
+            self.emit("progress", 100.0 * (i + 1) / len(plan))
+            reason = self.stop_check(values)
+            if reason:
+                self.stop_reason = reason.replace("compliance reached", "voltage compliance reached")
+                return
+        self.stop_reason = "completed"

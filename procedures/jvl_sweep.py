@@ -1,0 +1,119 @@
+"""J-V-L sweep: voltage-sourced, spectrum at every point."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pymeasure.experiment import BooleanParameter, FloatParameter
+
+from station.config import StationConfig
+from station.errors import ConfigError
+
+from .sweep_base import INF, SweepProcedure
+
+KEITHLEY_MAX_CURRENT_A = 1.05
+
+
+class JVLSweep(SweepProcedure):
+    """Voltage from start to stop in steps (optionally finer around turn-on, optionally
+    back down again for hysteresis). Stops early on compliance, a current-density,
+    luminance or radiance limit, or breakdown."""
+
+    NAME = "jvl"
+    SIGNAL, AXIS = "luminance_cd_m2", "voltage_V"
+
+    start_voltage = FloatParameter("Start voltage", units="V", default=0.0, minimum=-210, maximum=210)
+    stop_voltage = FloatParameter("Stop voltage", units="V", default=8.0, minimum=-210, maximum=210)
+    step_voltage = FloatParameter("Voltage step", units="V", default=0.1, minimum=-210, maximum=210)
+    fine_step_voltage = FloatParameter("Finer step inside the fine window (0 = none)", units="V", default=0.0,
+                                       minimum=0, maximum=210)
+    fine_start_voltage = FloatParameter("Fine window start", units="V", default=0.0, minimum=-210, maximum=210)
+    fine_stop_voltage = FloatParameter("Fine window stop", units="V", default=0.0, minimum=-210, maximum=210)
+    reverse_sweep = BooleanParameter("Sweep back to the start voltage (hysteresis)", default=False)
+    compliance_current = FloatParameter("Compliance current", units="A", default=0.1, minimum=0, maximum=1.05)
+    current_density_limit = FloatParameter("Stop at current density", units="mA/cm^2", default=INF, minimum=0,
+                                           maximum=INF)
+
+    def validate(self, config: StationConfig) -> None:
+        super().validate(config)
+        span = self.stop_voltage - self.start_voltage
+        if self.step_voltage == 0 or span == 0 or math.copysign(1, self.step_voltage) != math.copysign(1, span):
+            raise ConfigError(f"parameter step_voltage {self.step_voltage:g} V must be non-zero and point from "
+                              f"start {self.start_voltage:g} V to stop {self.stop_voltage:g} V")
+        if abs(span) / abs(self.step_voltage) > 100_000:
+            raise ConfigError("parameter step_voltage gives more than 100000 points")
+        highest = max(abs(self.start_voltage), abs(self.stop_voltage))
+        if highest > config.max_voltage_V:
+            raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = {config.max_voltage_V:g} V")
+        if not 0 < self.compliance_current <= KEITHLEY_MAX_CURRENT_A:
+            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A is outside the "
+                              f"Keithley 2400's range (0, {KEITHLEY_MAX_CURRENT_A}] A")
+        if self.compliance_current > config.max_current_A:
+            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A exceeds [safety] "
+                              f"max_current_A = {config.max_current_A:g} A")
+        if self.fine_step_voltage > 0 and not self.fine_start_voltage < self.fine_stop_voltage:
+            raise ConfigError("parameter fine_start_voltage must be below fine_stop_voltage")
+
+    def voltages(self) -> list[tuple[float, int]]:
+        """(voltage, direction) of every point, in order."""
+        start, stop, step = self.start_voltage, self.stop_voltage, self.step_voltage
+        n = int(math.floor(abs((stop - start) / step) + 1e-9))
+        forward = [start + i * step for i in range(n + 1)]
+        if abs(forward[-1] - stop) > 1e-9:
+            forward.append(stop)
+        if self.fine_step_voltage > 0:
+            low, high = self.fine_start_voltage, self.fine_stop_voltage
+            fine = list(np.arange(low, high + self.fine_step_voltage / 2, self.fine_step_voltage))
+            lo, hi = min(start, stop), max(start, stop)
+            merged = {round(v, 9) for v in forward if not low < v < high}
+            merged |= {round(v, 9) for v in fine if lo <= v <= hi}
+            forward = sorted(merged, reverse=step < 0)
+        points = [(float(v), +1) for v in forward]
+        if self.reverse_sweep:
+            points += [(float(v), -1) for v in reversed(forward[:-1])]
+        return points
+
+    def progress_total(self) -> int:
+        return len(self.voltages())
+
+    def startup(self) -> None:
+        super().startup()
+        smu = self.station.smu
+        smu.configure_voltage_source(self.compliance_current, self.station.config.smu.nplc)
+        smu.enable_source()
+
+    def stop_check(self, values: dict[str, float]) -> str:
+        reason = super().stop_check(values)
+        if not reason and values["current_density_mA_cm2"] >= self.current_density_limit:
+            reason = f"current density limit {self.current_density_limit:g} mA/cm^2 reached"
+        return reason
+
+    def execute(self) -> None:
+        total = self.progress_total()
+        measured: list[float] = []
+        for voltage, direction in self.voltages():
+            if direction < 0:
+                break
+            if self._step(voltage, +1, total):
+                return
+            measured.append(voltage)
+            reason = self.stop_check(self.points[-1])
+            if reason:
+                self.stop_reason = reason
+                break
+        if self.reverse_sweep and not self.stop_reason.startswith("breakdown"):
+            for voltage in reversed(measured[:-1]):
+                if self._step(voltage, -1, total):
+                    return
+        self.stop_reason = self.stop_reason or "completed"
+
+    def _step(self, voltage: float, direction: int, total: int) -> bool:
+        """Apply and measure one voltage; True when the user aborted."""
+        if self.should_stop():
+            self.stop_reason = "aborted by the user"
+            return True
+        self.station.smu.source_voltage = voltage
+        self.measure_point(direction, set_voltage_V=voltage)
+        self.emit("progress", 100.0 * len(self.points) / total)
+        return False

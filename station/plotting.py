@@ -1,0 +1,78 @@
+"""Publication-style figure set of a sweep file (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .datafile import RunData
+
+
+def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -> Path:
+    """J-V with L-V (log), EQE-J, and normalised EL spectra at several biases."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = run.columns
+    if radiometric is None:
+        radiometric = run.analysis.get("light_quantity") == "radiometric"
+    light_name, light_units = (("radiance_W_sr_m2", "W sr$^{-1}$ m$^{-2}$") if radiometric
+                               else ("luminance_cd_m2", "cd m$^{-2}$"))
+    light_label = "Radiance" if radiometric else "Luminance"
+    forward = c["direction"] >= 0
+    v, j, light, eqe = c["voltage_V"], c["current_density_mA_cm2"], c[light_name], c["eqe"]
+
+    plt.rcParams.update({"font.size": 9, "axes.linewidth": 0.8, "xtick.direction": "in", "ytick.direction": "in",
+                         "xtick.top": True, "ytick.right": False})
+    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.4), constrained_layout=True)
+
+    ax = axes[0]
+    positive = forward & (j > 0)
+    ax.semilogy(v[positive], j[positive], "o-", ms=2.5, lw=1, color="tab:blue", label="J")
+    if (~forward).any():
+        back = (~forward) & (j > 0)
+        ax.semilogy(v[back], j[back], "o--", ms=2, lw=0.8, color="tab:blue", alpha=0.5, label="J (reverse)")
+    ax.set_xlabel("Voltage (V)")
+    ax.set_ylabel("Current density (mA cm$^{-2}$)", color="tab:blue")
+    twin = ax.twinx()
+    lit = forward & np.isfinite(light) & (light > 0)
+    twin.semilogy(v[lit], light[lit], "s-", ms=2.5, lw=1, color="tab:red")
+    twin.set_ylabel(f"{light_label} ({light_units})", color="tab:red")
+    ax.set_title("J–V–L", fontsize=9)
+
+    ax = axes[1]
+    ok = forward & np.isfinite(eqe) & (j > 0)
+    ax.semilogx(j[ok], 100 * eqe[ok], "o-", ms=2.5, lw=1, color="k")
+    ax.set_xlabel("Current density (mA cm$^{-2}$)")
+    ax.set_ylabel("EQE (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("EQE–J", fontsize=9)
+
+    ax = axes[2]
+    spectra = run.spectra
+    if spectra is not None and len(spectra.spectral):
+        valid = np.nonzero(forward[: len(spectra.spectral)] & np.isfinite(light[: len(spectra.spectral)])
+                           & (light[: len(spectra.spectral)] > 0))[0]
+        if len(valid):
+            # up to six biases spread evenly in log(light) over the valid points
+            logs = np.log10(light[valid])
+            targets = np.linspace(logs.min() + 0.3 * np.ptp(logs), logs.max(), min(6, len(valid)))
+            chosen = sorted({int(valid[np.argmin(np.abs(logs - t))]) for t in targets})
+            colours = plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))
+            for colour, i in zip(colours, chosen, strict=True):
+                s = spectra.spectral[i]
+                ax.plot(spectra.wavelength_nm, s / np.nanmax(s), lw=1, color=colour, label=f"{v[i]:.2f} V")
+            peak = np.nanmean(c["peak_wavelength_nm"][chosen])
+            ax.set_xlim(peak - 120, peak + 120)
+            ax.legend(frameon=False, fontsize=7)
+    ax.set_xlabel("Wavelength (nm)")
+    ax.set_ylabel("Normalised EL intensity")
+    ax.set_title("EL spectra", fontsize=9)
+
+    out = Path(out)
+    fig.savefig(out, dpi=200)
+    plt.close(fig)
+    return out
