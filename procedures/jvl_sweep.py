@@ -45,7 +45,8 @@ class JVLSweep(SweepProcedure):
             raise ConfigError("parameter step_voltage gives more than 100000 points")
         highest = max(abs(self.start_voltage), abs(self.stop_voltage))
         if highest > config.max_voltage_V:
-            raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = {config.max_voltage_V:g} V")
+            raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
+                              f"{config.max_voltage_V:g} V")
         if not 0 < self.compliance_current <= KEITHLEY_MAX_CURRENT_A:
             raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A is outside the "
                               f"Keithley 2400's range (0, {KEITHLEY_MAX_CURRENT_A}] A")

@@ -94,7 +94,7 @@ class SweepProcedure(Procedure):
     # --- validation before any instrument is touched --------------------------------
     def validate(self, config: StationConfig) -> None:
         """Raise :class:`ConfigError` (one line) for any impossible parameter."""
-        for name, parameter in self.parameter_objects().items():
+        for name in self.parameter_objects():
             value = getattr(self, name)
             if isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"parameter {name}: NaN is not a value")

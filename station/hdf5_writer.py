@@ -77,8 +77,8 @@ class HDF5RunWriter:
         mode = "w" if self.overwrite else "w-"
         f = h5py.File(self.path, mode, libver=("v110", "v110"))
         self._file = f
-        self._start_record = start
-        f.attrs.update({"default": "entry", "file_format": FILE_FORMAT, "creator": f"ledstation {start.software_version}"})
+        f.attrs.update({"default": "entry", "file_format": FILE_FORMAT,
+                        "creator": f"ledstation {start.software_version}"})
         entry = f.create_group("entry")
         entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": start.procedure,
                             "title": start.title, "run_id": start.run_id, "start_time": iso(start.start_time_s),
