@@ -42,8 +42,14 @@ class SpectralResult:
 
     @property
     def valid(self) -> bool:
-        """True when the spectrum can be used for figures (not saturated, not too dim)."""
-        return not (self.saturated or self.low_light or self.truncated)
+        """True when the spectrum is fit for every figure (not saturated, cut off or dim)."""
+        return self.usable and not self.low_light
+
+    @property
+    def usable(self) -> bool:
+        """True when figures can be computed: dim spectra give noisy but unbiased figures;
+        saturated or cut-off spectra, or a radiometer's low-light code, give none."""
+        return not (self.saturated or self.truncated) and bool(np.isfinite(self.spectral).all())
 
 
 #: a spectrum whose first or last sample exceeds this fraction of its maximum is cut off

@@ -22,7 +22,7 @@ from .calibration import ResponsivityCalibration
 from .spectral_result import SPECTRAL_FLUX, SpectralResult, runs_off_range
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
-LOW_LIGHT_SNR = 10.0  # peak below this many dark-noise sigmas is flagged low light
+LOW_LIGHT_SNR = 5.0  # peak below this many dark-noise sigmas is flagged low light
 
 
 @dataclass(frozen=True)

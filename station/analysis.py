@@ -120,6 +120,8 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
     forward = c["direction"] >= 0 if "direction" in c else np.ones(len(c["voltage_V"]), bool)
     c = {k: v[forward] for k, v in c.items()}
     v, j, eqe = c["voltage_V"], c["current_density_mA_cm2"], c["eqe"]
+    if "low_light" in c:  # dim spectra: fine for thresholds, too noisy for efficiencies
+        eqe = np.where(c["low_light"] > 0, NAN, eqe)
     lum, rad = c["luminance_cd_m2"], c["radiance_W_sr_m2"]
     radiometric = light_quantity == "radiometric"
     threshold = turn_on_radiance_W_sr_m2 if radiometric else turn_on_luminance_cd_m2

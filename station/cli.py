@@ -173,11 +173,13 @@ def _print_measurement(args, config, identities, figures, spectrum, in_complianc
     print(f"  V   = {f.voltage_V:10.4f} V")
     print(f"  I   = {f.current_A * 1e3:10.4f} mA      J   = {f.current_density_mA_cm2:10.3f} mA/cm^2"
           + ("   [IN COMPLIANCE]" if in_compliance else ""))
-    if not spectrum.valid:
+    if not spectrum.usable:
         problem = ("saturated" if spectrum.saturated else "too little light" if spectrum.low_light
                    else "the emission runs off the instrument's wavelength range")
         print(f"  light: {problem} — no optical figures")
         return
+    if spectrum.low_light:
+        print("  light: dim spectrum near the noise floor — figures are noisy")
     print(f"  L   = {f.luminance_cd_m2:10.4g} cd/m^2  L_e = {f.radiance_W_sr_m2:10.4g} W/(sr m^2)")
     print(f"  EQE = {f.eqe * 100:10.3f} %       CE  = {f.current_efficiency_cd_A:10.4g} cd/A"
           f"   PE = {f.power_efficiency_lm_W:.4g} lm/W")

@@ -49,10 +49,10 @@ class DeviceFigures:
 
 def device_figures(spectrum: SpectralResult, voltage_V: float, current_A: float,
                    pixel_area_cm2: float) -> DeviceFigures:
-    """Figures of merit from a reading; optical figures are NaN for an invalid spectrum."""
+    """Figures of merit from a reading; optical figures are NaN for an unusable spectrum."""
     area_m2 = pixel_area_cm2 * 1e-4
     current_density = current_A / pixel_area_cm2 * 1e3
-    if not spectrum.valid:
+    if not spectrum.usable:
         return DeviceFigures(voltage_V, current_A, current_density, *([NAN] * 15))
     wl, s = spectrum.wavelength_nm, spectrum.spectral
     if spectrum.quantity == SPECTRAL_FLUX:
