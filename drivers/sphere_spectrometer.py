@@ -19,10 +19,11 @@ from numpy.typing import NDArray
 from station.errors import InstrumentError
 
 from .calibration import ResponsivityCalibration
-from .spectral_result import SPECTRAL_FLUX, SpectralResult, runs_off_range
+from .spectral_result import SPECTRAL_FLUX, TRUNCATION_FRACTION, SpectralResult
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
-LOW_LIGHT_SNR = 5.0  # peak below this many dark-noise sigmas is flagged low light
+LOW_LIGHT_SNR = 6.0  # smoothed peak below this many noise sigmas is flagged low light
+DETECTION_WINDOW_PIXELS = 15  # boxcar for detection: narrower than any LED band
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,11 @@ class SphereSpectrometer:
         """Record the dark spectrum at every ladder step. The light must be off."""
         for t in self.ladder:
             scans = np.array([self._scan(t) for _ in range(self.settings.dark_scans)])
-            noise = float(np.median(scans.std(axis=0, ddof=1))) if len(scans) > 1 else 6.0
-            self._darks[t] = (scans.mean(axis=0), noise)
+            if len(scans) > 1:
+                single_scan_noise = float(np.median(scans.std(axis=0, ddof=1)))
+            else:  # pixel-to-pixel differences: an overestimate (fixed pattern), so conservative
+                single_scan_noise = float(np.std(np.diff(scans[0])) / np.sqrt(2))
+            self._darks[t] = (scans.mean(axis=0), single_scan_noise)
 
     def dark_library(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(integration times in s, dark spectra [times, pixels]) recorded so far, ladder order."""
@@ -195,10 +199,17 @@ class SphereSpectrometer:
         scans = [self._scan(t) for _ in range(max(1, averages))]
         saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
         counts = np.mean(scans, axis=0)
-        dark, dark_noise = self._dark(t)
-        peak = float((counts - dark).max())
-        low_light = peak < LOW_LIGHT_SNR * dark_noise / math.sqrt(max(1, averages))
-        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated, low_light)
+        dark, scan_noise = self._dark(t)
+        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated,
+                           self._below_detection(counts - dark, scan_noise, max(1, averages)))
+
+    def _below_detection(self, net: NDArray[np.float64], scan_noise: float, averages: int) -> bool:
+        """No band above the noise: the boxcar-smoothed net spectrum never exceeds
+        LOW_LIGHT_SNR sigmas of its own noise (scan and dark noise combined)."""
+        w = min(DETECTION_WINDOW_PIXELS, len(net))
+        smoothed = np.convolve(net, np.ones(w) / w, mode="valid")
+        noise = scan_noise * math.sqrt(1.0 / averages + 1.0 / self.settings.dark_scans) / math.sqrt(w)
+        return bool(smoothed.max() < LOW_LIGHT_SNR * noise)
 
     def calibrate(self, raw: RawSpectrum) -> SpectralResult:
         """Spectral flux Phi_e = (counts - dark) / t * R."""
@@ -208,8 +219,24 @@ class SphereSpectrometer:
         return SpectralResult(
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
             dark=raw.dark, saturated=raw.saturated, low_light=raw.low_light,
-            truncated=not raw.low_light and runs_off_range(flux), instrument=self.identity,
+            truncated=not raw.low_light and self._runs_off_window(raw, flux), instrument=self.identity,
             calibration_sha256=self.calibration.sha256)
+
+    def _runs_off_window(self, raw: RawSpectrum, flux: NDArray[np.float64]) -> bool:
+        """Emission still present at a window edge: the edge's mean flux is both above
+        TRUNCATION_FRACTION of the peak and significantly (3 sigma) above zero."""
+        assert self._responsivity is not None
+        n = max(10, len(flux) // 50)
+        w = min(DETECTION_WINDOW_PIXELS, len(flux))
+        peak = float(np.convolve(flux, np.ones(w) / w, mode="valid").max())
+        _, scan_noise = self._dark(raw.integration_time_s)
+        count_noise = scan_noise * math.sqrt(1.0 + 1.0 / self.settings.dark_scans) / raw.integration_time_s
+        for edge in (slice(0, n), slice(-n, None)):
+            mean_flux = float(flux[edge].mean())
+            noise = count_noise * float(np.sqrt(np.mean(self._responsivity[edge] ** 2))) / math.sqrt(n)
+            if mean_flux > TRUNCATION_FRACTION * peak and mean_flux > 3 * noise:
+                return True
+        return False
 
     def measure(self) -> SpectralResult:
         """Auto-integrated, dark-subtracted, calibrated spectral flux."""

@@ -156,13 +156,16 @@ class SweepProcedure(Procedure):
         """The reason to stop after this point, or "" to go on."""
         if values["in_compliance"]:
             return "compliance reached"
+        if values["low_light"]:
+            return ""  # optical figures near the noise floor decide nothing
         if values["luminance_cd_m2"] >= self.luminance_limit:
             return f"luminance limit {self.luminance_limit:g} cd/m^2 reached"
         if values["radiance_W_sr_m2"] >= self.radiance_limit:
             return f"radiance limit {self.radiance_limit:g} W/(sr m^2) reached"
         if values["saturated"]:
             return "spectrometer saturated at its shortest integration time"
-        radiometric = self.resolved_light_quantity(partial=True) == "radiometric"
+        radiometric = (self.light_quantity == "radiometric" or self.light_quantity == "auto"
+                       and values["centroid_nm"] > NIR_CENTROID_NM)
         light = values["radiance_W_sr_m2" if radiometric else "luminance_cd_m2"]
         threshold = self.turn_on_radiance if radiometric else self.turn_on_luminance
         if math.isfinite(light):
@@ -172,10 +175,11 @@ class SweepProcedure(Procedure):
         return ""
 
     # --- analysis -------------------------------------------------------------------
-    def resolved_light_quantity(self, partial: bool = False) -> str:
+    def resolved_light_quantity(self) -> str:
         if self.light_quantity != "auto":
             return self.light_quantity
-        centroids = [p["centroid_nm"] for p in self.points if math.isfinite(p.get("centroid_nm", math.nan))]
+        centroids = [p["centroid_nm"] for p in self.points
+                     if not p["low_light"] and math.isfinite(p.get("centroid_nm", math.nan))]
         return "radiometric" if centroids and float(np.median(centroids)) > NIR_CENTROID_NM else "photometric"
 
     def analysis(self) -> dict[str, Any]:

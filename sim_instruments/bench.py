@@ -71,7 +71,7 @@ class SimulatedBench:
             return self.lamp.spectral_flux_W_nm(wavelength_nm)
         if self.light_source == "dark":
             return np.zeros_like(wavelength_nm)
-        point, _ = self.led.solve()
+        point, _ = self.led.solve(photometry_totals=False)
         return self.led.model.spectral_flux_W_nm(point, wavelength_nm)
 
     def close(self) -> None:

@@ -113,7 +113,7 @@ class SimulatedKeithley2400:
             self._update_drive()
         nplc = float(self.value("current_nplc"))
         self.bench.spend(3 * nplc / float(self.value("line_frequency")) + 0.002)
-        point, in_compliance = self.bench.led.solve()
+        point, in_compliance = self.bench.led.solve(photometry_totals=False)
         voltage_V, current_A = self._with_noise(point.voltage_V, point.current_A, nplc)
         if auto_off:
             self._set("output", 0)

@@ -204,9 +204,11 @@ class LEDModel:
         return (s.peak_nm + s.peak_shift_nm_per_decade * decades,
                 max(s.fwhm_nm + s.fwhm_change_nm_per_decade * decades, 1.0))
 
-    def operating_point(self, voltage_V: float, current_A: float,
-                        condition: DeviceCondition = FRESH) -> OperatingPoint:
-        """Optical output at a solved (V, I) pair."""
+    def operating_point(self, voltage_V: float, current_A: float, condition: DeviceCondition = FRESH,
+                        photometry_totals: bool = True) -> OperatingPoint:
+        """Optical output at a solved (V, I) pair; ``photometry_totals=False`` skips the
+        spectral integrals (flux, luminance, radiance stay 0) for callers that need only
+        the photon rate and band."""
         j_mA_cm2 = current_A / self._area_cm2 * 1e3
         peak, fwhm = self.band(abs(j_mA_cm2))
         if condition.failure or current_A <= 0:
@@ -217,6 +219,8 @@ class LEDModel:
                * condition.luminance_fraction)
         photons = eqe * current_A / photometry.ELEMENTARY_CHARGE_C
         point = OperatingPoint(voltage_V, current_A, j_mA_cm2, eqe, photons, peak, fwhm)
+        if not photometry_totals:
+            return point
         flux = self.spectral_flux_W_nm(point, MODEL_GRID_NM)
         radiant = photometry.radiometric_total(flux, MODEL_GRID_NM)
         luminous = photometry.photometric_total(flux, MODEL_GRID_NM)
@@ -250,4 +254,5 @@ class LEDModel:
     def fresh_photon_rate_at_current(self, current_A: float) -> float:
         if current_A <= 0:
             return 0.0
-        return self.operating_point(self.voltage_at_current_V(current_A), current_A).photon_rate_per_s
+        return self.operating_point(self.voltage_at_current_V(current_A), current_A,
+                                    photometry_totals=False).photon_rate_per_s

@@ -75,7 +75,7 @@ class SimulatedPR6xx:
 
     def _measure(self) -> None:
         self.measurements += 1
-        point, _ = self.bench.led.solve()
+        point, _ = self.bench.led.solve(photometry_totals=False)
         radiance = self.bench.led.model.spectral_radiance_W_sr_m2_nm(point, self.wavelength_nm)
         total = photometry.radiometric_total(radiance, self.wavelength_nm)
         # adaptive exposure: longer for dim sources, 6 ms .. 6 s, plus overhead

@@ -93,30 +93,35 @@ class SimulatedLED:
     def drive(self) -> Drive | None:
         return self._drive
 
-    def solve(self, drive: Drive | None = None) -> tuple[OperatingPoint, bool]:
-        """(operating point, in_compliance) for a drive (default: the present one)."""
+    def solve(self, drive: Drive | None = None, photometry_totals: bool = True) -> tuple[OperatingPoint, bool]:
+        """(operating point, in_compliance) for a drive (default: the present one).
+        ``photometry_totals=False`` skips the luminance/radiance integrals (electrical use)."""
         with self._lock:
             self._advance()
-            return self._solve(drive if drive is not None else self._drive, self._condition())
+            return self._solve(drive if drive is not None else self._drive, self._condition(), photometry_totals)
 
-    def _solve(self, drive: Drive | None, condition: DeviceCondition) -> tuple[OperatingPoint, bool]:
+    def _solve(self, drive: Drive | None, condition: DeviceCondition,
+               photometry_totals: bool = False) -> tuple[OperatingPoint, bool]:
         model = self.model
+
+        def point(voltage_V: float, current_A: float) -> OperatingPoint:
+            return model.operating_point(voltage_V, current_A, condition, photometry_totals)
+
         if drive is None:
-            return model.operating_point(0.0, 0.0, condition), False
+            return point(0.0, 0.0), False
         if drive.mode == "voltage":
             current_A = model.current_at_voltage_A(drive.level, condition)
             limit_A = abs(drive.compliance)
             if abs(current_A) <= limit_A:
-                return model.operating_point(drive.level, current_A, condition), False
+                return point(drive.level, current_A), False
             clamped_A = math.copysign(limit_A, current_A)
-            voltage_V = model.voltage_at_current_V(clamped_A, condition)
-            return model.operating_point(voltage_V, clamped_A, condition), True
+            return point(model.voltage_at_current_V(clamped_A, condition), clamped_A), True
         voltage_V = model.voltage_at_current_V(drive.level, condition)
         limit_V = abs(drive.compliance)
         if abs(voltage_V) <= limit_V:
-            return model.operating_point(voltage_V, drive.level, condition), False
+            return point(voltage_V, drive.level), False
         clamped_V = math.copysign(limit_V, voltage_V if voltage_V else drive.level)
-        return model.operating_point(clamped_V, model.current_at_voltage_A(clamped_V, condition), condition), True
+        return point(clamped_V, model.current_at_voltage_A(clamped_V, condition)), True
 
     # --- ageing ---------------------------------------------------------------------
     def _acceleration(self, current_A: float) -> float:

@@ -113,15 +113,19 @@ UNITS = {
 }
 
 
+OPTICAL_COLUMNS = ("eqe", "luminance_cd_m2", "radiance_W_sr_m2", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
+
+
 def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photometric",
                   turn_on_luminance_cd_m2: float = 1.0, turn_on_radiance_W_sr_m2: float = 0.01) -> SweepFigures:
     """All sweep figures from a run's columns (forward-direction points only)."""
     c = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
     forward = c["direction"] >= 0 if "direction" in c else np.ones(len(c["voltage_V"]), bool)
     c = {k: v[forward] for k, v in c.items()}
+    if "low_light" in c:  # spectra near the noise floor: no optical figure is trusted
+        dim = c["low_light"] > 0
+        c = {k: (np.where(dim, NAN, x) if k in OPTICAL_COLUMNS else x) for k, x in c.items()}
     v, j, eqe = c["voltage_V"], c["current_density_mA_cm2"], c["eqe"]
-    if "low_light" in c:  # dim spectra: fine for thresholds, too noisy for efficiencies
-        eqe = np.where(c["low_light"] > 0, NAN, eqe)
     lum, rad = c["luminance_cd_m2"], c["radiance_W_sr_m2"]
     radiometric = light_quantity == "radiometric"
     threshold = turn_on_radiance_W_sr_m2 if radiometric else turn_on_luminance_cd_m2

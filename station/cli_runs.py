@@ -75,10 +75,19 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError(f"--pixel-area must be a positive number of cm^2, got {args.pixel_area:g}")
         config = type(config)(**{**config.__dict__, "pixel_area_cm2": args.pixel_area})
     cls = _procedures()[args.procedure]
-    values = {name: getattr(args, name) for name in _parameters(cls)}
+    parameters = _parameters(cls)
+    values = {name: getattr(args, name) for name in parameters}
     for name, value in values.items():
         if isinstance(value, float) and math.isnan(value):
             raise ConfigError(f"{_option(name)}: NaN is not a value")
+        try:
+            parameters[name].convert(value)
+        except ValueError:
+            p = parameters[name]
+            units = getattr(p, "units", None) or ""
+            allowed = (f"allowed {p.minimum:g} to {p.maximum:g} {units}".rstrip()
+                       if hasattr(p, "minimum") else "not allowed")
+            raise ConfigError(f"bad parameter {_option(name)} {value}: {allowed}") from None
     try:
         procedure = cls(**values)
         procedure.check_parameters()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +73,11 @@ def read_run(path: str | Path) -> RunData:
         table.refresh()
         rows = table[()]
         n = len(rows)
-        columns = {name: np.asarray(rows[name]) for name in rows.dtype.names}
-        units = json.loads(table.attrs["units"])
+        names = [_text(x) for x in table.attrs["columns"]]
+        dtypes = [_text(x) for x in table.attrs["dtypes"]]
+        columns = {name: rows[:, k] if dtype == "f8" else rows[:, k].astype(np.int64)
+                   for k, (name, dtype) in enumerate(zip(names, dtypes, strict=True))}
+        units = dict(zip(names, (_text(x) for x in table.attrs["units"]), strict=True))
         spectra = None
         if "spectra" in entry:
             s = entry["spectra"]

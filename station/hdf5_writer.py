@@ -13,9 +13,9 @@ the file normally. The layout is documented in ``docs/file-format.md``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import h5py
@@ -32,11 +32,55 @@ SPECTRUM_DTYPE = "f4"
 STATUS_DTYPE = "S16"
 REASON_DTYPE = "S512"
 
-_DTYPE_OF = {"f8": np.float64, "i8": np.int64, "i4": np.int32, "i1": np.int8, "u1": np.uint8}
-
-
 def iso(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class BackgroundSync:
+    """fsync a file descriptor from a helper thread, as often as it is asked to.
+
+    The writer flushes every point itself (that alone survives kill -9: the data is in
+    the OS page cache); the fsync that makes it survive a power cut takes ~0.7 ms on
+    this machine's disk, so it runs here, overlapped with the next measurement. Every
+    point is fsync'd; at most the one written in the last fsync's duration is not yet
+    durable. ``close`` waits for the last fsync.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.syncs = 0
+        self.error: OSError | None = None
+        self._wanted = threading.Event()
+        self._done = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="hdf5-fsync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._wanted.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stop:
+                return
+            try:
+                os.fsync(self.fd)
+                self.syncs += 1
+            except OSError as exc:  # reported to the writer at its next request
+                self.error = exc
+
+    def close(self) -> None:
+        """Stop the thread, then one last fsync in the caller's thread."""
+        self._stop = True
+        self._wanted.set()
+        self._thread.join()
+        os.fsync(self.fd)
+        if self.error is not None:
+            raise self.error
 
 
 def _append(dataset: h5py.Dataset, index: int, row: np.ndarray) -> None:
@@ -59,7 +103,7 @@ class HDF5RunWriter:
         self.path = Path(path)
         self.overwrite = overwrite
         self._file: h5py.File | None = None
-        self._fd: int | None = None
+        self._syncer: BackgroundSync | None = None
         self.points = 0
 
     def __call__(self, record: Record) -> None:
@@ -83,19 +127,23 @@ class HDF5RunWriter:
         entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": start.procedure,
                             "title": start.title, "run_id": start.run_id, "start_time": iso(start.start_time_s),
                             "software_version": start.software_version, "geometry": start.geometry})
-        entry.create_dataset("status", data=np.array([RUNNING.encode()], dtype=STATUS_DTYPE))
-        entry.create_dataset("reason", data=np.array([b""], dtype=REASON_DTYPE))
+        status = entry.create_dataset("status", data=np.array([RUNNING.encode()], dtype=STATUS_DTYPE))
+        status.attrs.update({"units": "", "values": "running, finished, aborted, failed"})
+        entry.create_dataset("reason", data=np.array([b""], dtype=REASON_DTYPE)).attrs["units"] = ""
         entry.create_dataset("end_time_s", data=np.array([np.nan])).attrs["units"] = "s since 1970-01-01 UTC"
         entry.create_dataset("start_time_s", data=start.start_time_s).attrs["units"] = "s since 1970-01-01 UTC"
 
         self._columns = start.columns
-        dtype = np.dtype([(c.name, _DTYPE_OF[c.dtype]) for c in start.columns])
-        self._row = np.zeros(1, dtype=dtype)
+        self._row = np.zeros(len(start.columns))
         measurement = entry.create_group("measurement")
         measurement.attrs["NX_class"] = "NXcollection"
-        table = measurement.create_dataset("points", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
-        table.attrs["units"] = json.dumps({c.name: c.units for c in start.columns})
-        table.attrs["descriptions"] = json.dumps({c.name: c.description for c in start.columns})
+        # one float64 row per point: a 2-D append costs ~20 us, a compound row ~120 us
+        table = measurement.create_dataset("points", shape=(0, len(start.columns)),
+                                           maxshape=(None, len(start.columns)), dtype="f8",
+                                           chunks=(64, len(start.columns)))
+        table.attrs.update({"columns": [c.name for c in start.columns], "units": [c.units for c in start.columns],
+                            "dtypes": [c.dtype for c in start.columns],
+                            "descriptions": [c.description for c in start.columns]})
         self._table = table
 
         data = entry.create_group("data")
@@ -114,7 +162,8 @@ class HDF5RunWriter:
             self._create_spectra(entry, start)
         self._write_metadata(entry, start)
         f.swmr_mode = True
-        self._fd = f.id.get_vfd_handle()
+        f.flush()
+        self._syncer = BackgroundSync(f.id.get_vfd_handle())
         self._sync()
 
     def _create_spectra(self, entry: h5py.Group, start: RunStart) -> None:
@@ -126,14 +175,14 @@ class HDF5RunWriter:
                               "wavelength_nm_indices": 1, "quantity": axis.quantity})
         spectra.create_dataset("wavelength_nm", data=axis.wavelength_nm).attrs["units"] = "nm"
         options = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels), "dtype": SPECTRUM_DTYPE,
-                   "compression": "gzip", "compression_opts": 4, "shuffle": True}
+                   "compression": "gzip", "compression_opts": 1, "shuffle": True}
         spectral = spectra.create_dataset("spectral", **options)
         spectral.attrs.update({"units": axis.units, "quantity": axis.quantity,
                                "long_name": f"{axis.quantity.replace('_', ' ')} ({axis.units})"})
         raw = spectra.create_dataset("raw", **options)
         raw.attrs["units"] = axis.raw_units
         if axis.dark_library is not None and axis.dark_integration_times_s is not None:
-            spectra.create_dataset("dark_library", data=axis.dark_library.astype(SPECTRUM_DTYPE),
+            spectra.create_dataset("dark_library", data=axis.dark_library,
                                    compression="gzip").attrs["units"] = axis.raw_units
             spectra.create_dataset("dark_integration_time_s",
                                    data=axis.dark_integration_times_s).attrs["units"] = "s"
@@ -168,10 +217,11 @@ class HDF5RunWriter:
     def _point(self, point: Point) -> None:
         assert self._file is not None, "RunStart first"
         row = self._row
-        for column in self._columns:
-            row[column.name][0] = point.values.get(column.name, np.nan if column.dtype == "f8" else 0)
+        values = point.values
+        for k, column in enumerate(self._columns):
+            row[k] = values.get(column.name, np.nan)
         n = self.points
-        _append(self._table, n, row[0:1].reshape(()))
+        _append(self._table, n, row)
         for name, ds in self._nx.items():
             _append(ds, n, np.asarray(point.values.get(name, np.nan), dtype=np.float64))
         if self._spectra is not None:
@@ -187,10 +237,20 @@ class HDF5RunWriter:
         self._sync()
 
     def _sync(self) -> None:
-        assert self._file is not None
+        assert self._file is not None and self._syncer is not None
         self._file.flush()
-        if self._fd is not None:
-            os.fsync(self._fd)
+        self._syncer.request()
+
+    def _close(self) -> None:
+        assert self._file is not None
+        try:
+            self._file.flush()
+            if self._syncer is not None:
+                self._syncer.close()
+        finally:
+            self._syncer = None
+            self._file.close()
+            self._file = None
 
     # --- stop -----------------------------------------------------------------------
     def _stop(self, stop: RunStop) -> None:
@@ -201,9 +261,7 @@ class HDF5RunWriter:
         entry["status"][0] = stop.status.encode()
         entry["reason"][0] = stop.reason.encode("utf-8")[:511]
         entry["end_time_s"][0] = stop.end_time_s
-        self._sync()
-        f.close()
-        self._file = None
+        self._close()
         try:
             self._finalise(stop)
         except Exception:  # the points are safe; a missing analysis group is not fatal
@@ -228,8 +286,5 @@ class HDF5RunWriter:
     def abort_file(self) -> None:
         """Close the file if the run dies before RunStop (the points stay readable)."""
         if self._file is not None:
-            try:
-                self._file.close()
-            finally:
-                self._file = None
+            self._close()
 

@@ -44,6 +44,7 @@ class CIETables:
     xbar: FloatArray
     ybar: FloatArray
     zbar: FloatArray
+    xyz: FloatArray  # the three stacked [3, n]
 
 
 _grid_cache: dict[bytes, CIETables] = {}
@@ -61,7 +62,8 @@ def cie_tables(wavelength_nm: ArrayLike) -> CIETables:
     def on_grid(y: FloatArray) -> FloatArray:
         return np.interp(wl, src_wl, y, left=0.0, right=0.0)
 
-    tables = CIETables(wl, on_grid(v), on_grid(xyz[0]), on_grid(xyz[1]), on_grid(xyz[2]))
+    bars = [on_grid(xyz[0]), on_grid(xyz[1]), on_grid(xyz[2])]
+    tables = CIETables(wl, on_grid(v), *bars, np.vstack(bars))
     if len(_grid_cache) > 64:
         _grid_cache.clear()
     _grid_cache[key] = tables
@@ -98,9 +100,8 @@ def photometric_total(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike
 def tristimulus(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float, float]:
     """CIE 1931 X, Y, Z integrals (relative units of the input)."""
     t = cie_tables(wavelength_nm)
-    s = np.asarray(spectral, float)
-    return (integrate(t.xbar * s, t.wavelength_nm), integrate(t.ybar * s, t.wavelength_nm),
-            integrate(t.zbar * s, t.wavelength_nm))
+    xyz = np.trapezoid(t.xyz * np.asarray(spectral, float), t.wavelength_nm, axis=1)
+    return float(xyz[0]), float(xyz[1]), float(xyz[2])
 
 
 def chromaticity_xy(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
@@ -144,11 +145,21 @@ def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fracti
     if hi - lo < 2:
         return float(wl[i])
     x = wl[lo:hi + 1] - wl[i]
-    a, b, _ = np.polyfit(x, s[lo:hi + 1], 2)
+    a, b, _ = _quadratic_fit(x, s[lo:hi + 1])
     if a >= 0:
         return float(wl[i])
     vertex = -b / (2 * a)
     return float(wl[i] + np.clip(vertex, x[0], x[-1]))
+
+
+def _quadratic_fit(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
+    """Least-squares a x^2 + b x + c by the normal equations (x centred near 0)."""
+    x2 = x * x
+    s0, s1, s2, s3, s4 = len(x), x.sum(), x2.sum(), (x2 * x).sum(), (x2 * x2).sum()
+    matrix = np.array([[s4, s3, s2], [s3, s2, s1], [s2, s1, s0]])
+    rhs = np.array([(y * x2).sum(), (y * x).sum(), y.sum()])
+    a, b, c = np.linalg.solve(matrix, rhs)
+    return float(a), float(b), float(c)
 
 
 def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
@@ -197,8 +208,10 @@ class SpectrumFigures:
 
 def spectrum_figures(spectral: ArrayLike, wavelength_nm: ArrayLike) -> SpectrumFigures:
     """Peak, FWHM, centroid and CIE coordinates of a spectrum."""
-    x, y = chromaticity_xy(spectral, wavelength_nm)
-    u, v = chromaticity_uv_prime(spectral, wavelength_nm)
+    big_x, big_y, big_z = tristimulus(spectral, wavelength_nm)
+    total, uv_denominator = big_x + big_y + big_z, big_x + 15 * big_y + 3 * big_z
+    x, y = (big_x / total, big_y / total) if total > 0 else (float("nan"), float("nan"))
+    u, v = (4 * big_x / uv_denominator, 9 * big_y / uv_denominator) if uv_denominator > 0 else (float("nan"),) * 2
     return SpectrumFigures(
         peak_wavelength_nm(spectral, wavelength_nm),
         fwhm_nm(spectral, wavelength_nm),

@@ -30,8 +30,11 @@ class TerminalProgress:
         elif isinstance(record, Point):
             v = record.values
             self.points = record.index + 1
-            self.last = (f"V={_fmt(v['voltage_V'], '.3f')} V  J={_fmt(v['current_density_mA_cm2'], '.4g')} mA/cm^2  "
-                         f"L={_fmt(v['luminance_cd_m2'], '.4g')} cd/m^2  EQE={_fmt(100 * v['eqe'], '.2f')} %")
+            self.last = f"V={_fmt(v['voltage_V'], '.3f')} V  J={_fmt(v['current_density_mA_cm2'], '.4g')} mA/cm^2  "
+            if v.get("low_light"):
+                self.last += "light below detection"
+            else:
+                self.last += f"L={_fmt(v['luminance_cd_m2'], '.4g')} cd/m^2  EQE={_fmt(100 * v['eqe'], '.2f')} %"
         elif isinstance(record, Progress):
             self.fraction = record.fraction
             filled = int(round(self.width * min(max(self.fraction, 0.0), 1.0)))

@@ -134,3 +134,15 @@ def test_sphere_spectral_flux_integrates_to_the_models_radiant_flux(bench):
     truth, _ = bench.led.solve()
     total = photometry.radiometric_total(spectrum.spectral, spectrum.wavelength_nm)
     assert total == pytest.approx(truth.radiant_flux_W, rel=0.005)
+
+
+def test_emission_running_off_the_window_is_flagged_and_gives_no_eqe():
+    bench = SimulatedBench("nir-fapbi3-qd")
+    calibration = ResponsivityCalibration.load(SIM_CALIBRATION_PATH)
+    spectrometer = SphereSpectrometer(bench.spectrometer, calibration, window_nm=(350.0, 770.0))
+    spectrometer.record_dark_library()
+    smu = drive_voltage(bench, 2.5)
+    spectrum = spectrometer.measure()
+    assert spectrum.truncated and not spectrum.usable
+    figures = device_figures(spectrum, 2.5, smu.read_point().current_A, 0.04)
+    assert np.isnan(figures.eqe)
