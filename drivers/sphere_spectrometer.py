@@ -120,6 +120,7 @@ class SphereSpectrometer:
         self.ladder = integration_ladder(min_s, max_s)
         self.max_intensity = float(device.max_intensity)
         self._darks: dict[float, tuple[NDArray[np.float64], float]] = {}
+        self._dark_medians: dict[float, float] = {}
         self._integration_s = self.ladder[len(self.ladder) // 2]
         self._device_integration_s: float | None = None
 
@@ -142,6 +143,7 @@ class SphereSpectrometer:
             else:  # pixel-to-pixel differences: an overestimate (fixed pattern), so conservative
                 single_scan_noise = float(np.std(np.diff(scans[0])) / np.sqrt(2))
             self._darks[t] = (scans.mean(axis=0), single_scan_noise)
+            self._dark_medians[t] = float(np.median(self._darks[t][0]))
 
     def dark_library(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(integration times in s, dark spectra [times, pixels]) recorded so far, ladder order."""
@@ -152,6 +154,10 @@ class SphereSpectrometer:
     @property
     def has_darks(self) -> bool:
         return len(self._darks) == len(self.ladder)
+
+    def dark_noise(self, integration_s: float) -> float:
+        """Single-scan noise (counts) of the dark spectrum at this integration time."""
+        return self._dark(integration_s)[1]
 
     def _dark(self, integration_s: float) -> tuple[NDArray[np.float64], float]:
         try:
@@ -171,7 +177,7 @@ class SphereSpectrometer:
         spectrum = self._measure(t, 1)
         for _ in range(self.settings.max_iterations):
             dark, _ = self._dark(t)
-            full_scale = self.max_intensity - float(np.median(dark))
+            full_scale = self.max_intensity - self._dark_medians[t]
             peak = float((spectrum.counts - dark).max())
             if spectrum.saturated or peak > self.settings.high_fraction * full_scale:
                 factor = 0.2 if spectrum.saturated else target * full_scale / peak
@@ -198,7 +204,7 @@ class SphereSpectrometer:
     def _measure(self, t: float, averages: int) -> RawSpectrum:
         scans = [self._scan(t) for _ in range(max(1, averages))]
         saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
-        counts = np.mean(scans, axis=0)
+        counts = scans[0] if len(scans) == 1 else np.mean(scans, axis=0)
         dark, scan_noise = self._dark(t)
         return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated,
                            self._below_detection(counts - dark, scan_noise, max(1, averages)))

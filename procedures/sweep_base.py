@@ -188,6 +188,7 @@ class SweepProcedure(Procedure):
         columns = {name: np.array([p[name] for p in self.points], dtype=float) for name in self.points[0]}
         quantity = self.resolved_light_quantity()
         figures = sweep_figures(columns, quantity, self.turn_on_luminance, self.turn_on_radiance)
-        return {"figures": figures.as_dict(), "units": FIGURE_UNITS,
+        threshold_units = "W/(sr m^2)" if quantity == "radiometric" else "cd/m^2"
+        return {"figures": figures.as_dict(), "units": {**FIGURE_UNITS, "turn_on_threshold": threshold_units},
                 "signal": "radiance_W_sr_m2" if quantity == "radiometric" and self.SIGNAL == "luminance_cd_m2"
                 else self.SIGNAL}

@@ -150,11 +150,9 @@ class HDF5RunWriter:
         units = {c.name: c.units for c in start.columns}
         data.attrs.update({"NX_class": "NXdata", "signal": start.signal, "axes": [start.axis],
                            "auxiliary_signals": [n for n in NXDATA_COLUMNS if n not in (start.signal, start.axis)]})
-        self._nx = {}
-        for name in NXDATA_COLUMNS:
+        for name in NXDATA_COLUMNS:  # filled from the points table when the run ends
             ds = data.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f8", chunks=(256,))
             ds.attrs["units"] = units.get(name, "")
-            self._nx[name] = ds
         data.attrs[f"{start.axis}_indices"] = 0
 
         self._spectra = None
@@ -222,8 +220,6 @@ class HDF5RunWriter:
             row[k] = values.get(column.name, np.nan)
         n = self.points
         _append(self._table, n, row)
-        for name, ds in self._nx.items():
-            _append(ds, n, np.asarray(point.values.get(name, np.nan), dtype=np.float64))
         if self._spectra is not None:
             spectral, raw = self._spectra
             if point.spectrum is not None:
@@ -272,6 +268,7 @@ class HDF5RunWriter:
             entry = f["entry"]
             entry.attrs["end_time"] = iso(stop.end_time_s)
             entry.attrs["status"] = stop.status
+            fill_nxdata(entry)
             if "signal" in stop.analysis:
                 entry["data"].attrs["signal"] = stop.analysis["signal"]
             analysis = entry.create_group("analysis")
@@ -287,4 +284,25 @@ class HDF5RunWriter:
         """Close the file if the run dies before RunStop (the points stay readable)."""
         if self._file is not None:
             self._close()
+            try:
+                with h5py.File(self.path, "r+", libver=("v110", "v110")) as f:
+                    fill_nxdata(f["entry"])
+            except Exception:
+                log.exception("could not fill the NXdata group of %s", self.path)
+
+
+def fill_nxdata(entry: h5py.Group) -> None:
+    """Copy the main-curve columns from the points table into the NXdata group.
+
+    Per point only the table is written (one append instead of six); the 1-D copies
+    that generic viewers plot are made when the run ends. After a kill -9 they stay
+    empty; the table, and ``ledstation analyze/export/plot``, hold every point.
+    """
+    table = entry["measurement/points"]
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in table.attrs["columns"]]
+    rows = table[()]
+    for name in NXDATA_COLUMNS:
+        ds = entry["data"][name]
+        ds.resize((len(rows),))
+        ds[:] = rows[:, names.index(name)]
 

@@ -81,8 +81,8 @@ def photon_rate(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike) -> f
     N = integral P(lambda) lambda / (h c) dlambda, with lambda in metres.
     """
     wl = np.asarray(wavelength_nm, float)
-    energy_per_photon = PLANCK_J_S * SPEED_OF_LIGHT_M_S / (wl * 1e-9)
-    return integrate(np.asarray(spectral_power_per_nm, float) / energy_per_photon, wl)
+    photons_per_joule = wl * (1e-9 / (PLANCK_J_S * SPEED_OF_LIGHT_M_S))
+    return integrate(np.asarray(spectral_power_per_nm, float) * photons_per_joule, wl)
 
 
 def radiometric_total(spectral_power_per_nm: ArrayLike, wavelength_nm: ArrayLike) -> float:

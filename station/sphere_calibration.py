@@ -31,7 +31,7 @@ def calibrate_sphere(spectrometer: SphereSpectrometer, certificate: LampCertific
     raw = spectrometer.acquire_raw(averages=scans)
     if raw.saturated:
         raise CalibrationError("lamp spectrum saturates even at the shortest integration time")
-    _, dark_noise = spectrometer._dark(raw.integration_time_s)
+    dark_noise = spectrometer.dark_noise(raw.integration_time_s)
     net = raw.counts - raw.dark
     usable = net > MIN_LAMP_SNR * dark_noise / np.sqrt(scans)
     if not usable.any():
