@@ -9,6 +9,22 @@ from sim_instruments.bench import SimulatedBench  # noqa: E402
 
 
 @pytest.fixture
+def recorded(monkeypatch):
+    """The simulated benches that ``open_station`` creates during the test, in order."""
+    from station import instruments
+
+    instances: list[SimulatedBench] = []
+
+    class RecordingBench(SimulatedBench):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            instances.append(self)
+
+    monkeypatch.setattr(instruments, "SimulatedBench", RecordingBench)
+    return instances
+
+
+@pytest.fixture
 def bench():
     b = SimulatedBench()
     yield b

@@ -76,21 +76,6 @@ def test_calibrate_sphere_writes_a_file_and_never_overwrites_silently(tmp_path):
     assert again.returncode == 2 and "--overwrite" in again.stderr
 
 
-class RecordingBench(bench_module.SimulatedBench):
-    instances: list = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        RecordingBench.instances.append(self)
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    RecordingBench.instances = []
-    monkeypatch.setattr(instruments, "SimulatedBench", RecordingBench)
-    return RecordingBench.instances
-
-
 def interrupt_measure(monkeypatch, action):
     original = instruments.Station.measure_light
 

@@ -6,7 +6,6 @@ import sys
 import pytest
 
 from procedures.runner import ProcedureRunner
-from sim_instruments import bench as bench_module
 from station import cli, instruments
 from station.datafile import read_run
 from station.signals import Terminated
@@ -55,22 +54,12 @@ def test_bad_parameters_exit_2_with_one_line_before_any_instrument(tmp_path, arg
     assert not out.exists()
 
 
-class RecordingBench(bench_module.SimulatedBench):
-    instances: list = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        RecordingBench.instances.append(self)
-
-
 @pytest.mark.parametrize("exception,code,reason", [
     (KeyboardInterrupt, 130, "interrupted (Ctrl-C)"),
     (Terminated, 143, "terminated (SIGTERM)"),
 ])
-def test_interrupts_switch_the_output_off_and_close_the_file_aborted(tmp_path, monkeypatch, exception, code,
-                                                                      reason):
-    RecordingBench.instances = []
-    monkeypatch.setattr(instruments, "SimulatedBench", RecordingBench)
+def test_interrupts_switch_the_output_off_and_close_the_file_aborted(tmp_path, monkeypatch, recorded, exception,
+                                                                      code, reason):
     original = instruments.Station.measure_light
     calls = []
 
@@ -83,7 +72,7 @@ def test_interrupts_switch_the_output_off_and_close_the_file_aborted(tmp_path, m
     monkeypatch.setattr(instruments.Station, "measure_light", measure_light)
     out = tmp_path / "run.h5"
     assert cli.main(["run", "jvl", "--out", str(out)]) == code
-    bench = RecordingBench.instances[0]
+    bench = recorded[0]
     assert not bench.keithley.output_on and bench.led.drive is None
     run = read_run(out)
     assert run.status == "aborted" and run.reason == reason and run.points == 11
