@@ -23,7 +23,10 @@ def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -
                                else ("luminance_cd_m2", "cd m$^{-2}$"))
     light_label = "Radiance" if radiometric else "Luminance"
     forward = c["direction"] >= 0
-    v, j, light, eqe = c["voltage_V"], c["current_density_mA_cm2"], c[light_name], c["eqe"]
+    v, j = c["voltage_V"], c["current_density_mA_cm2"]
+    dim = c["low_light"] > 0 if "low_light" in c else np.zeros(len(v), bool)
+    light = np.where(dim, np.nan, c[light_name])  # below detection: not plotted, as in the analysis
+    eqe = np.where(dim, np.nan, c["eqe"])
 
     plt.rcParams.update({"font.size": 9, "axes.linewidth": 0.8, "xtick.direction": "in", "ytick.direction": "in",
                          "xtick.top": True, "ytick.right": False})
@@ -57,9 +60,9 @@ def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -
         valid = np.nonzero(forward[: len(spectra.spectral)] & np.isfinite(light[: len(spectra.spectral)])
                            & (light[: len(spectra.spectral)] > 0))[0]
         if len(valid):
-            # up to six biases spread evenly in log(light) over the valid points
+            # up to six biases spread evenly in log(light) over the top three decades
             logs = np.log10(light[valid])
-            targets = np.linspace(logs.min() + 0.3 * np.ptp(logs), logs.max(), min(6, len(valid)))
+            targets = np.linspace(max(logs.min(), logs.max() - 3), logs.max(), min(6, len(valid)))
             chosen = sorted({int(valid[np.argmin(np.abs(logs - t))]) for t in targets})
             colours = plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))
             for colour, i in zip(colours, chosen, strict=True):
@@ -67,6 +70,7 @@ def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -
                 ax.plot(spectra.wavelength_nm, s / np.nanmax(s), lw=1, color=colour, label=f"{v[i]:.2f} V")
             peak = np.nanmean(c["peak_wavelength_nm"][chosen])
             ax.set_xlim(peak - 120, peak + 120)
+            ax.set_ylim(-0.05, 1.1)
             ax.legend(frameon=False, fontsize=7)
     ax.set_xlabel("Wavelength (nm)")
     ax.set_ylabel("Normalised EL intensity")
