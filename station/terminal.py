@@ -22,6 +22,7 @@ class TerminalProgress:
         self.fraction = 0.0
         self.last = ""
         self.points = 0
+        self._width_written = 0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def __call__(self, record: Record) -> None:
@@ -40,7 +41,11 @@ class TerminalProgress:
             filled = int(round(self.width * min(max(self.fraction, 0.0), 1.0)))
             bar = "#" * filled + "." * (self.width - filled)
             line = f"[{bar}] {100 * self.fraction:5.1f}%  {self.points:4d}  {self.last}"
-            self.stream.write(("\r" + line) if self.tty else line + "\n")
+            if self.tty:  # overwrite the previous bar, padding over any longer line
+                self.stream.write("\r" + line.ljust(self._width_written))
+                self._width_written = max(self._width_written, len(line))
+            else:
+                self.stream.write(line + "\n")
         elif isinstance(record, RunStop):
             self.stream.write(("\n" if self.tty else "") + f"{record.status}: {record.reason} "
                               f"({record.points} points)\n")
