@@ -233,13 +233,15 @@ class SphereSpectrometer:
         TRUNCATION_FRACTION of the peak and significantly (3 sigma) above zero."""
         assert self._responsivity is not None
         n = max(10, len(flux) // 50)
+        edges = (flux[:n].mean(), flux[-n:].mean())
+        if max(edges) <= 0:
+            return False
         w = min(DETECTION_WINDOW_PIXELS, len(flux))
         peak = float(np.convolve(flux, np.ones(w) / w, mode="valid").max())
         _, scan_noise = self._dark(raw.integration_time_s)
         count_noise = scan_noise * math.sqrt(1.0 + 1.0 / self.settings.dark_scans) / raw.integration_time_s
-        for edge in (slice(0, n), slice(-n, None)):
-            mean_flux = float(flux[edge].mean())
-            noise = count_noise * float(np.sqrt(np.mean(self._responsivity[edge] ** 2))) / math.sqrt(n)
+        for mean_flux, responsivity in zip(edges, (self._responsivity[:n], self._responsivity[-n:]), strict=True):
+            noise = count_noise * float(np.sqrt(np.mean(responsivity**2))) / math.sqrt(n)
             if mean_flux > TRUNCATION_FRACTION * peak and mean_flux > 3 * noise:
                 return True
         return False
