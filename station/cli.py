@@ -14,7 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_runs import add_run_parsers, analyze_command, export_command, plot_command, run_command
+from .cli_runs import (
+    add_run_parsers,
+    analyze_command,
+    export_command,
+    plot_command,
+    recover_command,
+    run_command,
+)
 from .errors import StationError
 from .signals import Terminated, sigterm_raises
 
@@ -68,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("file", type=Path)
     plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
 
+    recover = sub.add_parser("recover", help="complete copy of a run file left by a crash (kill -9, power cut)")
+    recover.add_argument("file", type=Path)
+    recover.add_argument("-o", "--out", type=Path, required=True, help="new run file")
+    recover.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
     sub.add_parser("presets", help="list the simulated device presets")
     config = sub.add_parser("config", help="print the default (simulated bench) configuration")
     config.add_argument("--check", type=Path, help="validate this configuration file instead")
@@ -81,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     commands = {"measure": _measure, "calibrate-sphere": _calibrate_sphere, "presets": _presets,
                 "config": _config, "run": run_command, "analyze": analyze_command, "export": export_command,
-                "plot": plot_command}
+                "plot": plot_command, "recover": recover_command}
     try:
         with sigterm_raises():
             return commands[args.command](args)

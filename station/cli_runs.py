@@ -146,27 +146,30 @@ def _print_figures(figures: dict[str, Any], units: dict[str, str]) -> None:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    from .analysis import UNITS, sweep_figures
     from .datafile import read_run
+    from .recovery import figures_of
 
     run = read_run(args.file)
     if run.points == 0:
         raise ConfigError(f"{args.file}: no points")
-    parameters = {k: v for k, (v, _) in run.parameters.items()}
-    quantity = run.analysis.get("light_quantity") or parameters.get("light_quantity", "photometric")
-    if quantity == "auto":
-        centroids = run.columns["centroid_nm"]
-        finite = centroids[[math.isfinite(x) for x in centroids]]
-        quantity = "radiometric" if len(finite) and float(sorted(finite)[len(finite) // 2]) > 750 else "photometric"
-    figures = sweep_figures(run.columns, quantity, float(parameters.get("turn_on_luminance", 1.0)),
-                            float(parameters.get("turn_on_radiance", 0.01))).as_dict()
+    result = figures_of(run)
+    status = run.status if run.status != "running" else "running (no end status: still running, or its writer died)"
     if args.json:
         print(json.dumps({"file": str(args.file), "procedure": run.procedure, "status": run.status,
-                          "reason": run.reason, "points": run.points, "figures": figures, "units": UNITS},
-                         indent=2, default=lambda x: None))
+                          "reason": run.reason, "points": run.points, **result}, indent=2,
+                         default=lambda x: None))
         return EXIT_OK
-    print(f"{args.file}: {run.procedure}, {run.points} points, {run.status} ({run.reason})")
-    _print_figures(figures, UNITS)
+    print(f"{args.file}: {run.procedure}, {run.points} points, {status}" + (f" ({run.reason})" if run.reason else ""))
+    _print_figures(result["figures"], result["units"])
+    return EXIT_OK
+
+
+def recover_command(args: argparse.Namespace) -> int:
+    from .recovery import recover
+
+    _check_output(args.out, args.overwrite, "-o")
+    run = recover(args.file, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {run.points} points, status {run.status}")
     return EXIT_OK
 
 

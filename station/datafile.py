@@ -95,6 +95,12 @@ def read_run(path: str | Path) -> RunData:
         metadata: dict[str, Any] = {k: _text(v) for k, v in entry.attrs.items()}
         metadata["instruments"] = {k: _text(v) for k, v in instrument.attrs.items() if k != "NX_class"}
         metadata["station_config_toml"] = _text(instrument["station_config_toml"][()])
+        metadata["config_source"] = _text(instrument["station_config_toml"].attrs.get("source", ""))
+        metadata["column_dtypes"] = dict(zip(names, dtypes, strict=True))
+        metadata["column_descriptions"] = dict(zip(names, (_text(x) for x in table.attrs["descriptions"]),
+                                                   strict=True))
+        metadata["signal"] = _text(entry["data"].attrs.get("signal", ""))
+        metadata["axis"] = _text(entry["data"].attrs["axes"][0])
         metadata["pixel_area_cm2"] = float(entry["sample/pixel_area_cm2"][()])
         metadata["start_time_s"] = float(entry["start_time_s"][()])
         metadata["end_time_s"] = float(entry["end_time_s"][0])

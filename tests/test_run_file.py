@@ -158,3 +158,18 @@ def test_sigkill_leaves_every_written_point_readable_and_correct(tmp_path):
         total = photometry.radiometric_total(run.spectra.spectral[i], run.spectra.wavelength_nm)
         area_sr_m2 = np.pi * run.metadata["pixel_area_cm2"] * 1e-4
         assert total / area_sr_m2 == pytest.approx(run.columns["radiance_W_sr_m2"][i], rel=1e-5)
+
+    recovered_path = tmp_path / "recovered.h5"
+    result = cli("recover", str(out), "-o", str(recovered_path))
+    assert result.returncode == 0, result.stderr
+    recovered = read_run(recovered_path)
+    assert recovered.status == "failed" and "writer died" in recovered.reason
+    n_rec = recovered.points
+    assert n_rec >= n - 1
+    for name in ("voltage_V", "current_A", "luminance_cd_m2", "eqe"):
+        np.testing.assert_array_equal(recovered.columns[name], run.columns[name][:n_rec])
+    np.testing.assert_array_equal(recovered.spectra.raw, run.spectra.raw[:n_rec])
+    assert "turn_on_voltage_V" in recovered.analysis
+    with h5py.File(recovered_path, "r") as f:
+        assert f["entry/data/voltage_V"].shape == (n_rec,)
+    assert cli("recover", str(recovered_path), "-o", str(tmp_path / "again.h5")).returncode == 2
