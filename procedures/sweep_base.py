@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from pymeasure.experiment import FloatParameter, ListParameter, Procedure
 
+from station.analysis import NIR_CENTROID_NM, judged_light_quantity, sweep_figures
 from station.analysis import UNITS as FIGURE_UNITS
-from station.analysis import sweep_figures
 from station.config import StationConfig
 from station.device_figures import device_figures
 from station.errors import ConfigError
@@ -23,8 +23,6 @@ from station.records import Column
 
 INF = math.inf
 LIGHT_QUANTITIES = ("auto", "photometric", "radiometric")
-#: spectra whose centroid lies beyond this are judged by radiance when light_quantity is auto
-NIR_CENTROID_NM = 750.0
 
 SWEEP_COLUMNS = [
     Column("index", "1", "point number", "i8"),
@@ -176,11 +174,8 @@ class SweepProcedure(Procedure):
 
     # --- analysis -------------------------------------------------------------------
     def resolved_light_quantity(self) -> str:
-        if self.light_quantity != "auto":
-            return self.light_quantity
-        centroids = [p["centroid_nm"] for p in self.points
-                     if not p["low_light"] and math.isfinite(p.get("centroid_nm", math.nan))]
-        return "radiometric" if centroids and float(np.median(centroids)) > NIR_CENTROID_NM else "photometric"
+        return judged_light_quantity(self.light_quantity, [p["centroid_nm"] for p in self.points],
+                                     [p["low_light"] for p in self.points])
 
     def analysis(self) -> dict[str, Any]:
         if not self.points:

@@ -113,6 +113,21 @@ UNITS = {
 }
 
 
+#: emitters whose median spectral centroid lies beyond this are judged by radiance ("auto")
+NIR_CENTROID_NM = 750.0
+
+
+def judged_light_quantity(choice: str, centroid_nm: ArrayLike, low_light: ArrayLike | None = None) -> str:
+    """"photometric" or "radiometric"; "auto" picks radiometric for near-infrared emitters."""
+    if choice != "auto":
+        return choice
+    centroids = np.asarray(centroid_nm, dtype=float)
+    usable = np.isfinite(centroids)
+    if low_light is not None:
+        usable &= np.asarray(low_light) == 0
+    return "radiometric" if usable.any() and float(np.median(centroids[usable])) > NIR_CENTROID_NM else "photometric"
+
+
 OPTICAL_COLUMNS = ("eqe", "luminance_cd_m2", "radiance_W_sr_m2", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
 
 

@@ -147,7 +147,7 @@ def _print_figures(figures: dict[str, Any], units: dict[str, str]) -> None:
 
 def analyze_command(args: argparse.Namespace) -> int:
     from .datafile import read_run
-    from .recovery import figures_of
+    from .run_figures import figures_of
 
     run = read_run(args.file)
     if run.points == 0:

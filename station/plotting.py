@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .datafile import RunData
+from .run_figures import light_quantity_of
 
 
 def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -> Path:
@@ -18,7 +19,7 @@ def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -
 
     c = run.columns
     if radiometric is None:
-        radiometric = run.analysis.get("light_quantity") == "radiometric"
+        radiometric = light_quantity_of(run) == "radiometric"
     light_name, light_units = (("radiance_W_sr_m2", "W sr$^{-1}$ m$^{-2}$") if radiometric
                                else ("luminance_cd_m2", "cd m$^{-2}$"))
     light_label = "Radiance" if radiometric else "Luminance"

@@ -11,40 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from drivers.spectral_result import SpectralResult
 
-from .analysis import UNITS, sweep_figures
 from .datafile import RunData, read_run
 from .errors import ConfigError
 from .hdf5_writer import HDF5RunWriter
 from .records import FAILED, RUNNING, Column, Point, RunStart, RunStop, SpectrumAxis
+from .run_figures import figures_of
 
 RECOVERED_REASON = "the writer died before the run ended (kill, crash or power cut); recovered"
-
-
-def light_quantity_of(run: RunData) -> str:
-    """The light quantity a run is judged by (resolving "auto" from its spectra)."""
-    stored = run.analysis.get("light_quantity")
-    if stored:
-        return str(stored)
-    chosen = run.parameters.get("light_quantity", ("photometric", ""))[0]
-    if chosen != "auto":
-        return str(chosen)
-    centroids = run.columns["centroid_nm"][(run.columns.get("low_light", 0) == 0)
-                                           & np.isfinite(run.columns["centroid_nm"])]
-    return "radiometric" if len(centroids) and float(np.median(centroids)) > 750.0 else "photometric"
-
-
-def figures_of(run: RunData) -> dict:
-    """Figures of merit recomputed from a run's columns and parameters."""
-    parameters = {k: v for k, (v, _) in run.parameters.items()}
-    quantity = light_quantity_of(run)
-    figures = sweep_figures(run.columns, quantity, float(parameters.get("turn_on_luminance", 1.0)),
-                            float(parameters.get("turn_on_radiance", 0.01)))
-    units = {**UNITS, "turn_on_threshold": "W/(sr m^2)" if quantity == "radiometric" else "cd/m^2"}
-    return {"figures": figures.as_dict(), "units": units}
 
 
 def recover(path: str | Path, out: str | Path, overwrite: bool = False) -> RunData:
