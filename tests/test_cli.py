@@ -116,13 +116,27 @@ def test_instrument_failure_switches_the_output_off_and_exits_1(monkeypatch, rec
     assert not recorded[0].keithley.output_on and recorded[0].led.drive is None
 
 
-def test_sigterm_from_outside_stops_a_running_process(tmp_path):
+def test_sigterm_from_outside_stops_a_running_sweep_and_closes_its_file(tmp_path):
+    from station.datafile import read_run
+
     config = tmp_path / "station.toml"
-    config.write_text("[simulation]\nrealtime = true\n[spectrometer]\nmax_integration_s = 0.01\ndark_scans = 1\n")
-    process = subprocess.Popen([sys.executable, "-m", "station.cli", "measure", "--config", str(config),
-                                "--settle-s", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5.0)
+    config.write_text("[smu]\nnplc = 0.01\n[simulation]\nrealtime = true\n"
+                      "[spectrometer]\nmax_integration_s = 0.01\ndark_scans = 1\n")
+    out = tmp_path / "run.h5"
+    process = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "jvl", "--config", str(config),
+                                "--out", str(out), "--settle-time", "0.2", "--breakdown-drop", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    points = 0
+    while time.monotonic() < deadline and points < 3:  # signal handlers are installed by then
+        time.sleep(0.2)
+        try:
+            points = read_run(out).points
+        except Exception:
+            points = 0
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 143
+    assert process.returncode == 143, stderr
     assert "terminated; output off" in stderr
+    run = read_run(out)
+    assert run.status == "aborted" and run.reason == "terminated (SIGTERM)" and run.points >= 3
