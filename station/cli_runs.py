@@ -98,7 +98,7 @@ def run_command(args: argparse.Namespace) -> int:
     out = args.out or Path(f"ledstation-{args.procedure}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
     _check_output(out, args.overwrite, "--out")
     if args.plot is not None:
-        _check_output(args.plot, True, "--plot")
+        _check_figure_output(args.plot, "--plot")
 
     writer = HDF5RunWriter(out, overwrite=args.overwrite)
     with open_station(config) as station:
@@ -126,6 +126,16 @@ def _check_output(path: Path, overwrite: bool, option: str) -> None:
         raise ConfigError(f"{option} {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{option} {path}: directory {parent} is not writable")
+
+
+FIGURE_SUFFIXES = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".eps"}
+
+
+def _check_figure_output(path: Path, option: str) -> None:
+    """A figure may replace an older figure, never a data file: the suffix must be an image's."""
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigError(f"{option} {path}: a figure file needs one of {', '.join(sorted(FIGURE_SUFFIXES))}")
+    _check_output(path, True, option)
 
 
 def _print_figures(figures: dict[str, Any], units: dict[str, str]) -> None:
@@ -203,7 +213,7 @@ def plot_command(args: argparse.Namespace) -> int:
     run = read_run(args.file)
     if run.points == 0:
         raise ConfigError(f"{args.file}: no points to plot")
-    _check_output(args.out, True, "-o")
+    _check_figure_output(args.out, "-o")
     plot_sweep(run, args.out)
     print(f"wrote {args.out}", file=sys.stdout)
     return EXIT_OK

@@ -115,6 +115,9 @@ def test_plot_writes_an_image(finished_run, tmp_path):
     out = tmp_path / "fig.png"
     assert cli("plot", str(path), "-o", str(out)).returncode == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    refused = cli("plot", str(path), "-o", str(path))  # a slip must not replace the data file
+    assert refused.returncode == 2 and "figure file needs" in refused.stderr
+    assert read_run(path).points == 61
 
 
 def slow_bench_config(tmp_path):
