@@ -18,6 +18,8 @@ from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParame
 from .errors import ConfigError
 
 EXIT_OK, EXIT_FAILED = 0, 1
+#: compliance parameters whose default is capped at the station's safety limit
+SAFETY_CAPPED = {"compliance_current": "max_current_A", "compliance_voltage": "max_voltage_V"}
 
 
 def _procedures() -> dict[str, type]:
@@ -57,6 +59,9 @@ def add_run_parsers(sub: argparse._SubParsersAction) -> None:
                 p.add_argument(_option(name), choices=parameter.choices, default=parameter.default, help=text)
             elif isinstance(parameter, IntegerParameter):
                 p.add_argument(_option(name), type=int, default=parameter.default, help=text)
+            elif name in SAFETY_CAPPED:
+                p.add_argument(_option(name), type=float, default=None,
+                               help=f"{text} (default {parameter.default:g}, or the [safety] limit if lower)")
             elif isinstance(parameter, FloatParameter):
                 p.add_argument(_option(name), type=float, default=parameter.default, help=text)
 
@@ -77,6 +82,9 @@ def run_command(args: argparse.Namespace) -> int:
     cls = _procedures()[args.procedure]
     parameters = _parameters(cls)
     values = {name: getattr(args, name) for name in parameters}
+    for name, limit in SAFETY_CAPPED.items():
+        if name in values and values[name] is None:
+            values[name] = min(parameters[name].default, getattr(config, limit))
     for name, value in values.items():
         if isinstance(value, float) and math.isnan(value):
             raise ConfigError(f"{_option(name)}: NaN is not a value")
