@@ -2,12 +2,13 @@
 
 Recipe (ENGINEERING_NOTES): every group and dataset is created before SWMR starts
 (``libver=("v110", "v110")``, chunked, unlimited first dimension), then
-``swmr_mode = True``; each point is appended, the file flushed and ``os.fsync``'d, so
-a kill -9 or a power cut leaves a file that opens (``swmr=True``) with every point up
-to the last. Appends use h5py's low-level API (about 20 us a dataset instead of 70).
-Nothing is created after SWMR starts; the run's end status lives in datasets made at
-the start. The analysis group is added after the SWMR writer has closed, by reopening
-the file normally. The layout is documented in ``docs/file-format.md``.
+``swmr_mode = True``. Each point appends one row to the points table and one to each
+spectrum dataset (h5py's low-level API: ~20 us a row instead of ~70), flushes the file
+(survives kill -9) and has it fsync'd on a helper thread (survives a power cut), so
+the file opens (``swmr=True``) with every point up to the last. Nothing is created
+after SWMR starts; the run's end status lives in datasets made at the start. The
+NXdata copies and the analysis are added after the SWMR writer has closed, by
+reopening the file normally. The layout is documented in ``docs/file-format.md``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from .records import RUNNING, Point, Progress, Record, RunStart, RunStop
 log = logging.getLogger(__name__)
 
 FILE_FORMAT = "ledstation-run/1"
-#: columns written as 1-D datasets too, for the NXdata main curve
+#: columns copied into 1-D datasets for the NXdata main curve when the run ends
 NXDATA_COLUMNS = ("voltage_V", "current_density_mA_cm2", "luminance_cd_m2", "radiance_W_sr_m2", "eqe")
 SPECTRUM_DTYPE = "f4"
 STATUS_DTYPE = "S16"
 REASON_DTYPE = "S512"
+
 
 def iso(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat(timespec="milliseconds")
