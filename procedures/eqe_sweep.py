@@ -19,6 +19,7 @@ class EQESweep(SweepProcedure):
 
     NAME = "eqe"
     SIGNAL, AXIS = "eqe", "current_density_mA_cm2"
+    COMPLIANCE_REASON = "voltage compliance reached"
 
     start_current_density = FloatParameter("Start current density", units="mA/cm^2", default=0.01, minimum=0,
                                            maximum=1e6)
@@ -62,16 +63,11 @@ class EQESweep(SweepProcedure):
     def execute(self) -> None:
         area = self.station.config.pixel_area_cm2
         plan = self.current_densities_mA_cm2()
-        for i, j in enumerate(plan):
-            if self.should_stop():
-                self.stop_reason = "aborted by the user"
+        for j in plan:
+            if self.step(+1, len(plan), set_current_A=float(j) * 1e-3 * area):
                 return
-            current_A = float(j) * 1e-3 * area
-            self.station.smu.source_current = current_A
-            values = self.measure_point(+1, set_current_A=current_A)
-            self.emit("progress", 100.0 * (i + 1) / len(plan))
-            reason = self.stop_check(values)
+            reason = self.stop_check(self.points[-1])
             if reason:
-                self.stop_reason = reason.replace("compliance reached", "voltage compliance reached")
+                self.stop_reason = reason
                 return
         self.stop_reason = "completed"

@@ -96,7 +96,7 @@ class JVLSweep(SweepProcedure):
         for voltage, direction in self.voltages():
             if direction < 0:
                 break
-            if self._step(voltage, +1, total):
+            if self.step(+1, total, set_voltage_V=voltage):
                 return
             measured.append(voltage)
             reason = self.stop_check(self.points[-1])
@@ -105,16 +105,6 @@ class JVLSweep(SweepProcedure):
                 break
         if self.reverse_sweep and not self.stop_reason.startswith("breakdown"):
             for voltage in reversed(measured[:-1]):
-                if self._step(voltage, -1, total):
+                if self.step(-1, total, set_voltage_V=voltage):
                     return
         self.stop_reason = self.stop_reason or "completed"
-
-    def _step(self, voltage: float, direction: int, total: int) -> bool:
-        """Apply and measure one voltage; True when the user aborted."""
-        if self.should_stop():
-            self.stop_reason = "aborted by the user"
-            return True
-        self.station.smu.source_voltage = voltage
-        self.measure_point(direction, set_voltage_V=voltage)
-        self.emit("progress", 100.0 * len(self.points) / total)
-        return False

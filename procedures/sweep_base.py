@@ -66,6 +66,7 @@ class SweepProcedure(Procedure):
 
     NAME = "sweep"
     COLUMNS = SWEEP_COLUMNS
+    COMPLIANCE_REASON = "compliance reached"
     SIGNAL, AXIS = "luminance_cd_m2", "voltage_V"
 
     settle_time = FloatParameter("Settle time after each step", units="s", default=0.1, minimum=0, maximum=3600)
@@ -120,6 +121,20 @@ class SweepProcedure(Procedure):
         self.station.smu.safe_shutdown()
 
     # --- one point ------------------------------------------------------------------
+    def step(self, direction: int, total: int, set_voltage_V: float = math.nan,
+             set_current_A: float = math.nan) -> bool:
+        """Apply one source level, measure and report progress; True when the user aborted."""
+        if self.should_stop():
+            self.stop_reason = "aborted by the user"
+            return True
+        if math.isnan(set_current_A):
+            self.station.smu.source_voltage = set_voltage_V
+        else:
+            self.station.smu.source_current = set_current_A
+        self.measure_point(direction, set_voltage_V=set_voltage_V, set_current_A=set_current_A)
+        self.emit("progress", 100.0 * len(self.points) / total)
+        return False
+
     def measure_point(self, direction: int, set_voltage_V: float = math.nan,
                       set_current_A: float = math.nan) -> dict[str, float]:
         station = self.station
@@ -153,7 +168,7 @@ class SweepProcedure(Procedure):
     def stop_check(self, values: dict[str, float]) -> str:
         """The reason to stop after this point, or "" to go on."""
         if values["in_compliance"]:
-            return "compliance reached"
+            return self.COMPLIANCE_REASON
         if values["low_light"]:
             return ""  # optical figures near the noise floor decide nothing
         if values["luminance_cd_m2"] >= self.luminance_limit:

@@ -72,7 +72,5 @@ def device_figures(spectrum: SpectralResult, voltage_V: float, current_A: float,
     eqe = photons / electrons if current_A > 0 else NAN
     ce = luminance * area_m2 / current_A if current_A > 0 else NAN
     pe = luminous / (current_A * voltage_V) if current_A > 0 and voltage_V > 0 else NAN
-    shape = photometry.spectrum_figures(s, wl)
     return DeviceFigures(voltage_V, current_A, current_density, photons, eqe, radiant, luminous,
-                         luminance, radiance, ce, pe, shape.peak_wavelength_nm, shape.fwhm_nm,
-                         shape.centroid_nm, shape.cie_x, shape.cie_y, shape.cie_u_prime, shape.cie_v_prime)
+                         luminance, radiance, ce, pe, **asdict(photometry.spectrum_figures(s, wl)))
