@@ -165,7 +165,6 @@ def _measure(args: argparse.Namespace) -> int:
         spectrum = station.measure_light()
         after = smu.read_point()
         truth = station.bench.led.solve()[0] if station.bench is not None else None
-        smu.safe_shutdown()
         current = 0.5 * (reading.current_A + after.current_A)  # the current while the light was measured
         figures = device_figures(spectrum, reading.voltage_V, current, config.pixel_area_cm2)
         identities = station.identities()
