@@ -22,15 +22,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from procedures.runner import ProcedureRunner
 from pymeasure.experiment import FloatParameter, Procedure, Results, Worker
 from pymeasure.instruments.keithley import Keithley2400
-
-from procedures.jvl_sweep import JVLSweep
-from procedures.runner import ProcedureRunner
 from station.config import load_config
 from station.device_figures import device_figures
 from station.hdf5_writer import HDF5RunWriter
 from station.instruments import open_station
+
+from procedures.jvl_sweep import JVLSweep
 
 START_V, STEP_V = 0.0, 0.02
 

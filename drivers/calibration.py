@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from station.errors import CalibrationError
+from station.core.errors import CalibrationError
 
 MAGIC = "# ledstation sphere responsivity calibration"
 COLUMNS = ("wavelength_nm", "responsivity_W_nm_per_count_s")

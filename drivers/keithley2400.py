@@ -1,14 +1,25 @@
-"""Keithley 2400 SourceMeter: pymeasure's driver, extended for an LED station.
+"""Keithley 2400 SourceMeter for an LED station, declared on pymeasure's ``Instrument``.
 
-Additions over :class:`pymeasure.instruments.keithley.Keithley2400`:
+The station's driver declares the controls it uses with ``Instrument.control`` and the
+same SCPI strings as pymeasure's own ``Keithley2400`` (``tests/test_driver_protocols.py``
+checks the traffic). It does not subclass that class: importing
+``pymeasure.instruments.keithley`` imports every Keithley driver and pandas, about
+0.4 s at every start of the station. pymeasure's unmodified driver still runs against
+the simulated 2400 (``tests/test_sim_keithley2400.py``).
+
+What the station adds:
 
 * :meth:`StationKeithley2400.read_point` returns V, I and the status word (with the
-  compliance flag) from a single ``:READ?``.
+  compliance flag) from a single ``:READ?`` (``:MEAS...?`` would reconfigure the
+  instrument and reset compliance).
 * Safety limits from the station configuration are enforced on every command that
   leaves the driver (``write`` is guarded), whatever the caller asks, including raw
-  SCPI and pymeasure's own properties and ramps.
+  SCPI and the ramps.
 * :meth:`StationKeithley2400.safe_shutdown` ramps to zero and switches the output off;
   the output-off step runs even if the ramp fails.
+
+The instrument's own limits (:data:`MAX_VOLTAGE_V`, :data:`MAX_CURRENT_A`, the NPLC
+range and the reset compliance values) live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,20 +29,30 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pymeasure.instruments.keithley import Keithley2400
+from pymeasure.instruments import Instrument, SCPIMixin
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from station.clock import Clock, WallClock
-from station.errors import SafetyLimitError
-from station.scpi import canonical
+from station.core.clock import Clock, WallClock
+from station.core.errors import SafetyLimitError
+from station.core.scpi import canonical
 
 log = logging.getLogger(__name__)
+
+#: largest source or compliance magnitudes of the 2400 (its 200 V and 1 A ranges, 5 % over)
+MAX_VOLTAGE_V = 210.0
+MAX_CURRENT_A = 1.05
+#: integration time range in power-line cycles
+NPLC_RANGE = (0.01, 10.0)
+#: instrument defaults after *RST
+RESET_COMPLIANCE_CURRENT_A = 1.05e-4
+RESET_COMPLIANCE_VOLTAGE_V = 21.0
+#: the :READ? reply holds "overflow" for a quantity not measured
+OVERFLOW = 9.91e37
 
 STATUS_COMPLIANCE_BIT = 1 << 3
 RANGE_COMPLIANCE_BIT = 1 << 16
 ELEMENTS = ("VOLT", "CURR", "RES", "TIME", "STAT")
-#: instrument defaults after *RST
-RESET_COMPLIANCE_CURRENT_A = 1.05e-4
-RESET_COMPLIANCE_VOLTAGE_V = 21.0
+_BOOL = {True: 1, False: 0}
 
 
 @dataclass(frozen=True)
@@ -46,8 +67,9 @@ class SafetyLimits:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"safety limit {name} must be a positive number, got {value!r}")
-        if self.max_voltage_V > 210 or self.max_current_A > 1.05:
-            raise ValueError("safety limits exceed the Keithley 2400's ranges (210 V, 1.05 A)")
+        if self.max_voltage_V > MAX_VOLTAGE_V or self.max_current_A > MAX_CURRENT_A:
+            raise ValueError(f"safety limits exceed the Keithley 2400's ranges ({MAX_VOLTAGE_V:g} V, "
+                             f"{MAX_CURRENT_A:g} A)")
 
 
 @dataclass(frozen=True)
@@ -68,8 +90,42 @@ _VOLTAGE_LEVEL = {":SOUR:VOLT", ":SOUR:VOLT:LEV", ":SOUR:VOLT:LEV:IMM", ":SOUR:V
 _CURRENT_LEVEL = {":SOUR:CURR", ":SOUR:CURR:LEV", ":SOUR:CURR:LEV:IMM", ":SOUR:CURR:LEV:IMM:AMPL"}
 
 
-class StationKeithley2400(Keithley2400):
+def _flag(command: str, doc: str):
+    return Instrument.control(command + "?", command + " %d", doc, validator=strict_discrete_set,
+                              values=_BOOL, map_values=True)
+
+
+class StationKeithley2400(SCPIMixin, Instrument):
     """Keithley 2400 with enforced safety limits and a shutdown that cannot be skipped."""
+
+    source_enabled = _flag("OUTPUT", "Control whether the source output is on (bool).")
+    source_mode = Instrument.control(
+        ":SOURCE:FUNCTION?", ":SOURCE:FUNCTION %s", "Control the source mode ('current' or 'voltage').",
+        validator=strict_discrete_set, values={"current": "CURR", "voltage": "VOLT"}, map_values=True)
+    source_voltage = Instrument.control(
+        ":SOURCE:VOLTAGE?", ":SOURCE:VOLTAGE %g", "Control the source voltage in V.",
+        validator=strict_range, values=[-MAX_VOLTAGE_V, MAX_VOLTAGE_V])
+    source_current = Instrument.control(
+        ":SOURCE:CURRENT?", ":SOURCE:CURRENT %g", "Control the source current in A.",
+        validator=strict_range, values=[-MAX_CURRENT_A, MAX_CURRENT_A])
+    compliance_current = Instrument.control(
+        ":SENSE:CURRENT:PROTECTION?", ":SENSE:CURRENT:PROTECTION %g", "Control the compliance current in A.",
+        validator=strict_range, values=[-MAX_CURRENT_A, MAX_CURRENT_A])
+    compliance_voltage = Instrument.control(
+        ":SENSE:VOLTAGE:PROTECTION?", ":SENSE:VOLTAGE:PROTECTION %g", "Control the compliance voltage in V.",
+        validator=strict_range, values=[-MAX_VOLTAGE_V, MAX_VOLTAGE_V])
+    source_voltage_range_auto_enabled = _flag(":SOURCE:VOLTAGE:RANGE:AUTO", "Source voltage auto range (bool).")
+    source_current_range_auto_enabled = _flag(":SOURCE:CURRENT:RANGE:AUTO", "Source current auto range (bool).")
+    current_range_auto_enabled = _flag(":SENSE:CURRENT:RANGE:AUTO", "Current measurement auto range (bool).")
+    voltage_range_auto_enabled = _flag(":SENSE:VOLTAGE:RANGE:AUTO", "Voltage measurement auto range (bool).")
+    current_nplc = Instrument.control(
+        ":SENSE:CURRENT:NPLCYCLES?", ":SENSE:CURRENT:NPLCYCLES %g",
+        "Control the integration time in power-line cycles (global on the 2400).",
+        validator=strict_range, values=list(NPLC_RANGE))
+    voltage_nplc = Instrument.control(
+        ":SENSE:VOLTAGE:NPLCYCLES?", ":SENSE:VOLTAGE:NPLCYCLES %g",
+        "Control the integration time in power-line cycles (global on the 2400).",
+        validator=strict_range, values=list(NPLC_RANGE))
 
     def __init__(self, adapter, limits: SafetyLimits, clock: Clock | None = None,
                  name: str = "Keithley 2400 SourceMeter", **kwargs) -> None:
@@ -77,6 +133,11 @@ class StationKeithley2400(Keithley2400):
         self.clock = clock if clock is not None else WallClock()
         self._reset_tracking()
         super().__init__(adapter, name, **kwargs)
+        self.reset_data_format()
+
+    def reset_data_format(self) -> None:
+        """The :READ? reply format :meth:`read_point` expects (as pymeasure's driver sets it)."""
+        self.write(":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS")
 
     # --- the guard ------------------------------------------------------------------
     def _reset_tracking(self) -> None:
@@ -147,6 +208,12 @@ class StationKeithley2400(Keithley2400):
         return self._output_on
 
     # --- configuration ----------------------------------------------------------------
+    def enable_source(self) -> None:
+        self.source_enabled = True
+
+    def disable_source(self) -> None:
+        self.source_enabled = False
+
     def configure_voltage_source(self, compliance_current_A: float, nplc: float = 1.0) -> None:
         """Source voltage, measure current, with a current compliance."""
         self.source_mode = "voltage"
@@ -167,24 +234,24 @@ class StationKeithley2400(Keithley2400):
 
     # --- measurement ----------------------------------------------------------------
     def read_point(self) -> SMUReading:
-        """V, I and status from one ``:READ?`` (format set by ``reset_data_format``)."""
+        """V, I and status from one ``:READ?`` (format set by :meth:`reset_data_format`)."""
         values = self.values(":READ?")
         if len(values) != len(ELEMENTS):
             raise ValueError(f"unexpected :READ? reply with {len(values)} values: {values!r}")
         voltage, current, _, timestamp, status = values
-        voltage = float("nan") if voltage == 9.91e37 else voltage
-        current = float("nan") if current == 9.91e37 else current
+        voltage = math.nan if voltage == OVERFLOW else voltage
+        current = math.nan if current == OVERFLOW else current
         return SMUReading(voltage, current, int(status), timestamp)
 
     # --- ramps and shutdown on the station clock ------------------------------------
-    def ramp_to_voltage(self, target_voltage, steps=10, pause=0.01):
+    def ramp_to_voltage(self, target_voltage: float, steps: int = 10, pause: float = 0.01) -> None:
         """Ramp the source voltage linearly from the last level set, on the station clock."""
         self._check(f":SOUR:VOLT {float(target_voltage)!r}")  # refuse before the first step
         for level in np.linspace(self._level["VOLT"], target_voltage, steps):
             self.source_voltage = float(level)
             self.clock.sleep(pause)
 
-    def ramp_to_current(self, target_current, steps=10, pause=0.01):
+    def ramp_to_current(self, target_current: float, steps: int = 10, pause: float = 0.01) -> None:
         """Ramp the source current linearly from the last level set, on the station clock."""
         self._check(f":SOUR:CURR {float(target_current)!r}")
         for level in np.linspace(self._level["CURR"], target_current, steps):
@@ -224,5 +291,5 @@ def _number(argument: str, command: str) -> float:
     except ValueError:
         raise SafetyLimitError(f"refusing {command!r}: only numeric source levels are allowed") from None
     if not math.isfinite(value):
-        raise SafetyLimitError(f"refusing {command!r}: level is not finite")
+        raise SafetyLimitError(f"refusing {command!r}: level is not finite") from None
     return value

@@ -1,16 +1,27 @@
-"""Photo Research PR-655 / PR-670 spectroradiometer over its serial remote protocol."""
+"""Photo Research PR-655 / PR-670 spectroradiometer over its serial remote protocol.
+
+A :class:`~drivers.light_meter.LightMeter` (factory calibrated: nothing to prepare).
+The models' spectral grids (:data:`SPECTRAL_GRIDS`) live here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from pymeasure.instruments import Instrument
 
-from station.errors import InstrumentError
+from station.core.errors import InstrumentError
 
-from .spectral_result import SPECTRAL_RADIANCE, SpectralResult, runs_off_range
+from .light_meter import LightDescription, SpectrumAxis
+from .spectral_result import SPECTRAL_RADIANCE, UNITS, SpectralResult, runs_off_range
 
 #: model -> (first nm, last nm, step nm) of the D5 spectral report
 SPECTRAL_GRIDS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
+
+
+def spectral_grid_nm(model: str) -> np.ndarray:
+    """The wavelengths of a model's D5 report."""
+    first, last, step = SPECTRAL_GRIDS[model]
+    return np.arange(first, last + step / 2, step, dtype=float)
 STATUS_MESSAGES = {
     0: "OK",
     1: "unknown command",
@@ -54,10 +65,29 @@ class PR6xx(Instrument):
         finally:
             super().shutdown()
 
+    # --- LightMeter -----------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        return f"{self.model} {self.serial_number}".strip()
+
+    def prepare(self) -> None:
+        """Nothing: the instrument is factory calibrated and handles its own dark."""
+
+    def describe(self) -> LightDescription:
+        return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_RADIANCE,
+                                                            UNITS[SPECTRAL_RADIANCE], UNITS[SPECTRAL_RADIANCE]),
+                                calibration={"source": f"{self.model} factory calibration"})
+
+    def close(self) -> None:
+        """Leave remote mode and release the port."""
+        try:
+            self.shutdown()
+        finally:
+            self.adapter.close()
+
     @property
     def wavelength_nm(self) -> np.ndarray:
-        first, last, step = SPECTRAL_GRIDS[self.model]
-        return np.arange(first, last + step / 2, step, dtype=float)
+        return spectral_grid_nm(self.model)
 
     def _report_field(self, command: str) -> str:
         code, fields = _split_status(self.ask(command))
@@ -69,7 +99,7 @@ class PR6xx(Instrument):
         header = self.ask("M5")
         code, fields = _split_status(header)
         wl = self.wavelength_nm
-        instrument = f"{self.model} {self.serial_number}"
+        instrument = self.identity
         if code in LOW_LIGHT_CODES:
             nan = np.full(wl.shape, np.nan)
             return SpectralResult(wl, nan, SPECTRAL_RADIANCE, nan, "W/(sr m^2 nm)", float("nan"),

@@ -19,7 +19,9 @@ class SpectralResult:
     ``spectral`` is spectral flux (sphere, W/nm) or spectral radiance (radiometer,
     W/(sr m^2 nm)), as ``quantity`` says. ``raw`` is the instrument's native data
     (counts for the sphere spectrometer; the radiometer's own spectral radiance), and
-    ``dark`` the dark spectrum subtracted (None where the instrument handles dark).
+    ``dark`` the dark spectrum subtracted (None where the instrument handles dark) and
+    ``dark_index`` its row in the instrument's :class:`~drivers.light_meter.DarkLibrary`
+    (-1: none).
     """
 
     wavelength_nm: NDArray[np.float64]
@@ -29,6 +31,7 @@ class SpectralResult:
     raw_units: str
     integration_time_s: float
     dark: NDArray[np.float64] | None = None
+    dark_index: int = -1
     saturated: bool = False
     low_light: bool = False
     truncated: bool = False  # the emission runs off the instrument's wavelength range
@@ -44,6 +47,11 @@ class SpectralResult:
     def valid(self) -> bool:
         """True when the spectrum is fit for every figure (not saturated, cut off or dim)."""
         return self.usable and not self.low_light
+
+    @property
+    def has_spectrum(self) -> bool:
+        """False when the instrument returned no numbers (e.g. a radiometer's low-light code)."""
+        return bool(np.isfinite(self.spectral).any())
 
     @property
     def usable(self) -> bool:

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from station.errors import InstrumentError
+from station.core.errors import InstrumentError
 
 from .calibration import ResponsivityCalibration
-from .spectral_result import SPECTRAL_FLUX, TRUNCATION_FRACTION, SpectralResult
+from .light_meter import DarkLibrary, LightDescription, SpectrumAxis
+from .spectral_result import SPECTRAL_FLUX, TRUNCATION_FRACTION, UNITS, SpectralResult
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
 LOW_LIGHT_SNR = 6.0  # smoothed peak below this many noise sigmas is flagged low light
@@ -93,7 +94,10 @@ def open_seabreeze(serial_number: str | None = None) -> Any:
 
 
 class SphereSpectrometer:
-    """Sphere spectrometer with darks, auto integration and absolute calibration."""
+    """Sphere spectrometer with darks, auto integration and absolute calibration.
+
+    A :class:`~drivers.light_meter.LightMeter`: ``prepare`` records the dark library.
+    """
 
     def __init__(self, device: Any, calibration: ResponsivityCalibration | None,
                  settings: IntegrationSettings | None = None,
@@ -144,6 +148,24 @@ class SphereSpectrometer:
                 single_scan_noise = float(np.std(np.diff(scans[0])) / np.sqrt(2))
             self._darks[t] = (scans.mean(axis=0), single_scan_noise)
             self._dark_medians[t] = float(np.median(self._darks[t][0]))
+
+    def prepare(self) -> None:
+        """Record the dark library (the caller has switched the source output off)."""
+        self.record_dark_library()
+
+    def describe(self) -> LightDescription:
+        """Axis, the dark library recorded by :meth:`prepare`, and the responsivity in force."""
+        times, spectra = self.dark_library()
+        calibration: dict[str, Any] = {}
+        units: dict[str, str] = {}
+        if self.calibration is not None:
+            c = self.calibration
+            calibration = {"path": c.path, "sha256": c.sha256, "metadata": repr(c.metadata),
+                           "wavelength_nm": c.wavelength_nm, "responsivity": c.responsivity_W_nm_per_count_s}
+            units = {"wavelength_nm": "nm", "responsivity": "W/nm per count/s"}
+        return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_FLUX, UNITS[SPECTRAL_FLUX],
+                                                            "counts"),
+                                DarkLibrary(times, spectra, "counts"), calibration, units)
 
     def dark_library(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(integration times in s, dark spectra [times, pixels]) recorded so far, ladder order."""
@@ -224,7 +246,8 @@ class SphereSpectrometer:
         flux = raw.net_counts_per_s * self._responsivity
         return SpectralResult(
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
-            dark=raw.dark, saturated=raw.saturated, low_light=raw.low_light,
+            dark=raw.dark, dark_index=self.ladder.index(raw.integration_time_s), saturated=raw.saturated,
+            low_light=raw.low_light,
             truncated=not raw.low_light and self._runs_off_window(raw, flux), instrument=self.identity,
             calibration_sha256=self.calibration.sha256)
 

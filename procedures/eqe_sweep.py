@@ -7,8 +7,10 @@ import math
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter
 
-from station.config import StationConfig
-from station.errors import ConfigError
+from drivers.keithley2400 import MAX_VOLTAGE_V
+from station.core.errors import ConfigError
+from station.run.records import MainCurve
+from station.setup.config import StationConfig
 
 from .sweep_base import SweepProcedure
 
@@ -18,7 +20,8 @@ class EQESweep(SweepProcedure):
     Stops early on voltage compliance, a luminance or radiance limit, or breakdown."""
 
     NAME = "eqe"
-    SIGNAL, AXIS = "eqe", "current_density_mA_cm2"
+    MAIN = MainCurve("points", axis="current_density_mA_cm2", signal="eqe",
+                     auxiliary=("voltage_V", "luminance_cd_m2", "radiance_W_sr_m2"))
     COMPLIANCE_REASON = "voltage compliance reached"
 
     start_current_density = FloatParameter("Start current density", units="mA/cm^2", default=0.01, minimum=0,
@@ -26,7 +29,8 @@ class EQESweep(SweepProcedure):
     stop_current_density = FloatParameter("Stop current density", units="mA/cm^2", default=200.0, minimum=0,
                                           maximum=1e6)
     points_per_decade = IntegerParameter("Points per decade", default=5, minimum=1, maximum=1000)
-    compliance_voltage = FloatParameter("Compliance voltage", units="V", default=8.0, minimum=0, maximum=210)
+    compliance_voltage = FloatParameter("Compliance voltage", units="V", default=8.0, minimum=0,
+                                        maximum=MAX_VOLTAGE_V)
 
     def validate(self, config: StationConfig) -> None:
         super().validate(config)
@@ -39,9 +43,9 @@ class EQESweep(SweepProcedure):
             raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {current_A:g} A on the "
                               f"{config.pixel_area_cm2:g} cm^2 pixel, beyond [safety] max_current_A = "
                               f"{config.max_current_A:g} A")
-        if not 0 < self.compliance_voltage <= 210:
+        if not 0 < self.compliance_voltage <= MAX_VOLTAGE_V:
             raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V is outside the "
-                              "Keithley 2400's range (0, 210] V")
+                              f"Keithley 2400's range (0, {MAX_VOLTAGE_V:g}] V")
         if self.compliance_voltage > config.max_voltage_V:
             raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V exceeds [safety] "
                               f"max_voltage_V = {config.max_voltage_V:g} V")
@@ -64,9 +68,10 @@ class EQESweep(SweepProcedure):
         area = self.station.config.pixel_area_cm2
         plan = self.current_densities_mA_cm2()
         for j in plan:
-            if self.step(+1, len(plan), set_current_A=float(j) * 1e-3 * area):
+            values = self.step(+1, len(plan), set_current_A=float(j) * 1e-3 * area)
+            if values is None:
                 return
-            reason = self.stop_check(self.points[-1])
+            reason = self.stop_check(values)
             if reason:
                 self.stop_reason = reason
                 return

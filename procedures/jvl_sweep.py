@@ -7,12 +7,11 @@ import math
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter
 
-from station.config import StationConfig
-from station.errors import ConfigError
+from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
+from station.core.errors import ConfigError
+from station.setup.config import StationConfig
 
 from .sweep_base import INF, SweepProcedure
-
-KEITHLEY_MAX_CURRENT_A = 1.05
 
 
 class JVLSweep(SweepProcedure):
@@ -21,17 +20,22 @@ class JVLSweep(SweepProcedure):
     luminance or radiance limit, or breakdown."""
 
     NAME = "jvl"
-    SIGNAL, AXIS = "luminance_cd_m2", "voltage_V"
 
-    start_voltage = FloatParameter("Start voltage", units="V", default=0.0, minimum=-210, maximum=210)
-    stop_voltage = FloatParameter("Stop voltage", units="V", default=8.0, minimum=-210, maximum=210)
-    step_voltage = FloatParameter("Voltage step", units="V", default=0.1, minimum=-210, maximum=210)
+    start_voltage = FloatParameter("Start voltage", units="V", default=0.0, minimum=-MAX_VOLTAGE_V,
+                                   maximum=MAX_VOLTAGE_V)
+    stop_voltage = FloatParameter("Stop voltage", units="V", default=8.0, minimum=-MAX_VOLTAGE_V,
+                                  maximum=MAX_VOLTAGE_V)
+    step_voltage = FloatParameter("Voltage step", units="V", default=0.1, minimum=-MAX_VOLTAGE_V,
+                                  maximum=MAX_VOLTAGE_V)
     fine_step_voltage = FloatParameter("Finer step inside the fine window (0 = none)", units="V", default=0.0,
-                                       minimum=0, maximum=210)
-    fine_start_voltage = FloatParameter("Fine window start", units="V", default=0.0, minimum=-210, maximum=210)
-    fine_stop_voltage = FloatParameter("Fine window stop", units="V", default=0.0, minimum=-210, maximum=210)
+                                       minimum=0, maximum=MAX_VOLTAGE_V)
+    fine_start_voltage = FloatParameter("Fine window start", units="V", default=0.0, minimum=-MAX_VOLTAGE_V,
+                                        maximum=MAX_VOLTAGE_V)
+    fine_stop_voltage = FloatParameter("Fine window stop", units="V", default=0.0, minimum=-MAX_VOLTAGE_V,
+                                       maximum=MAX_VOLTAGE_V)
     reverse_sweep = BooleanParameter("Sweep back to the start voltage (hysteresis)", default=False)
-    compliance_current = FloatParameter("Compliance current", units="A", default=0.1, minimum=0, maximum=1.05)
+    compliance_current = FloatParameter("Compliance current", units="A", default=0.1, minimum=0,
+                                        maximum=MAX_CURRENT_A)
     current_density_limit = FloatParameter("Stop at current density", units="mA/cm^2", default=INF, minimum=0,
                                            maximum=INF)
 
@@ -47,9 +51,9 @@ class JVLSweep(SweepProcedure):
         if highest > config.max_voltage_V:
             raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
                               f"{config.max_voltage_V:g} V")
-        if not 0 < self.compliance_current <= KEITHLEY_MAX_CURRENT_A:
+        if not 0 < self.compliance_current <= MAX_CURRENT_A:
             raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A is outside the "
-                              f"Keithley 2400's range (0, {KEITHLEY_MAX_CURRENT_A}] A")
+                              f"Keithley 2400's range (0, {MAX_CURRENT_A}] A")
         if self.compliance_current > config.max_current_A:
             raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A exceeds [safety] "
                               f"max_current_A = {config.max_current_A:g} A")
@@ -91,20 +95,21 @@ class JVLSweep(SweepProcedure):
         return reason
 
     def execute(self) -> None:
-        total = self.progress_total()
-        measured: list[float] = []
-        for voltage, direction in self.voltages():
-            if direction < 0:
-                break
-            if self.step(+1, total, set_voltage_V=voltage):
+        plan = self.voltages()
+        total = len(plan)
+        forward = [v for v, direction in plan if direction > 0]
+        reached = 0  # forward points measured; the reverse sweep returns over them
+        for voltage in forward:
+            values = self.step(+1, total, set_voltage_V=voltage)
+            if values is None:
                 return
-            measured.append(voltage)
-            reason = self.stop_check(self.points[-1])
+            reached += 1
+            reason = self.stop_check(values)
             if reason:
                 self.stop_reason = reason
                 break
         if self.reverse_sweep and not self.stop_reason.startswith("breakdown"):
-            for voltage in reversed(measured[:-1]):
-                if self.step(-1, total, set_voltage_V=voltage):
+            for voltage in reversed(forward[:max(reached - 1, 0)]):
+                if self.step(-1, total, set_voltage_V=voltage) is None:
                     return
         self.stop_reason = self.stop_reason or "completed"

@@ -1,73 +1,51 @@
-"""What the J-V-L and EQE-J sweeps share: one measured point, stop checks, analysis.
+"""What the J-V-L and EQE-J sweeps share: the point stream, one step, stop checks, analysis.
 
-Procedures are pymeasure ``Procedure`` subclasses: parameters are pymeasure
-``Parameter`` objects (with units), the runner calls ``startup``/``execute``/``shutdown``
-and patches ``emit`` and ``should_stop`` as pymeasure's Worker does. The station (the
-opened instruments and the clock) is given to the procedure as ``procedure.station``.
+A sweep records one stream, ``points``: one row per operating point with its spectrum.
+Stop checks keep running state only (the highest light so far, the light-quantity
+judge); the figures of merit come from the stored columns (:func:`sweep_analysis`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-from pymeasure.experiment import FloatParameter, ListParameter, Procedure
+from pymeasure.experiment import FloatParameter, ListParameter
 
-from station.analysis import NIR_CENTROID_NM, judged_light_quantity, sweep_figures
-from station.analysis import UNITS as FIGURE_UNITS
-from station.config import StationConfig
-from station.device_figures import device_figures
-from station.errors import ConfigError
-from station.records import Column
+from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
+from station.analysis.stored_run import StoredRun
+from station.analysis.sweep import sweep_analysis
+from station.core.errors import ConfigError
+from station.run.records import Column, MainCurve, Stream
+from station.setup.config import StationConfig
+
+from .base import StationProcedure
+from .operating_point import READING_COLUMNS, measure_operating_point
 
 INF = math.inf
-LIGHT_QUANTITIES = ("auto", "photometric", "radiometric")
 
-SWEEP_COLUMNS = [
+SWEEP_COLUMNS: tuple[Column, ...] = (
     Column("index", "1", "point number", "i8"),
     Column("direction", "1", "+1 forward, -1 reverse sweep", "i1"),
-    Column("time_s", "s since 1970-01-01 UTC", "time of the source-meter reading"),
+    READING_COLUMNS[0],  # time_s
     Column("elapsed_s", "s", "since the run started"),
     Column("set_voltage_V", "V", "programmed source voltage (NaN when sourcing current)"),
     Column("set_current_A", "A", "programmed source current (NaN when sourcing voltage)"),
-    Column("voltage_V", "V", "measured voltage"),
-    Column("current_A", "A", "measured current, mean of the readings before and after the spectrum"),
-    Column("current_before_A", "A", "measured current before the spectrum"),
-    Column("current_after_A", "A", "measured current after the spectrum"),
-    Column("smu_status", "1", "Keithley 2400 status word", "i8"),
-    Column("in_compliance", "1", "compliance bit of the status word", "u1"),
-    Column("current_density_mA_cm2", "mA/cm^2"),
-    Column("photon_rate_per_s", "1/s", "forward photon flux"),
-    Column("eqe", "1", "external quantum efficiency (fraction)"),
-    Column("radiant_flux_W", "W"),
-    Column("luminous_flux_lm", "lm"),
-    Column("luminance_cd_m2", "cd/m^2"),
-    Column("radiance_W_sr_m2", "W/(sr m^2)"),
-    Column("current_efficiency_cd_A", "cd/A"),
-    Column("power_efficiency_lm_W", "lm/W"),
-    Column("peak_wavelength_nm", "nm"),
-    Column("fwhm_nm", "nm"),
-    Column("centroid_nm", "nm"),
-    Column("cie_x", "1"),
-    Column("cie_y", "1"),
-    Column("cie_u_prime", "1"),
-    Column("cie_v_prime", "1"),
-    Column("integration_time_s", "s", "spectrometer integration time (NaN for the radiometer)"),
-    Column("dark_index", "1", "row of spectra/dark_library subtracted (-1: none)", "i4"),
-    Column("saturated", "1", "spectrum saturated", "u1"),
-    Column("low_light", "1", "too little light for optical figures", "u1"),
-    Column("truncated", "1", "emission runs off the instrument's wavelength range: no optical figures", "u1"),
-]
+    *READING_COLUMNS[1:],
+)
+POINTS = Stream("points", SWEEP_COLUMNS, spectra=True, description="one row per operating point, with its spectrum",
+                display=("voltage_V", "current_density_mA_cm2", "luminance_cd_m2", "eqe"),
+                flags=("low_light", "saturated", "truncated", "in_compliance"))
 
 
-class SweepProcedure(Procedure):
+class SweepProcedure(StationProcedure):
     """Base of the sweeps; subclasses define the drive sequence."""
 
     NAME = "sweep"
-    COLUMNS = SWEEP_COLUMNS
-    COMPLIANCE_REASON = "compliance reached"
-    SIGNAL, AXIS = "luminance_cd_m2", "voltage_V"
+    STREAMS = (POINTS,)
+    MAIN = MainCurve("points", axis="voltage_V", signal="luminance_cd_m2",
+                     auxiliary=("current_density_mA_cm2", "radiance_W_sr_m2", "eqe"))
+    COMPLIANCE_REASON: ClassVar[str] = "compliance reached"
 
     settle_time = FloatParameter("Settle time after each step", units="s", default=0.1, minimum=0, maximum=3600)
     luminance_limit = FloatParameter("Stop at luminance", units="cd/m^2", default=INF, minimum=0, maximum=INF)
@@ -81,33 +59,29 @@ class SweepProcedure(Procedure):
     light_quantity = ListParameter("Light quantity judged (auto = radiance for NIR emitters)",
                                    choices=list(LIGHT_QUANTITIES), default="auto")
 
-    station: Any = None
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.points: list[dict[str, float]] = []
-        self.stop_reason = ""
+        self.measured = 0
         self._start_s = 0.0
         self._max_light = 0.0
+        self._max_light_radiometric = False
+        self._judge = LightQuantityJudge()
 
     # --- validation before any instrument is touched --------------------------------
     def validate(self, config: StationConfig) -> None:
         """Raise :class:`ConfigError` (one line) for any impossible parameter."""
-        for name in self.parameter_objects():
+        for name in self.parameter_definitions():
             value = getattr(self, name)
             if isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"parameter {name}: NaN is not a value")
             if isinstance(value, float) and value < 0 and name in ("settle_time", "turn_on_luminance",
                                                                     "turn_on_radiance"):
                 raise ConfigError(f"parameter {name} must not be negative")
+        super().validate(config)
         if self.light_quantity not in LIGHT_QUANTITIES:
             raise ConfigError(f"parameter light_quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
         if not 0 < self.breakdown_drop <= 1:
             raise ConfigError("parameter breakdown_drop must be within (0, 1]")
-
-    def parameters_with_units(self) -> dict[str, tuple[Any, str]]:
-        return {name: (getattr(self, name), getattr(p, "units", None) or "")
-                for name, p in self.parameter_objects().items()}
 
     def progress_total(self) -> int:
         return 1
@@ -116,52 +90,40 @@ class SweepProcedure(Procedure):
     def startup(self) -> None:
         """The runner has recorded the darks (output off); subclasses configure the source."""
         self._start_s = self.station.clock.monotonic()
+        self._judge = LightQuantityJudge(self.light_quantity)
 
     def shutdown(self) -> None:
         self.station.smu.safe_shutdown()
 
     # --- one point ------------------------------------------------------------------
     def step(self, direction: int, total: int, set_voltage_V: float = math.nan,
-             set_current_A: float = math.nan) -> bool:
-        """Apply one source level, measure and report progress; True when the user aborted."""
+             set_current_A: float = math.nan) -> dict[str, float] | None:
+        """Apply one source level, measure, record and report progress.
+
+        Returns the recorded values, or None when the user aborted before the step.
+        """
         if self.should_stop():
             self.stop_reason = "aborted by the user"
-            return True
+            return None
         if math.isnan(set_current_A):
             self.station.smu.source_voltage = set_voltage_V
         else:
             self.station.smu.source_current = set_current_A
-        self.measure_point(direction, set_voltage_V=set_voltage_V, set_current_A=set_current_A)
-        self.emit("progress", 100.0 * len(self.points) / total)
-        return False
+        values = self.measure_point(direction, set_voltage_V=set_voltage_V, set_current_A=set_current_A)
+        self.report_progress(self.measured / total)
+        return values
 
     def measure_point(self, direction: int, set_voltage_V: float = math.nan,
                       set_current_A: float = math.nan) -> dict[str, float]:
-        station = self.station
-        smu = station.smu
-        station.clock.sleep(self.settle_time)
-        before = smu.read_point()
-        spectrum = station.measure_light()
-        after = smu.read_point()
-        current = 0.5 * (before.current_A + after.current_A)
-        area = station.config.pixel_area_cm2
-        figures = device_figures(spectrum, before.voltage_V, current, area)
-        dark_index = -1
-        if spectrum.dark is not None and hasattr(station.light, "ladder"):
-            dark_index = station.light.ladder.index(spectrum.integration_time_s)
-        values: dict[str, float] = {
-            **figures.as_dict(),
-            "index": len(self.points), "direction": direction, "time_s": station.clock.now(),
-            "elapsed_s": station.clock.monotonic() - self._start_s,
-            "set_voltage_V": set_voltage_V, "set_current_A": set_current_A,
-            "current_before_A": before.current_A, "current_after_A": after.current_A,
-            "smu_status": before.status, "in_compliance": int(before.in_compliance or after.in_compliance),
-            "integration_time_s": spectrum.integration_time_s, "dark_index": dark_index,
-            "saturated": int(spectrum.saturated), "low_light": int(spectrum.low_light),
-            "truncated": int(spectrum.truncated),
-        }
-        self.points.append(values)
-        self.emit("results", {**values, "_spectrum": spectrum})
+        reading = measure_operating_point(self.station, self.settle_time)
+        values = reading.values()
+        values.update(index=self.measured, direction=direction,
+                      elapsed_s=self.station.clock.monotonic() - self._start_s,
+                      set_voltage_V=set_voltage_V, set_current_A=set_current_A)
+        spectrum = reading.spectrum
+        self.record("points", values, spectrum if spectrum.has_spectrum else None)
+        self.measured += 1
+        self._judge.add(values["centroid_nm"], bool(values["low_light"]))
         return values
 
     # --- stopping -------------------------------------------------------------------
@@ -177,8 +139,9 @@ class SweepProcedure(Procedure):
             return f"radiance limit {self.radiance_limit:g} W/(sr m^2) reached"
         if values["saturated"]:
             return "spectrometer saturated at its shortest integration time"
-        radiometric = (self.light_quantity == "radiometric" or self.light_quantity == "auto"
-                       and values["centroid_nm"] > NIR_CENTROID_NM)
+        radiometric = self._judge.quantity == "radiometric"
+        if radiometric != self._max_light_radiometric:  # the judgement changed: compare like with like
+            self._max_light, self._max_light_radiometric = 0.0, radiometric
         light = values["radiance_W_sr_m2" if radiometric else "luminance_cd_m2"]
         threshold = self.turn_on_radiance if radiometric else self.turn_on_luminance
         if math.isfinite(light):
@@ -188,17 +151,7 @@ class SweepProcedure(Procedure):
         return ""
 
     # --- analysis -------------------------------------------------------------------
-    def resolved_light_quantity(self) -> str:
-        return judged_light_quantity(self.light_quantity, [p["centroid_nm"] for p in self.points],
-                                     [p["low_light"] for p in self.points])
-
-    def analysis(self) -> dict[str, Any]:
-        if not self.points:
-            return {}
-        columns = {name: np.array([p[name] for p in self.points], dtype=float) for name in self.points[0]}
-        quantity = self.resolved_light_quantity()
-        figures = sweep_figures(columns, quantity, self.turn_on_luminance, self.turn_on_radiance)
-        threshold_units = "W/(sr m^2)" if quantity == "radiometric" else "cd/m^2"
-        return {"figures": figures.as_dict(), "units": {**FIGURE_UNITS, "turn_on_threshold": threshold_units},
-                "signal": "radiance_W_sr_m2" if quantity == "radiometric" and self.SIGNAL == "luminance_cd_m2"
-                else self.SIGNAL}
+    @classmethod
+    def analyze(cls, run: StoredRun) -> dict[str, Any]:
+        """Sweep figures of merit (MEASUREMENTS.md section 4) from the stored points."""
+        return sweep_analysis(run, signal=cls.MAIN.signal if cls.MAIN else "luminance_cd_m2", stream="points")

@@ -6,10 +6,11 @@ import numpy as np
 import pyvisa
 from numpy.typing import NDArray
 
-from station.clock import Clock, VirtualClock
+from station.core.clock import Clock, VirtualClock, WallClock
 
 from .calibration_lamp import SimulatedCalibrationLamp
 from .presets import DEFAULT_PRESET, preset
+from .settings import SimulationSettings
 from .simulated_led import SimulatedLED
 from .spectrometer_sim import SimulatedSpectrometer
 from .visa_library import RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
@@ -42,6 +43,12 @@ class SimulatedBench:
         self.spectrometer = SimulatedSpectrometer(self)
         self.visa_library = SimBenchLibrary.for_bench(self, radiometer_model)
         self._resource_manager: pyvisa.ResourceManager | None = None
+
+    @classmethod
+    def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None) -> SimulatedBench:
+        """The bench a configuration's ``[simulation]`` table describes."""
+        return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
+                   radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None)
 
     @property
     def keithley(self):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from station.photometry import PLANCK_J_S, SPEED_OF_LIGHT_M_S
+from station.core.photometry import PLANCK_J_S, SPEED_OF_LIGHT_M_S
 
 BOLTZMANN_J_K = 1.380649e-23
 CERTIFICATE_PATH = Path(__file__).with_name("data") / "sim_lamp_certificate.csv"

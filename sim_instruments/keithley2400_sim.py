@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pyvisa_sim.component import NoResponse
 
-from station.scpi import canonical
+from station.core.scpi import canonical
 
 from .simulated_led import Drive
 

@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyvisa_sim.component import NoResponse
 
-from station import photometry
+from drivers.pr6xx import SPECTRAL_GRIDS, spectral_grid_nm
+from station.core import photometry
 
 if TYPE_CHECKING:
     from pyvisa_sim.devices import Device
 
     from .bench import SimulatedBench
 
-#: model -> (first nm, last nm, step nm)
-RADIOMETER_MODELS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
+#: the models simulated; their spectral grids are the driver's (one home for instrument facts)
+RADIOMETER_MODELS = tuple(SPECTRAL_GRIDS)
 STATUS_OK = 0
 STATUS_LIGHT_TOO_LOW = 18
 STATUS_NO_MEASUREMENT = 7
@@ -48,8 +49,7 @@ class SimulatedPR6xx:
         self.bench = bench
         self.model = model
         self.serial_number = serial_number
-        first, last, step = RADIOMETER_MODELS[model]
-        self.wavelength_nm = np.arange(first, last + step / 2, step, dtype=float)
+        self.wavelength_nm = spectral_grid_nm(model)
         self.remote = False
         self.measurements = 0
         self._status = STATUS_NO_MEASUREMENT

@@ -11,7 +11,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from station.clock import Clock
+from station.core.clock import Clock
 
 from .led_model import DeviceCondition, LEDModel, LEDParameters, OperatingPoint
 

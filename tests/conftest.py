@@ -1,6 +1,9 @@
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# one CIE table cache for the test session and its subprocesses, not the user's
+os.environ.setdefault("LEDSTATION_CACHE_DIR", tempfile.mkdtemp(prefix="ledstation-test-cache-"))
 
 import pytest  # noqa: E402
 
@@ -11,7 +14,7 @@ from sim_instruments.bench import SimulatedBench  # noqa: E402
 @pytest.fixture
 def recorded(monkeypatch):
     """The simulated benches that ``open_station`` creates during the test, in order."""
-    from station import instruments
+    from sim_instruments import bench as bench_module
 
     instances: list[SimulatedBench] = []
 
@@ -20,7 +23,7 @@ def recorded(monkeypatch):
             super().__init__(*args, **kwargs)
             instances.append(self)
 
-    monkeypatch.setattr(instruments, "SimulatedBench", RecordingBench)
+    monkeypatch.setattr(bench_module, "SimulatedBench", RecordingBench)
     return instances
 
 

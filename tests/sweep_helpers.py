@@ -9,13 +9,12 @@ import numpy as np
 
 from procedures.eqe_sweep import EQESweep
 from procedures.jvl_sweep import JVLSweep
-from procedures.runner import ProcedureRunner
 from sim_instruments.bench import SimulatedBench
 from sim_instruments.led_model import LEDModel
 from sim_instruments.presets import PRESETS
-from station.config import load_config
-from station.hdf5_writer import HDF5RunWriter
-from station.instruments import open_station
+from station.session import run_to_file
+from station.setup.config import load_config
+from station.setup.station import open_station
 
 
 def config_for(preset: str, geometry: str = "sphere", latency: bool = False, **overrides):
@@ -23,18 +22,17 @@ def config_for(preset: str, geometry: str = "sphere", latency: bool = False, **o
     does not age during the sweep (a radiometer point costs seconds of bench time, and
     at 10^4 cd/m^2 the presets lose per cent per minute); the fresh model is the truth."""
     config = load_config()
-    simulation = dataclasses.replace(config.simulation, preset=preset, latency=latency)
+    simulation = {**config.simulation, "preset": preset, "latency": latency}
     return dataclasses.replace(config, geometry=geometry, simulation=simulation, **overrides)
 
 
 def run_sweep(procedure, config, path: Path, bench: SimulatedBench | None = None):
+    """Run to a file through the session (runner, writer, analysis from the stored columns)."""
     procedure.validate(config)
-    writer = HDF5RunWriter(path, overwrite=True)
     station = open_station(config, bench=bench)
     with station:
-        runner = ProcedureRunner(procedure, station, [(writer, True)])
-        stop = runner.run()
-    return stop, station
+        outcome = run_to_file(procedure, station, path, overwrite=True)
+    return outcome, station
 
 
 def jvl(**kwargs) -> JVLSweep:

@@ -6,7 +6,7 @@ import pytest
 
 from sim_instruments.presets import PRESETS, RED_CSPBBRI_QD
 from sim_instruments.simulated_led import Drive, SimulatedLED
-from station.clock import VirtualClock
+from station.core.clock import VirtualClock
 
 AREA = RED_CSPBBRI_QD.pixel_area_cm2
 I_5_MA_CM2 = 5e-3 * AREA

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from station import analysis as a
+from station.analysis import sweep as a
 
 
 def test_turn_on_is_interpolated_on_log_luminance():

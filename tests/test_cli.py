@@ -11,7 +11,8 @@ import pytest
 
 from sim_instruments import bench as bench_module
 from sim_instruments.simulated_led import Drive
-from station import cli, instruments
+from station import cli
+from station.setup import station as instruments
 
 
 def run(*args, timeout=60):
@@ -117,7 +118,7 @@ def test_instrument_failure_switches_the_output_off_and_exits_1(monkeypatch, rec
 
 
 def test_sigterm_from_outside_stops_a_running_sweep_and_closes_its_file(tmp_path):
-    from station.datafile import read_run
+    from station.data.reader import read_run
 
     config = tmp_path / "station.toml"
     config.write_text("[smu]\nnplc = 0.01\n[simulation]\nrealtime = true\n"

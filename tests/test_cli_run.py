@@ -5,10 +5,11 @@ import sys
 
 import pytest
 
-from procedures.runner import ProcedureRunner
-from station import cli, instruments
-from station.datafile import read_run
-from station.signals import Terminated
+from station import cli
+from station.core.signals import Terminated
+from station.data.reader import read_run
+from station.run.runner import ProcedureRunner
+from station.setup import station as instruments
 
 
 def cli_run(*args, timeout=120):
@@ -79,7 +80,7 @@ def test_interrupts_switch_the_output_off_and_close_the_file_aborted(tmp_path, m
 
 
 def test_abort_from_another_thread_stops_between_points(tmp_path, monkeypatch):
-    from station.hdf5_writer import HDF5RunWriter
+    from station.data.writer import HDF5RunWriter
 
     from .sweep_helpers import config_for, jvl
 

@@ -5,8 +5,8 @@ import pytest
 from drivers.calibration import LampCertificate, ResponsivityCalibration
 from drivers.sphere_spectrometer import SphereSpectrometer
 from sim_instruments.calibration_lamp import SIM_CALIBRATION_PATH
-from station.config import load_config
-from station.errors import CalibrationError, ConfigError
+from station.core.errors import CalibrationError, ConfigError
+from station.setup.config import load_config
 
 
 def write(tmp_path, text, name="station.toml"):

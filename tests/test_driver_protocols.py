@@ -6,8 +6,8 @@ from pymeasure.test import expected_protocol
 
 from drivers.keithley2400 import SafetyLimits, StationKeithley2400
 from drivers.pr6xx import PR6xx
-from station.clock import VirtualClock
-from station.errors import InstrumentError, SafetyLimitError
+from station.core.clock import VirtualClock
+from station.core.errors import InstrumentError, SafetyLimitError
 
 FORMAT = (b":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS", None)
 LIMITS = SafetyLimits(max_voltage_V=8.0, max_current_A=0.05)

@@ -5,7 +5,7 @@ import pytest
 
 from sim_instruments.led_model import MODEL_GRID_NM, LEDModel
 from sim_instruments.presets import PRESETS, PUBLISHED
-from station import photometry as ph
+from station.core import photometry as ph
 
 
 def sweep(model: LEDModel, start=0.5, stop=9.0, step=0.01):

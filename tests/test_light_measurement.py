@@ -9,9 +9,9 @@ from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer,
 from sim_instruments.bench import SimulatedBench
 from sim_instruments.calibration_lamp import CERTIFICATE_PATH, SIM_CALIBRATION_PATH
 from sim_instruments.led_model import MODEL_GRID_NM
-from station import photometry
-from station.device_figures import device_figures
-from station.sphere_calibration import calibrate_sphere
+from station.analysis.point_figures import device_figures
+from station.core import photometry
+from station.setup.sphere_calibration import calibrate_sphere
 
 from .conftest import station_smu
 

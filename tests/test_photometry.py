@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from station import photometry as ph
+from station.core import photometry as ph
 
 
 def gaussian(wl, peak, fwhm, area=1.0):

@@ -14,8 +14,8 @@ import pytest
 
 from drivers.calibration import ResponsivityCalibration
 from sim_instruments.calibration_lamp import SIM_CALIBRATION_PATH
-from station import photometry
-from station.datafile import read_run
+from station.core import photometry
+from station.data.reader import read_run
 
 from .sweep_helpers import config_for, jvl, run_sweep
 

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from station.datafile import read_run
+from station.data.reader import read_run
 
 from .sweep_helpers import config_for, eqe, jvl, model_truth, run_sweep
 

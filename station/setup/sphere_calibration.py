@@ -7,11 +7,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+import station
 from drivers.calibration import LampCertificate, ResponsivityCalibration, responsivity_from_lamp
 from drivers.sphere_spectrometer import SphereSpectrometer
-
-from . import __version__
-from .errors import CalibrationError
+from station.core.errors import CalibrationError
 
 #: pixels whose lamp signal is below this many dark-noise sigmas are left out
 MIN_LAMP_SNR = 20.0
@@ -52,7 +51,7 @@ def calibrate_sphere(spectrometer: SphereSpectrometer, certificate: LampCertific
         "lamp_certificate_sha256": certificate.sha256,
         "integration_time_s": f"{raw.integration_time_s:g}",
         "scans_averaged": str(scans),
-        "software": f"ledstation {__version__}",
+        "software": f"ledstation {station.__version__}",
         "units": "W/nm per count/s",
     }
     return ResponsivityCalibration(wl, responsivity, metadata)

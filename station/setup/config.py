@@ -1,23 +1,33 @@
-"""Station configuration: a TOML file naming instruments, geometry, pixel and limits.
+"""Station configuration: a TOML file naming instruments, geometry, pixel, data policy and limits.
 
 Every key is checked before any instrument is touched; a problem raises
-:class:`~station.errors.ConfigError` naming the file and the key.
+:class:`~station.core.errors.ConfigError` naming the file and the key. The
+``[simulation]`` table belongs to the simulated bench, which checks it itself
+(:mod:`sim_instruments.settings`) when, and only when, the configuration uses it.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V, NPLC_RANGE
+from station.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sim_instruments.settings import SimulationSettings
 
 SIMULATED = "sim"
+AUTO = "auto"
 GEOMETRIES = ("sphere", "radiometer")
-DEFAULT_CONFIG_TEXT = resources.files("station").joinpath("data/default_station.toml").read_text()
+#: durability interval of a fully simulated bench when the configuration says "auto"
+SIMULATED_DURABILITY_INTERVAL_S = 1.0
+DEFAULT_CONFIG_TEXT = resources.files("station.setup").joinpath("default_station.toml").read_text()
 
 
 @dataclass(frozen=True)
@@ -46,15 +56,6 @@ class RadiometerConfig:
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
-    preset: str
-    seed: int
-    latency: bool
-    radiometer_model: str
-    realtime: bool
-
-
-@dataclass(frozen=True)
 class StationConfig:
     source: str  # file path or "default"
     smu: SMUConfig
@@ -64,13 +65,28 @@ class StationConfig:
     pixel_area_cm2: float
     max_voltage_V: float
     max_current_A: float
-    simulation: SimulationConfig
+    #: flush + fsync the run file at least this often (wall time, s); 0 = every point
+    durability_interval_s: float
+    simulation: Mapping[str, Any]  # the [simulation] table, for the simulated bench
     text: str  # the TOML as read, for the data file
 
     @property
+    def light_address(self) -> str:
+        return self.spectrometer.address if self.geometry == "sphere" else self.radiometer.address
+
+    @property
     def uses_simulation(self) -> bool:
-        light = self.spectrometer.address if self.geometry == "sphere" else self.radiometer.address
-        return SIMULATED in (self.smu.address, light)
+        return SIMULATED in (self.smu.address, self.light_address)
+
+    @property
+    def fully_simulated(self) -> bool:
+        return self.smu.address == SIMULATED and self.light_address == SIMULATED
+
+    def simulation_settings(self) -> SimulationSettings:
+        """The checked ``[simulation]`` table (imports the simulated bench)."""
+        from sim_instruments.settings import simulation_settings
+
+        return simulation_settings(self.simulation, self.source)
 
     def resolved_calibration_path(self) -> Path:
         value = self.spectrometer.calibration_file
@@ -127,8 +143,9 @@ _KNOWN_KEYS = {
                      "high_fraction", "dark_scans", "wavelength_range_nm"},
     "radiometer": {"address", "timeout_s"},
     "device": {"pixel_area_cm2"},
+    "data": {"durability_interval_s"},
     "safety": {"max_voltage_V", "max_current_A"},
-    "simulation": {"preset", "seed", "latency", "radiometer_model", "realtime"},
+    "simulation": None,  # checked by the simulated bench
 }
 
 
@@ -145,13 +162,14 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
     for table, value in data.items():
         if table not in _KNOWN_KEYS:
             raise ConfigError(f"config {source}: unknown table [{table}]")
-        for key in value if isinstance(value, dict) else ():
-            if key not in _KNOWN_KEYS[table]:
+        known = _KNOWN_KEYS[table]
+        for key in value if isinstance(value, dict) and known is not None else ():
+            if key not in known:
                 raise r.fail(f"{table}.{key}", "unknown key (a typo?)")
 
     nplc = r.positive("smu", "nplc")
-    if not 0.01 <= nplc <= 10:
-        raise r.fail("smu.nplc", f"must be within 0.01-10, got {nplc:g}")
+    if not NPLC_RANGE[0] <= nplc <= NPLC_RANGE[1]:
+        raise r.fail("smu.nplc", f"must be within {NPLC_RANGE[0]:g}-{NPLC_RANGE[1]:g}, got {nplc:g}")
     smu = SMUConfig(r.get("smu", "address", str), nplc, r.get("smu", "visa_library", str))
 
     geometry = r.get("light", "geometry", str)
@@ -179,23 +197,31 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
     if area > 100:
         raise r.fail("device.pixel_area_cm2", f"{area:g} cm^2 is not a pixel area")
     max_v, max_i = r.positive("safety", "max_voltage_V"), r.positive("safety", "max_current_A")
-    if max_v > 210:
-        raise r.fail("safety.max_voltage_V", f"{max_v:g} V is beyond the Keithley 2400's 210 V")
-    if max_i > 1.05:
-        raise r.fail("safety.max_current_A", f"{max_i:g} A is beyond the Keithley 2400's 1.05 A")
+    if max_v > MAX_VOLTAGE_V:
+        raise r.fail("safety.max_voltage_V", f"{max_v:g} V is beyond the Keithley 2400's {MAX_VOLTAGE_V:g} V")
+    if max_i > MAX_CURRENT_A:
+        raise r.fail("safety.max_current_A", f"{max_i:g} A is beyond the Keithley 2400's {MAX_CURRENT_A:g} A")
 
-    from sim_instruments.pr6xx_sim import RADIOMETER_MODELS
-    from sim_instruments.presets import PRESETS
+    simulation = data.get("simulation", {})
+    if not isinstance(simulation, dict):
+        raise ConfigError(f"config {source}: [simulation] must be a table")
+    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, 0.0,
+                           simulation, text)
+    durability = _durability_interval(r, config.fully_simulated)
+    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, durability,
+                           simulation, text)
+    if config.uses_simulation:
+        config.simulation_settings()  # the simulated bench checks its own table
+    return config
 
-    preset_name = r.get("simulation", "preset", str)
-    if preset_name not in PRESETS:
-        raise r.fail("simulation.preset", f"unknown preset {preset_name!r}; known: {', '.join(sorted(PRESETS))}")
-    model = r.get("simulation", "radiometer_model", str)
-    if model not in RADIOMETER_MODELS:
-        raise r.fail("simulation.radiometer_model", f"must be one of {', '.join(RADIOMETER_MODELS)}")
-    simulation = SimulationConfig(preset_name, r.get("simulation", "seed", int), r.get("simulation", "latency", bool),
-                                  model, r.get("simulation", "realtime", bool))
-    return StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, simulation, text)
+
+def _durability_interval(r: _Reader, fully_simulated: bool) -> float:
+    value = r.table("data").get("durability_interval_s", AUTO)
+    if value == AUTO:
+        return SIMULATED_DURABILITY_INTERVAL_S if fully_simulated else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise r.fail("data.durability_interval_s", f'must be "auto" or a number of seconds >= 0, got {value!r}')
+    return float(value)
 
 
 def load_config(path: str | Path | None = None) -> StationConfig:

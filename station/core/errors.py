@@ -33,3 +33,9 @@ class SafetyLimitError(StationError, ValueError):
 
 class LowLightError(StationError):
     """The light instrument saw too little light for a valid reading."""
+
+
+class DataFileError(StationError):
+    """A run file is missing, unreadable or not a run file."""
+
+    exit_code = 2

@@ -1,4 +1,8 @@
-"""Terminal sink: a progress bar while a run goes, one line per point when not a TTY."""
+"""Terminal sink: a progress bar while a run goes, one line per progress note when not a TTY.
+
+It shows the columns each stream declares for display (with their labels and units) and
+names the flags that are set; it knows nothing of any particular procedure.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ import math
 import sys
 from typing import TextIO
 
-from .records import Point, Progress, Record, RunStart, RunStop
+from station.run.records import Event, Progress, Record, RunStart, RunStop, Stream
 
 
-def _fmt(value: float, spec: str) -> str:
-    return format(value, spec) if isinstance(value, (int, float)) and math.isfinite(value) else "—"
+def _fmt(value: float) -> str:
+    return format(value, ".4g") if isinstance(value, (int, float)) and math.isfinite(value) else "—"
 
 
 class TerminalProgress:
@@ -22,20 +26,19 @@ class TerminalProgress:
         self.fraction = 0.0
         self.last = ""
         self.points = 0
+        self._streams: dict[str, Stream] = {}
+        self._main = ""
         self._width_written = 0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def __call__(self, record: Record) -> None:
+        if isinstance(record, Event):
+            self._event(record)
+            return
         if isinstance(record, RunStart):
+            self._streams = {s.name: s for s in record.streams}
+            self._main = record.main.stream
             self.stream.write(f"{record.procedure} run {record.run_id[:8]} — {record.geometry} geometry\n")
-        elif isinstance(record, Point):
-            v = record.values
-            self.points = record.index + 1
-            self.last = f"V={_fmt(v['voltage_V'], '.3f')} V  J={_fmt(v['current_density_mA_cm2'], '.4g')} mA/cm^2  "
-            if v.get("low_light"):
-                self.last += "light below detection"
-            else:
-                self.last += f"L={_fmt(v['luminance_cd_m2'], '.4g')} cd/m^2  EQE={_fmt(100 * v['eqe'], '.2f')} %"
         elif isinstance(record, Progress):
             self.fraction = record.fraction
             filled = int(round(self.width * min(max(self.fraction, 0.0), 1.0)))
@@ -50,3 +53,19 @@ class TerminalProgress:
             self.stream.write(("\n" if self.tty else "") + f"{record.status}: {record.reason} "
                               f"({record.points} points)\n")
         self.stream.flush()
+
+    def _event(self, event: Event) -> None:
+        stream = self._streams.get(event.stream)
+        if stream is None:
+            return
+        if event.stream == self._main:
+            self.points = event.index + 1
+        parts = []
+        for name in stream.display:
+            column = stream.column(name)
+            value = event.values.get(name, math.nan)
+            units = column.display_units or column.units
+            parts.append(f"{column.label or name}={_fmt(column.display_value(value))}"
+                         + (f" {units}" if units not in ("", "1") else ""))
+        flags = [stream.column(name).label or name for name in stream.flags if event.values.get(name)]
+        self.last = "  ".join(parts + flags)

@@ -1,4 +1,5 @@
-"""Publication-style figure set of a sweep file (matplotlib, no display needed)."""
+"""Figures of a run file (matplotlib, no display needed): the publication-style set of a
+sweep, or the main curve of any other procedure."""
 
 from __future__ import annotations
 
@@ -6,17 +7,60 @@ from pathlib import Path
 
 import numpy as np
 
-from .datafile import RunData
-from .run_figures import light_quantity_of
+from station.analysis.light_quantity import judged_light_quantity
+from station.data.reader import RunFile
+
+#: a main stream with these columns gets the sweep figure set
+SWEEP_COLUMNS = {"voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2", "direction",
+                 "peak_wavelength_nm", "centroid_nm"}
 
 
-def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -> Path:
-    """J-V with L-V (log), EQE-J, and normalised EL spectra at several biases."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def light_quantity_of(run: RunFile) -> str:
+    """The light quantity a run is judged by (stored analysis, else judged from its columns)."""
+    stored = run.analysis.get("light_quantity")
+    if stored:
+        return str(stored)
+    choice = str(run.parameters.get("light_quantity", ("photometric", ""))[0])
+    return judged_light_quantity(choice, run.columns["centroid_nm"], run.columns.get("low_light"))
+
+
+def plot_run(run: RunFile, out: str | Path) -> Path:
+    """The figure set that suits the run."""
+    if SWEEP_COLUMNS <= set(run.column_names()):
+        return plot_sweep(run, out)
+    return plot_main_curve(run, out)
+
+
+def plot_main_curve(run: RunFile, out: str | Path) -> Path:
+    """Signal against axis of the main stream, as the file's NXdata group names them."""
+    plt = _pyplot()
+    m = run.metadata
+    axis, signal = m["axis"], m["signal"]
+    columns = run.read_columns([axis, signal])
+    units = run.units
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), constrained_layout=True)
+    ax.plot(columns[axis], columns[signal], lw=1)
+    ax.set_xlabel(f"{axis} ({units.get(axis, '')})")
+    ax.set_ylabel(f"{signal} ({units.get(signal, '')})")
+    ax.set_title(f"{run.procedure}: {run.points} points", fontsize=9)
+    out = Path(out)
+    fig.savefig(out, dpi=200)
+    plt.close(fig)
+    return out
+
+
+def plot_sweep(run: RunFile, out: str | Path, radiometric: bool | None = None) -> Path:
+    """J-V with L-V (log), EQE-J, and normalised EL spectra at several biases."""
+    plt = _pyplot()
     c = run.columns
     if radiometric is None:
         radiometric = light_quantity_of(run) == "radiometric"
@@ -57,17 +101,18 @@ def plot_sweep(run: RunData, out: str | Path, radiometric: bool | None = None) -
 
     ax = axes[2]
     spectra = run.spectra
-    if spectra is not None and len(spectra.spectral):
-        valid = np.nonzero(forward[: len(spectra.spectral)] & np.isfinite(light[: len(spectra.spectral)])
-                           & (light[: len(spectra.spectral)] > 0))[0]
+    if spectra is not None and len(spectra.rows):
+        rows = spectra.rows  # the table rows that have a spectrum
+        valid = np.nonzero(forward[rows] & np.isfinite(light[rows]) & (light[rows] > 0))[0]
         if len(valid):
             # up to six biases spread evenly in log(light) over the top three decades
-            logs = np.log10(light[valid])
+            logs = np.log10(light[rows[valid]])
             targets = np.linspace(max(logs.min(), logs.max() - 3), logs.max(), min(6, len(valid)))
-            chosen = sorted({int(valid[np.argmin(np.abs(logs - t))]) for t in targets})
+            picked = sorted({int(valid[np.argmin(np.abs(logs - t))]) for t in targets})  # spectrum numbers
+            chosen = [int(rows[k]) for k in picked]  # their table rows
             colours = plt.cm.viridis(np.linspace(0, 0.9, len(chosen)))
-            for colour, i in zip(colours, chosen, strict=True):
-                s = spectra.spectral[i]
+            for colour, k, i in zip(colours, picked, chosen, strict=True):
+                s = spectra.spectral[k]
                 ax.plot(spectra.wavelength_nm, s / np.nanmax(s), lw=1, color=colour, label=f"{v[i]:.2f} V")
             peak = np.nanmean(c["peak_wavelength_nm"][chosen])
             ax.set_xlim(peak - 120, peak + 120)

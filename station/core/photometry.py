@@ -1,18 +1,24 @@
 """Spectral integrals and spectrum figures (MEASUREMENTS.md sections 2 and 3).
 
 All integrals use the trapezoid rule over wavelength in nm on the instrument's own grid.
-The CIE tables (1924 photopic V(lambda), 1931 2-degree colour matching functions) come
-from the ``colour-science`` package and are interpolated onto the instrument grid,
-never the other way round. Outside the tables' 360-830 nm range they are zero.
+The CIE tables (:mod:`station.core.cie`, from colour-science) are interpolated onto the
+instrument grid, never the other way round; outside their 360-830 nm range they are
+zero.
+
+For speed every integral a reading needs is one row of a weight matrix built once per
+grid (trapezoid weights times the CIE functions, photon energy ...), so all of them are
+one matrix-vector product (:func:`spectrum_totals`); the results equal
+``numpy.trapezoid`` of the same products to rounding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from . import cie
 
 PLANCK_J_S = 6.62607015e-34
 SPEED_OF_LIGHT_M_S = 299792458.0
@@ -20,19 +26,7 @@ ELEMENTARY_CHARGE_C = 1.602176634e-19
 K_M_LM_PER_W = 683.002
 
 FloatArray = NDArray[np.float64]
-
-
-@lru_cache(maxsize=1)
-def _cie_source_tables() -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(wavelength_nm, V(lambda), xyz-bar[3, n]) from colour-science, on its 1 nm grid."""
-    import colour  # imported lazily: it takes about a second
-
-    cmfs = colour.colorimetry.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
-    photopic = colour.colorimetry.SDS_LEFS_PHOTOPIC["CIE 1924 Photopic Standard Observer"]
-    wl = np.asarray(cmfs.wavelengths, dtype=float)
-    v = np.asarray(photopic[wl], dtype=float)
-    xyz = np.asarray(cmfs.values, dtype=float).T
-    return wl, v, xyz
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -47,27 +41,70 @@ class CIETables:
     xyz: FloatArray  # the three stacked [3, n]
 
 
-_grid_cache: dict[bytes, CIETables] = {}
+@dataclass(frozen=True)
+class GridWeights:
+    """Everything one grid needs, built once: CIE tables and the integral weights.
+
+    ``matrix @ spectrum`` gives, in order, the integrals of: the spectrum (radiometric
+    total), spectrum x lambda/(hc) (photon rate), K_m V spectrum (photometric total),
+    x-bar, y-bar and z-bar spectrum (tristimulus, relative), and spectrum x lambda
+    (centroid numerator).
+    """
+
+    tables: CIETables
+    trapezoid: FloatArray
+    matrix: FloatArray  # [7, n]
 
 
-def cie_tables(wavelength_nm: ArrayLike) -> CIETables:
-    """CIE tables linearly interpolated onto ``wavelength_nm`` (cached per grid)."""
+TOTAL, PHOTONS, LUMINOUS, X, Y, Z, FIRST_MOMENT = range(7)
+_grid_cache: dict[bytes, GridWeights] = {}
+
+
+def trapezoid_weights(wavelength_nm: ArrayLike) -> FloatArray:
+    """w such that sum(w * y) is the trapezoid integral of y over the grid."""
+    wl = np.asarray(wavelength_nm, float)
+    if len(wl) < 2:
+        return np.zeros_like(wl)
+    steps = np.diff(wl)
+    w = np.zeros_like(wl)
+    w[:-1] += steps / 2
+    w[1:] += steps / 2
+    return w
+
+
+def grid_weights(wavelength_nm: ArrayLike) -> GridWeights:
+    """The tables and weights of one grid (cached per grid)."""
     wl = np.ascontiguousarray(wavelength_nm, dtype=float)
     key = wl.tobytes()
     cached = _grid_cache.get(key)
     if cached is not None:
         return cached
-    src_wl, v, xyz = _cie_source_tables()
+    source = cie.source_tables()
 
     def on_grid(y: FloatArray) -> FloatArray:
-        return np.interp(wl, src_wl, y, left=0.0, right=0.0)
+        return np.interp(wl, source.wavelength_nm, y, left=0.0, right=0.0)
 
-    bars = [on_grid(xyz[0]), on_grid(xyz[1]), on_grid(xyz[2])]
-    tables = CIETables(wl, on_grid(v), *bars, np.vstack(bars))
+    bars = [on_grid(source.xyz[0]), on_grid(source.xyz[1]), on_grid(source.xyz[2])]
+    tables = CIETables(wl, on_grid(source.photopic_v), *bars, np.vstack(bars))
+    w = trapezoid_weights(wl)
+    photons_per_joule = wl * (1e-9 / (PLANCK_J_S * SPEED_OF_LIGHT_M_S))
+    matrix = np.vstack([w, w * photons_per_joule, K_M_LM_PER_W * w * tables.photopic_v,
+                        w * bars[0], w * bars[1], w * bars[2], w * wl])
+    weights = GridWeights(tables, w, np.ascontiguousarray(matrix))
     if len(_grid_cache) > 64:
         _grid_cache.clear()
-    _grid_cache[key] = tables
-    return tables
+    _grid_cache[key] = weights
+    return weights
+
+
+def cie_tables(wavelength_nm: ArrayLike) -> CIETables:
+    """CIE tables linearly interpolated onto ``wavelength_nm`` (cached per grid)."""
+    return grid_weights(wavelength_nm).tables
+
+
+def spectrum_totals(spectral: ArrayLike, wavelength_nm: ArrayLike) -> FloatArray:
+    """All seven integrals of :class:`GridWeights` in one product."""
+    return grid_weights(wavelength_nm).matrix @ np.asarray(spectral, float)
 
 
 def integrate(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
@@ -104,22 +141,24 @@ def tristimulus(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, f
     return float(xyz[0]), float(xyz[1]), float(xyz[2])
 
 
+def _xy(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+    total = big_x + big_y + big_z
+    return (big_x / total, big_y / total) if total > 0 else (NAN, NAN)
+
+
+def _uv_prime(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+    denominator = big_x + 15 * big_y + 3 * big_z
+    return (4 * big_x / denominator, 9 * big_y / denominator) if denominator > 0 else (NAN, NAN)
+
+
 def chromaticity_xy(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
     """CIE 1931 (x, y); NaN when the spectrum has no weight under the CMFs."""
-    x, y, z = tristimulus(spectral, wavelength_nm)
-    total = x + y + z
-    if not total > 0:
-        return float("nan"), float("nan")
-    return x / total, y / total
+    return _xy(*tristimulus(spectral, wavelength_nm))
 
 
 def chromaticity_uv_prime(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
     """CIE 1976 (u', v')."""
-    x, y, z = tristimulus(spectral, wavelength_nm)
-    denominator = x + 15 * y + 3 * z
-    if not denominator > 0:
-        return float("nan"), float("nan")
-    return 4 * x / denominator, 9 * y / denominator
+    return _uv_prime(*tristimulus(spectral, wavelength_nm))
 
 
 def cct_mccamy_K(x: float, y: float) -> float:
@@ -129,18 +168,18 @@ def cct_mccamy_K(x: float, y: float) -> float:
 
 
 def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fraction: float = 0.8) -> float:
-    """Wavelength of the maximum: vertex of a parabola fitted to the samples above
-    ``top_fraction`` of the maximum around it (at least the top three samples)."""
+    """Wavelength of the maximum: vertex of a parabola fitted to the contiguous samples
+    above ``top_fraction`` of the maximum around it (at least the top three samples)."""
     s = np.asarray(spectral, float)
     wl = np.asarray(wavelength_nm, float)
     i = int(np.argmax(s))
     if not s[i] > 0:
-        return float("nan")
-    lo, hi = i, i
-    while lo > 0 and s[lo - 1] >= top_fraction * s[i]:
-        lo -= 1
-    while hi < len(s) - 1 and s[hi + 1] >= top_fraction * s[i]:
-        hi += 1
+        return NAN
+    low = s < top_fraction * s[i]
+    left = np.flatnonzero(low[:i])
+    right = np.flatnonzero(low[i + 1:])
+    lo = int(left[-1]) + 1 if len(left) else 0
+    hi = i + int(right[0]) if len(right) else len(s) - 1
     lo, hi = max(0, min(lo, i - 1)), min(len(s) - 1, max(hi, i + 1))
     if hi - lo < 2:
         return float(wl[i])
@@ -172,11 +211,11 @@ def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
     i = int(np.argmax(s))
     half = s[i] / 2.0
     if not half > 0:
-        return float("nan")
-    below_left = np.nonzero(s[: i + 1] < half)[0]
-    below_right = np.nonzero(s[i:] < half)[0]
+        return NAN
+    below_left = np.flatnonzero(s[: i + 1] < half)
+    below_right = np.flatnonzero(s[i:] < half)
     if len(below_left) == 0 or len(below_right) == 0:
-        return float("nan")
+        return NAN
     a = below_left[-1]
     left = wl[a] + (half - s[a]) * (wl[a + 1] - wl[a]) / (s[a + 1] - s[a])
     b = i + below_right[0]
@@ -189,7 +228,7 @@ def centroid_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
     s = np.asarray(spectral, float)
     total = integrate(s, wavelength_nm)
     if not total > 0:
-        return float("nan")
+        return NAN
     return integrate(s * np.asarray(wavelength_nm, float), wavelength_nm) / total
 
 
@@ -206,15 +245,21 @@ class SpectrumFigures:
     cie_v_prime: float
 
 
+SPECTRUM_FIGURE_NAMES = ("peak_wavelength_nm", "fwhm_nm", "centroid_nm", "cie_x", "cie_y", "cie_u_prime",
+                         "cie_v_prime")
+
+
+def spectrum_figures_from_totals(spectral: FloatArray, wavelength_nm: FloatArray,
+                                 totals: FloatArray) -> tuple[float, ...]:
+    """The :class:`SpectrumFigures` values (a tuple, in field order) given the spectrum's totals."""
+    x, y = _xy(totals[X], totals[Y], totals[Z])
+    u, v = _uv_prime(totals[X], totals[Y], totals[Z])
+    centroid = totals[FIRST_MOMENT] / totals[TOTAL] if totals[TOTAL] > 0 else NAN
+    return (peak_wavelength_nm(spectral, wavelength_nm), fwhm_nm(spectral, wavelength_nm), float(centroid),
+            x, y, u, v)
+
+
 def spectrum_figures(spectral: ArrayLike, wavelength_nm: ArrayLike) -> SpectrumFigures:
     """Peak, FWHM, centroid and CIE coordinates of a spectrum."""
-    big_x, big_y, big_z = tristimulus(spectral, wavelength_nm)
-    total, uv_denominator = big_x + big_y + big_z, big_x + 15 * big_y + 3 * big_z
-    x, y = (big_x / total, big_y / total) if total > 0 else (float("nan"), float("nan"))
-    u, v = (4 * big_x / uv_denominator, 9 * big_y / uv_denominator) if uv_denominator > 0 else (float("nan"),) * 2
-    return SpectrumFigures(
-        peak_wavelength_nm(spectral, wavelength_nm),
-        fwhm_nm(spectral, wavelength_nm),
-        centroid_nm(spectral, wavelength_nm),
-        x, y, u, v,
-    )
+    s, wl = np.asarray(spectral, float), np.asarray(wavelength_nm, float)
+    return SpectrumFigures(*spectrum_figures_from_totals(s, wl, spectrum_totals(s, wl)))

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from .light_quantity import judged_light_quantity
+from .stored_run import StoredRun, parameter_values
 
 NAN = float("nan")
 
@@ -113,21 +117,6 @@ UNITS = {
 }
 
 
-#: emitters whose median spectral centroid lies beyond this are judged by radiance ("auto")
-NIR_CENTROID_NM = 750.0
-
-
-def judged_light_quantity(choice: str, centroid_nm: ArrayLike, low_light: ArrayLike | None = None) -> str:
-    """"photometric" or "radiometric"; "auto" picks radiometric for near-infrared emitters."""
-    if choice != "auto":
-        return choice
-    centroids = np.asarray(centroid_nm, dtype=float)
-    usable = np.isfinite(centroids)
-    if low_light is not None:
-        usable &= np.asarray(low_light) == 0
-    return "radiometric" if usable.any() and float(np.median(centroids[usable])) > NIR_CENTROID_NM else "photometric"
-
-
 OPTICAL_COLUMNS = ("eqe", "luminance_cd_m2", "radiance_W_sr_m2", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
 
 
@@ -171,3 +160,30 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
         peak_wavelength_shift_nm=float(np.ptp(finite_peaks)) if len(finite_peaks) else NAN,
         fwhm_change_nm=float(finite_widths[-1] - finite_widths[0]) if len(finite_widths) else NAN,
     )
+
+
+#: the columns :func:`sweep_figures` uses
+SWEEP_ANALYSIS_COLUMNS = ("voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2",
+                          "direction", "low_light", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
+
+
+def sweep_analysis(run: StoredRun, signal: str = "luminance_cd_m2", stream: str | None = None) -> dict[str, Any]:
+    """Figures of merit of a stored sweep, from its columns and parameters.
+
+    Returns ``{"figures": ..., "units": ..., "signal": ...}``: ``signal`` is the main-curve
+    column for viewers (radiance instead of luminance for a device judged by radiance).
+    """
+    stream = stream or run.main_stream
+    if run.rows(stream) == 0:
+        return {}
+    present = set(run.column_names(stream))
+    columns = run.read_columns([name for name in SWEEP_ANALYSIS_COLUMNS if name in present], stream)
+    parameters = parameter_values(run)
+    quantity = judged_light_quantity(str(parameters.get("light_quantity", "photometric")), columns["centroid_nm"],
+                                     columns.get("low_light"))
+    figures = sweep_figures(columns, quantity, float(parameters.get("turn_on_luminance", 1.0)),
+                            float(parameters.get("turn_on_radiance", 0.01)))
+    radiometric = quantity == "radiometric"
+    return {"figures": figures.as_dict(),
+            "units": {**UNITS, "turn_on_threshold": "W/(sr m^2)" if radiometric else "cd/m^2"},
+            "signal": "radiance_W_sr_m2" if radiometric and signal == "luminance_cd_m2" else signal}

@@ -1,0 +1,147 @@
+"""``ledstation`` command line.
+
+Exit codes: 0 done, 1 failed, 2 bad input, 130 Ctrl-C, 143 SIGTERM. Errors print as
+one line on stderr, never a traceback; the source output is off on every exit path.
+
+Start-up is kept short: this module imports only the standard library; each command
+imports what it needs when it runs, and ``ledstation run`` builds its per-procedure
+options from the procedure registry only when ``run`` is the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from station.core.errors import StationError
+from station.core.signals import Terminated, sigterm_raises
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        sys.stderr.write(f"ledstation: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(with_procedures: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; ``with_procedures=False`` skips importing the procedures."""
+    from procedures import procedure_names
+
+    parser = _Parser(prog="ledstation", description="LED test station (simulated bench by default).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log instrument activity")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    measure = sub.add_parser("measure", help="measure the device once and print V, I, luminance, EQE")
+    measure.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
+    drive = measure.add_mutually_exclusive_group()
+    drive.add_argument("--voltage", type=float, help="source this voltage, V (default 4 V)")
+    drive.add_argument("--current-density", type=float, help="source this current density, mA/cm^2")
+    measure.add_argument("--compliance-current", type=float, help="current compliance, A (default: safety limit)")
+    measure.add_argument("--compliance-voltage", type=float, help="voltage compliance, V (default: safety limit)")
+    measure.add_argument("--settle-s", type=float, default=0.5, help="wait after applying the drive, s")
+    measure.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    calibrate = sub.add_parser("calibrate-sphere", help="build a responsivity file from a calibration lamp")
+    calibrate.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
+    calibrate.add_argument("--lamp-certificate", type=Path,
+                           help="lamp spectral flux CSV (wavelength_nm,spectral_flux_W_nm); "
+                                "default on the simulated bench: its lamp's certificate")
+    calibrate.add_argument("--out", type=Path, required=True, help="responsivity file to write")
+    calibrate.add_argument("--scans", type=int, default=20, help="lamp spectra averaged")
+    calibrate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    calibrate.add_argument("--yes", action="store_true", help="do not prompt to mount or switch the lamp")
+
+    run = sub.add_parser("run", help=f"run a procedure ({', '.join(procedure_names())}) and write an HDF5 file")
+    if with_procedures:
+        from .run_commands import add_procedure_parsers
+
+        add_procedure_parsers(run)
+    else:
+        run.add_argument("procedure", choices=procedure_names())
+
+    analyze = sub.add_parser("analyze", help="figures of merit of a run file")
+    analyze.add_argument("file", type=Path)
+    analyze.add_argument("--json", action="store_true", help="print as JSON")
+
+    export = sub.add_parser("export", help="write a stream's scalar columns as CSV")
+    export.add_argument("file", type=Path)
+    export.add_argument("--csv", action="store_true", required=True, help="CSV output (the only format)")
+    export.add_argument("-o", "--out", type=Path, help="CSV file (default: the run file with .csv)")
+    export.add_argument("--stream", help="stream to export (default: the run's main stream)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing CSV file")
+
+    plot = sub.add_parser("plot", help="standard figure set of a run file")
+    plot.add_argument("file", type=Path)
+    plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
+
+    recover = sub.add_parser("recover", help="complete copy of a run file left by a crash (kill -9, power cut)")
+    recover.add_argument("file", type=Path)
+    recover.add_argument("-o", "--out", type=Path, required=True, help="new run file")
+    recover.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+    sub.add_parser("presets", help="list the simulated device presets")
+    config = sub.add_parser("config", help="print the default (simulated bench) configuration")
+    config.add_argument("--check", type=Path, help="validate this configuration file instead")
+    return parser
+
+
+#: command -> (module of station.cli, function); a command imports only its own module
+COMMANDS = {
+    "measure": ("measure_command", "measure_command"),
+    "calibrate-sphere": ("setup_commands", "calibrate_sphere_command"),
+    "presets": ("setup_commands", "presets_command"),
+    "config": ("setup_commands", "config_command"),
+    "run": ("run_commands", "run_command"),
+    "analyze": ("file_commands", "analyze_command"),
+    "export": ("file_commands", "export_command"),
+    "plot": ("file_commands", "plot_command"),
+    "recover": ("file_commands", "recover_command"),
+}
+
+
+def _command(name: str):
+    from importlib import import_module
+
+    module, function = COMMANDS[name]
+    return getattr(import_module(f"station.cli.{module}"), function)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from station.core.lazy_import import defer
+
+    defer("pandas")  # pymeasure imports it for CSV results the station does not use
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(with_procedures=_command_of(argv) == "run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # pymeasure warns at import about optional extras (ZMQ, IPython) it does not need here
+        logging.getLogger("pymeasure").setLevel(logging.ERROR)
+    try:
+        with sigterm_raises():
+            return _command(args.command)(args)
+    except StationError as exc:
+        sys.stderr.write(f"ledstation: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("ledstation: interrupted; output off\n")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        sys.stderr.write("ledstation: terminated; output off\n")
+        return EXIT_TERMINATED
+    except Exception as exc:  # noqa: BLE001 - one line for the user; -v shows the traceback
+        if args.verbose:
+            logging.exception("unexpected failure")
+        detail = str(exc).strip().splitlines()
+        sys.stderr.write(f"ledstation: failed: {type(exc).__name__}: {detail[-1] if detail else ''} "
+                         "(output off; -v for details)\n")
+        return EXIT_FAILED

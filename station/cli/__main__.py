@@ -1,0 +1,5 @@
+"""``python -m station.cli``."""
+
+from station.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""``ledstation analyze``, ``export``, ``plot`` and ``recover``: commands on run files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from station.core.errors import ConfigError
+
+from .output import check_figure_output, check_output, print_analysis
+
+EXIT_OK = 0
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    from station.data.reader import read_run
+    from station.session import analyze_run
+
+    run = read_run(args.file)
+    if run.points == 0:
+        raise ConfigError(f"{args.file}: no points")
+    result = analyze_run(run)
+    status = run.status if run.status != "running" else "running (no end status: still running, or its writer died)"
+    if args.json:
+        print(json.dumps({"file": str(args.file), "procedure": run.procedure, "status": run.status,
+                          "reason": run.reason, "points": run.points, "file_format": run.file_format,
+                          "rows": {s: run.rows(s) for s in run.stream_names()}, **result}, indent=2,
+                         default=lambda x: None))
+        return EXIT_OK
+    print(f"{args.file}: {run.procedure}, {run.points} points, {status}" + (f" ({run.reason})" if run.reason else ""))
+    print_analysis(result)
+    return EXIT_OK
+
+
+def recover_command(args: argparse.Namespace) -> int:
+    from station.session import recover_and_analyze
+
+    check_output(args.out, args.overwrite, "-o")
+    outcome = recover_and_analyze(args.file, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {outcome.points} points, status {outcome.status}")
+    return EXIT_OK
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from station.data.export import export_csv
+    from station.data.reader import read_run
+
+    run = read_run(args.file)
+    if args.stream is not None and args.stream not in run.streams:
+        raise ConfigError(f"{args.file}: no stream {args.stream!r} (streams: {', '.join(run.stream_names())})")
+    out = args.out or args.file.with_suffix(".csv")
+    check_output(out, args.overwrite, "--out")
+    stream = args.stream or run.main_stream
+    rows = export_csv(run, out, stream)
+    print(f"wrote {out} ({rows} rows, {len(run.column_names(stream))} columns)")
+    return EXIT_OK
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    from station.data.reader import read_run
+
+    from .plotting import plot_run
+
+    run = read_run(args.file)
+    if run.points == 0:
+        raise ConfigError(f"{args.file}: no points to plot")
+    check_figure_output(args.out, "-o")
+    plot_run(run, args.out)
+    print(f"wrote {args.out}")
+    return EXIT_OK

@@ -1,0 +1,118 @@
+"""``ledstation run <procedure>``: options from the procedure registry, no per-procedure code."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
+
+from procedures import procedure_class, procedure_names
+from procedures.base import StationProcedure
+from station.core.errors import ConfigError
+
+from .output import check_figure_output, check_output, print_analysis
+
+EXIT_OK, EXIT_FAILED = 0, 1
+#: compliance parameters whose default is capped at the station's safety limit
+SAFETY_CAPPED = {"compliance_current": "max_current_A", "compliance_voltage": "max_voltage_V"}
+
+
+def option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_procedure_parsers(run: argparse.ArgumentParser) -> None:
+    """One sub-command per registered procedure; every parameter an option with units."""
+    procedures = run.add_subparsers(dest="procedure", required=True, parser_class=type(run))
+    for key in procedure_names():
+        cls = procedure_class(key)
+        p = procedures.add_parser(key, help=cls.summary(), formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
+        p.add_argument("--out", type=Path, help="HDF5 file to write (default: ledstation-<procedure>-<time>.h5)")
+        p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+        p.add_argument("--plot", type=Path, help="also write the standard figure set to this image file")
+        p.add_argument("--title", default="", help="free text stored with the run")
+        p.add_argument("--pixel-area", type=float, help="pixel area, cm^2 (default: the configuration's)")
+        for name, parameter in cls.parameter_definitions().items():
+            _add_parameter_option(p, name, parameter)
+
+
+def _add_parameter_option(p: argparse.ArgumentParser, name: str, parameter: Parameter) -> None:
+    units = f" [{parameter.units}]" if getattr(parameter, "units", None) else ""
+    text = f"{parameter.name}{units}"
+    if isinstance(parameter, BooleanParameter):
+        p.add_argument(option(name), action=argparse.BooleanOptionalAction, default=parameter.default, help=text)
+    elif isinstance(parameter, ListParameter):
+        p.add_argument(option(name), choices=parameter.choices, default=parameter.default, help=text)
+    elif isinstance(parameter, IntegerParameter):
+        p.add_argument(option(name), type=int, default=parameter.default, help=text)
+    elif name in SAFETY_CAPPED:
+        p.add_argument(option(name), type=float, default=None,
+                       help=f"{text} (default {parameter.default:g}, or the [safety] limit if lower)")
+    elif isinstance(parameter, FloatParameter):
+        p.add_argument(option(name), type=float, default=parameter.default, help=text)
+    else:
+        p.add_argument(option(name), default=parameter.default, help=text)
+
+
+def build_procedure(cls: type[StationProcedure], values: dict[str, Any], config: Any) -> StationProcedure:
+    """A procedure from option values, checked against pymeasure's limits and the station."""
+    parameters = cls.parameter_definitions()
+    for name, limit in SAFETY_CAPPED.items():
+        if name in values and values[name] is None:
+            values[name] = min(parameters[name].default, getattr(config, limit))
+    for name, value in values.items():  # NaN passes these range checks; procedure.validate refuses it
+        try:
+            parameters[name].convert(value)
+        except ValueError:
+            p = parameters[name]
+            units = getattr(p, "units", None) or ""
+            allowed = (f"allowed {p.minimum:g} to {p.maximum:g} {units}".rstrip()
+                       if hasattr(p, "minimum") else "not allowed")
+            raise ConfigError(f"bad parameter {option(name)} {value}: {allowed}") from None
+    try:
+        procedure = cls(**values)
+        procedure.check_parameters()
+        procedure.refresh_parameters()
+    except (ValueError, NameError) as exc:
+        raise ConfigError(f"bad parameter: {exc}") from None
+    procedure.validate(config)
+    return procedure
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from station.session import run_to_file
+    from station.setup.config import load_config
+    from station.setup.station import open_station
+    from station.sinks.terminal import TerminalProgress
+
+    config = load_config(args.config)
+    if args.pixel_area is not None:
+        if not (math.isfinite(args.pixel_area) and args.pixel_area > 0):
+            raise ConfigError(f"--pixel-area must be a positive number of cm^2, got {args.pixel_area:g}")
+        config = dataclasses.replace(config, pixel_area_cm2=args.pixel_area)
+    cls = procedure_class(args.procedure)
+    procedure = build_procedure(cls, {name: getattr(args, name) for name in cls.parameter_definitions()}, config)
+    out = args.out or Path(f"ledstation-{args.procedure}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
+    check_output(out, args.overwrite, "--out")
+    if args.plot is not None:
+        check_figure_output(args.plot, "--plot")
+
+    with open_station(config) as station:
+        outcome = run_to_file(procedure, station, out, overwrite=args.overwrite, sinks=[TerminalProgress()],
+                              title=args.title)
+    print(f"wrote {out}")
+    print_analysis(outcome.analysis)
+    if args.plot is not None:
+        from station.data.reader import read_run
+
+        from .plotting import plot_run
+
+        plot_run(read_run(out), args.plot)
+        print(f"wrote {args.plot}")
+    return EXIT_OK if outcome.status == "finished" else EXIT_FAILED

@@ -1,0 +1,77 @@
+"""``ledstation calibrate-sphere``, ``presets`` and ``config``."""
+
+from __future__ import annotations
+
+import argparse
+
+from station.core.errors import ConfigError
+
+EXIT_OK = 0
+
+
+def calibrate_sphere_command(args: argparse.Namespace) -> int:
+    from drivers.calibration import LampCertificate
+    from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer, open_seabreeze
+    from station.setup.config import SIMULATED, load_config
+    from station.setup.sphere_calibration import calibrate_sphere
+
+    config = load_config(args.config)
+    if args.scans < 1:
+        raise ConfigError("--scans must be at least 1")
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+    s = config.spectrometer
+    simulated = s.address == SIMULATED
+    certificate_path = args.lamp_certificate
+    if certificate_path is None and simulated:
+        from sim_instruments.calibration_lamp import CERTIFICATE_PATH
+
+        certificate_path = CERTIFICATE_PATH
+    if certificate_path is None:
+        raise ConfigError("--lamp-certificate is required for a real spectrometer")
+    certificate = LampCertificate.load(certificate_path)
+    settings = IntegrationSettings(s.min_integration_s, s.max_integration_s, s.low_fraction, s.high_fraction,
+                                   s.dark_scans)
+    if simulated:
+        from sim_instruments.bench import SimulatedBench
+
+        bench = SimulatedBench.from_settings(config.simulation_settings())
+        device = bench.spectrometer
+        lamp_off, lamp_on = (lambda: bench.mount("dark")), (lambda: bench.mount("lamp"))
+    else:
+        device = open_seabreeze(s.address)
+
+        def prompt(text: str):
+            return lambda: None if args.yes else input(text + " — press Enter ")
+
+        lamp_off = prompt("Cap the sphere port (lamp off) for dark spectra")
+        lamp_on = prompt("Mount the calibration lamp on the sphere port and let it warm up")
+    spectrometer = SphereSpectrometer(device, None, settings, window_nm=s.wavelength_range_nm)
+    calibration = calibrate_sphere(spectrometer, certificate, lamp_off=lamp_off, lamp_on=lamp_on, scans=args.scans)
+    sha = calibration.save(args.out)
+    print(f"wrote {args.out}: {calibration.wavelength_nm[0]:.1f}-{calibration.wavelength_nm[-1]:.1f} nm, "
+          f"{len(calibration.wavelength_nm)} points, integration {calibration.metadata['integration_time_s']} s, "
+          f"sha256 {sha[:12]}")
+    return EXIT_OK
+
+
+def presets_command(args: argparse.Namespace) -> int:
+    from sim_instruments.presets import PRESETS, PUBLISHED
+
+    for name, parameters in PRESETS.items():
+        figures = ", ".join(f"{k} {v:g}" for k, v in PUBLISHED[name].items())
+        print(f"{name}\n    {parameters.description}\n    fitted to: {figures}")
+    return EXIT_OK
+
+
+def config_command(args: argparse.Namespace) -> int:
+    from station.setup.config import DEFAULT_CONFIG_TEXT, load_config
+
+    if args.check is not None:
+        config = load_config(args.check)
+        print(f"{args.check}: OK ({config.geometry} geometry, "
+              f"{'simulated' if config.uses_simulation else 'hardware'} instruments, "
+              f"file durability every {config.durability_interval_s:g} s)")
+        return EXIT_OK
+    print(DEFAULT_CONFIG_TEXT, end="")
+    return EXIT_OK

@@ -1,0 +1,331 @@
+"""Read a run file lazily: metadata at once, columns and spectra only when asked.
+
+Works on finished files, on files still being written and on files left by a crash
+(SWMR mode), in both layouts: ``ledstation-run/1`` (one ``points`` table, one spectrum
+row per point) and ``ledstation-run/2`` (named streams, spectra only where recorded).
+
+:func:`read_run` returns a :class:`RunFile`. Its ``columns`` mapping reads one column of
+the main stream when it is first used; ``read_columns`` and ``iter_chunks`` read the
+columns (and rows) asked for; ``spectra`` reads spectra by row. Each read opens the
+file briefly, so a reader never holds a file that its writer may need to reopen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from station.core.errors import DataFileError
+
+FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
+READABLE_FORMATS = (FORMAT_1, FORMAT_2)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == (1,):
+        return _text(value[0])
+    return str(value)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream as stored: its table, columns and where its spectra are."""
+
+    name: str
+    table_path: str
+    columns: tuple[str, ...]
+    units: dict[str, str]
+    dtypes: dict[str, str]
+    descriptions: dict[str, str]
+    rows: int
+    spectra_path: str | None  # group holding spectral/raw (and row, time_s in format 2)
+
+
+class LazyArray:
+    """Rows of one 2-D dataset, read when indexed (``np.asarray`` reads them all)."""
+
+    def __init__(self, run: RunFile, path: str, rows: int, selection: np.ndarray | None = None) -> None:
+        self._run = run
+        self._path = path
+        self._rows = rows
+        self._selection = selection  # dataset rows, when not simply 0..rows-1
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        with self._run.open() as f:
+            return (self._rows, *f[self._path].shape[1:])
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        index = np.arange(self._rows)[key]
+        if self._selection is not None:
+            index = self._selection[index]
+        with self._run.open() as f:
+            ds = f[self._path]
+            if np.ndim(index) == 0:
+                return ds[int(index)].astype(float)
+            index = np.asarray(index)
+            if len(index) == 0:
+                return np.empty((0, *ds.shape[1:]))
+            if np.all(np.diff(index) == 1):
+                return ds[int(index[0]):int(index[-1]) + 1].astype(float)
+            return np.array([ds[int(i)] for i in index], dtype=float)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        values = self[:]
+        return values if dtype is None else values.astype(dtype)
+
+
+@dataclass
+class Spectra:
+    """The spectra of one stream, read on demand. ``rows[k]`` is the table row of spectrum k."""
+
+    wavelength_nm: np.ndarray
+    spectral: LazyArray
+    raw: LazyArray
+    rows: np.ndarray
+    quantity: str
+    units: str
+    raw_units: str
+    dark_library: np.ndarray | None = None
+    dark_integration_time_s: np.ndarray | None = None
+
+    def index_of_row(self, row: int) -> int | None:
+        """Which spectrum belongs to table row ``row`` (None if that row has none)."""
+        k = int(np.searchsorted(self.rows, row))
+        return k if k < len(self.rows) and self.rows[k] == row else None
+
+
+class ColumnsView(Mapping):
+    """The columns of one stream as a mapping; each is read on first use."""
+
+    def __init__(self, run: RunFile, stream: str) -> None:
+        self._run, self._stream = run, stream
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            if name not in self._run.streams[self._stream].columns:
+                raise KeyError(name)
+            self._cache[name] = self._run.read_columns([name], self._stream)[name]
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run.streams[self._stream].columns)
+
+    def __len__(self) -> int:
+        return len(self._run.streams[self._stream].columns)
+
+
+class RunFile:
+    """One run file, read lazily (see the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        with self.open() as f:
+            self._read_metadata(f)
+        self.columns = ColumnsView(self, self.main_stream)
+        self._spectra: dict[str, Spectra | None] = {}
+
+    @contextmanager
+    def open(self) -> Iterator[h5py.File]:
+        try:
+            f = h5py.File(self.path, "r", swmr=True)
+        except OSError as exc:
+            raise DataFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
+        with f:
+            yield f
+
+    # --- metadata -------------------------------------------------------------------
+    def _read_metadata(self, f: h5py.File) -> None:
+        self.file_format = _text(f.attrs.get("file_format", ""))
+        if self.file_format not in READABLE_FORMATS or "entry" not in f:
+            raise DataFileError(f"{self.path}: not an ledstation run file"
+                                + (f" (format {self.file_format!r})" if self.file_format else ""))
+        entry = f["entry"]
+        if self.file_format == FORMAT_1:
+            names, spectra_paths = ["points"], {"points": "entry/spectra" if "spectra" in entry else None}
+            self.main_stream = "points"
+        else:
+            names = [_text(n) for n in entry.attrs["streams"]]
+            spectra_paths = {n: _text(entry["measurement"][n].attrs.get("spectra", "")) or None for n in names}
+            self.main_stream = _text(entry.attrs["main_stream"])
+        self.streams = {n: self._stream_info(entry, n, spectra_paths[n]) for n in names}
+        self.procedure = _text(entry.attrs.get("procedure", ""))
+        self.status = _text(entry["status"][0])
+        self.reason = _text(entry["reason"][0])
+        self.parameters = {name: (_decode(ds[()]), _text(ds.attrs.get("units", "")))
+                           for name, ds in entry["parameters"].items()}
+        main = self.streams[self.main_stream]
+        self.units = dict(main.units)
+        instrument = entry["instrument"]
+        m: dict[str, Any] = {k: _text(v) for k, v in entry.attrs.items() if k != "streams"}
+        m["file_format"] = self.file_format
+        m["instruments"] = {k: _text(v) for k, v in instrument.attrs.items() if k != "NX_class"}
+        m["station_config_toml"] = _text(instrument["station_config_toml"][()])
+        m["config_source"] = _text(instrument["station_config_toml"].attrs.get("source", ""))
+        m["column_dtypes"] = dict(main.dtypes)
+        m["column_descriptions"] = dict(main.descriptions)
+        data = entry["data"]
+        m["signal"] = _text(data.attrs.get("signal", ""))
+        m["axis"] = _text(data.attrs["axes"][0])
+        m["auxiliary_signals"] = [_text(x) for x in data.attrs.get("auxiliary_signals", [])]
+        m["pixel_area_cm2"] = float(entry["sample/pixel_area_cm2"][()])
+        m["start_time_s"] = float(entry["start_time_s"][()])
+        m["end_time_s"] = float(entry["end_time_s"][0])
+        m["durability_interval_s"] = float(entry.attrs.get("durability_interval_s", 0.0))
+        if "calibration" in instrument:
+            cal = instrument["calibration"]
+            m["calibration"] = {**{k: _text(v) for k, v in cal.attrs.items() if k != "NX_class"},
+                                **{k: cal[k][()] for k in cal}}
+            m["calibration_units"] = {k: _text(cal[k].attrs.get("units", "")) for k in cal}
+        m["light"] = self._light_metadata(entry)
+        m["provenance"] = ({k: _text(v) for k, v in entry["process"].attrs.items() if k != "NX_class"}
+                           if "process" in entry else {})
+        self.metadata = m
+        self.analysis: dict[str, Any] = {}
+        if "analysis" in entry:
+            a = entry["analysis"]
+            self.analysis = {k: float(a[k][()]) for k in a}
+            for k, v in a.attrs.items():
+                if k == "summary_json":
+                    self.analysis["summary"] = json.loads(_text(v))
+                elif k != "NX_class":
+                    self.analysis[k] = _text(v)
+
+    def _stream_info(self, entry: h5py.Group, name: str, spectra_path: str | None) -> StreamInfo:
+        table = entry["measurement"][name]
+        table.refresh()
+        columns = tuple(_text(x) for x in table.attrs["columns"])
+
+        def listed(key: str) -> dict[str, str]:
+            return dict(zip(columns, (_text(x) for x in table.attrs[key]), strict=True))
+
+        return StreamInfo(name, table.name, columns, listed("units"), listed("dtypes"), listed("descriptions"),
+                          int(table.shape[0]), spectra_path)
+
+    def _light_metadata(self, entry: h5py.Group) -> dict[str, Any]:
+        """Wavelength axis, quantity and darks of the light instrument (either format)."""
+        if self.file_format == FORMAT_1:
+            if "spectra" not in entry:
+                return {}
+            g = entry["spectra"]
+            quantity = _text(g.attrs.get("quantity", ""))
+            units, raw_units = _text(g["spectral"].attrs["units"]), _text(g["raw"].attrs["units"])
+            identity = _text(entry["instrument"].attrs.get("light", ""))
+        else:
+            if "light" not in entry["instrument"]:
+                return {}
+            g = entry["instrument/light"]
+            quantity, units = _text(g.attrs["quantity"]), _text(g.attrs["units"])
+            raw_units, identity = _text(g.attrs["raw_units"]), _text(g.attrs["identity"])
+        return {"identity": identity, "quantity": quantity, "units": units, "raw_units": raw_units,
+                "wavelength_nm": g["wavelength_nm"][()],
+                "dark_library": g["dark_library"][()].astype(float) if "dark_library" in g else None,
+                "dark_integration_time_s": g["dark_integration_time_s"][()] if "dark_integration_time_s" in g
+                else None}
+
+    # --- columns --------------------------------------------------------------------
+    @property
+    def points(self) -> int:
+        """Rows of the main stream."""
+        return self.streams[self.main_stream].rows
+
+    def stream_names(self) -> list[str]:
+        return list(self.streams)
+
+    def column_names(self, stream: str | None = None) -> list[str]:
+        return list(self.streams[stream or self.main_stream].columns)
+
+    def column_units(self, stream: str | None = None) -> dict[str, str]:
+        return dict(self.streams[stream or self.main_stream].units)
+
+    def rows(self, stream: str | None = None) -> int:
+        return self.streams[stream or self.main_stream].rows
+
+    def _convert(self, info: StreamInfo, name: str, values: np.ndarray) -> np.ndarray:
+        return values if info.dtypes[name] == "f8" else values.astype(np.int64)
+
+    def read_columns(self, names: Sequence[str], stream: str | None = None,
+                     rows: slice | None = None) -> dict[str, np.ndarray]:
+        """Columns of a stream (the rows present when the file was opened, or ``rows``)."""
+        info = self.streams[stream or self.main_stream]
+        indices = [info.columns.index(name) for name in names]
+        start, stop, _ = (rows or slice(None)).indices(info.rows)
+        with self.open() as f:
+            table = f[info.table_path]
+            if len(indices) > len(info.columns) // 3:  # most of the table: one read
+                block = table[start:stop]
+                return {name: self._convert(info, name, block[:, k]) for name, k in zip(names, indices, strict=True)}
+            return {name: self._convert(info, name, table[start:stop, k]) for name, k in zip(names, indices,
+                                                                                             strict=True)}
+
+    def iter_chunks(self, names: Sequence[str], stream: str | None = None,
+                    chunk_rows: int = 65536) -> Iterator[dict[str, np.ndarray]]:
+        """The columns asked for, ``chunk_rows`` rows at a time (memory stays flat)."""
+        info = self.streams[stream or self.main_stream]
+        indices = [info.columns.index(name) for name in names]
+        with self.open() as f:
+            table = f[info.table_path]
+            for first in range(0, info.rows, chunk_rows):
+                block = table[first:min(first + chunk_rows, info.rows)]
+                yield {name: self._convert(info, name, block[:, k]) for name, k in zip(names, indices, strict=True)}
+
+    # --- spectra --------------------------------------------------------------------
+    def spectra_of(self, stream: str | None = None) -> Spectra | None:
+        """The spectra of a stream (None if it has none)."""
+        name = stream or self.main_stream
+        if name not in self._spectra:
+            self._spectra[name] = self._read_spectra(self.streams[name])
+        return self._spectra[name]
+
+    @property
+    def spectra(self) -> Spectra | None:
+        """The spectra of the main stream."""
+        return self.spectra_of(self.main_stream)
+
+    def _read_spectra(self, info: StreamInfo) -> Spectra | None:
+        if info.spectra_path is None:
+            return None
+        light = self.metadata["light"]
+        with self.open() as f:
+            g = f[info.spectra_path]
+            for key in ("spectral", "raw", *(("row",) if "row" in g else ())):
+                g[key].refresh()
+            available = min(g["spectral"].shape[0], g["raw"].shape[0])
+            if self.file_format == FORMAT_1:
+                rows = np.arange(min(available, info.rows))
+            else:
+                rows = g["row"][: min(available, g["row"].shape[0])].astype(np.int64)
+                rows = rows[rows < info.rows]  # a spectrum never precedes its table row
+        path = f"{info.spectra_path}/"
+        return Spectra(light["wavelength_nm"], LazyArray(self, path + "spectral", len(rows)),
+                       LazyArray(self, path + "raw", len(rows)), rows, light["quantity"], light["units"],
+                       light["raw_units"], light["dark_library"], light["dark_integration_time_s"])
+
+
+def read_run(path: str | Path) -> RunFile:
+    """Open a run file for reading (SWMR, so a file being written or left by a crash reads too)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file")
+    return RunFile(path)

@@ -1,0 +1,113 @@
+"""Turn a run file left by a crash into a complete one.
+
+A file whose writer died (kill -9, crash, power cut) opens with SWMR and holds every
+point its durability policy promised, but its status says "running" and its NXdata
+copies are empty. :func:`recover` reads it in chunks and replays its events through the
+normal writer into a new file (format 2, whatever the old file's format), with status
+"failed" and the reason, so every tool sees a finished layout. The crashed file itself
+is never modified (``h5clear`` on it can destroy it). The figures of merit are added
+afterwards by the caller (``station.session``), which knows the procedures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivers.light_meter import DarkLibrary, LightDescription, SpectrumAxis
+from drivers.spectral_result import SpectralResult
+from station.core.errors import ConfigError
+from station.run.records import FAILED, RUNNING, Column, Event, MainCurve, RunStart, RunStop, Stream
+
+from .reader import RunFile, read_run
+from .writer import HDF5RunWriter
+
+RECOVERED_REASON = "the writer died before the run ended (kill, crash or power cut); recovered"
+#: the copy is written in batches: a crash while recovering only means recovering again
+COPY_DURABILITY_INTERVAL_S = 5.0
+CHUNK_ROWS = 8192
+
+
+def run_start_of(run: RunFile) -> RunStart:
+    """The start record that produced ``run``, rebuilt from what the file stores."""
+    m = run.metadata
+    streams = tuple(
+        Stream(info.name, tuple(Column(c, info.units[c], info.descriptions[c], info.dtypes[c]) for c in info.columns),
+               spectra=info.spectra_path is not None)
+        for info in run.streams.values())
+    main = MainCurve(run.main_stream, m["axis"], m["signal"], tuple(m.get("auxiliary_signals", ())))
+    light = None
+    if m.get("light"):
+        lm = m["light"]
+        darks = (DarkLibrary(lm["dark_integration_time_s"], lm["dark_library"], lm["raw_units"])
+                 if lm["dark_library"] is not None else None)
+        light = LightDescription(lm["identity"], SpectrumAxis(lm["wavelength_nm"], lm["quantity"], lm["units"],
+                                                              lm["raw_units"]),
+                                 darks, dict(m.get("calibration", {})), dict(m.get("calibration_units", {})))
+    return RunStart(
+        run_id=m.get("run_id", ""), procedure=run.procedure, title=m.get("title", ""), parameters=run.parameters,
+        streams=streams, main=main, light=light, geometry=m.get("geometry", ""),
+        pixel_area_cm2=m["pixel_area_cm2"], config_text=m["station_config_toml"], config_source=m["config_source"],
+        instruments=m["instruments"], software_version=m.get("software_version", ""),
+        start_time_s=m["start_time_s"], durability_interval_s=m.get("durability_interval_s", 0.0),
+        provenance=m.get("provenance", {}))
+
+
+def events_of(run: RunFile, stream: str) -> Iterator[Event]:
+    """Every stored event of a stream, with its spectrum, read in chunks."""
+    names = run.column_names(stream)
+    spectra = run.spectra_of(stream)
+    light = run.metadata.get("light", {})
+    next_spectrum = 0
+    row = 0
+    for chunk in run.iter_chunks(names, stream, CHUNK_ROWS):
+        n = len(chunk[names[0]]) if names else 0
+        wanted: dict[int, int] = {}
+        if spectra is not None:
+            while next_spectrum < len(spectra.rows) and spectra.rows[next_spectrum] < row + n:
+                wanted[int(spectra.rows[next_spectrum])] = next_spectrum
+                next_spectrum += 1
+        block_spectral = block_raw = None
+        if wanted:
+            first, last = min(wanted.values()), max(wanted.values())
+            block_spectral, block_raw = spectra.spectral[first:last + 1], spectra.raw[first:last + 1]
+        for i in range(n):
+            values: dict[str, Any] = {name: chunk[name][i].item() for name in names}
+            spectrum = None
+            k = wanted.get(row + i)
+            if k is not None:
+                j = k - min(wanted.values())
+                spectrum = SpectralResult(light["wavelength_nm"], block_spectral[j], light["quantity"], block_raw[j],
+                                          light["raw_units"], float(values.get("integration_time_s", math.nan)))
+            yield Event(stream, row + i, values, spectrum)
+        row += n
+
+
+def recover(path: str | Path, out: str | Path, overwrite: bool = False) -> RunFile:
+    """Write a complete copy of a crashed run file; returns the copy (without figures)."""
+    run = read_run(path)
+    if run.status != RUNNING:
+        raise ConfigError(f"{path}: status is {run.status!r}, nothing to recover")
+    writer = HDF5RunWriter(out, overwrite=overwrite, durability_interval_s=COPY_DURABILITY_INTERVAL_S)
+    writer(run_start_of(run))
+    counts: dict[str, int] = {}
+    try:
+        for stream in run.stream_names():
+            counts[stream] = 0
+            for event in events_of(run, stream):
+                writer(event)
+                counts[stream] += 1
+    except BaseException:
+        writer.abort_file()
+        raise
+    last = run.metadata["start_time_s"]
+    main = run.streams[run.main_stream]
+    if main.rows and "time_s" in main.columns:
+        last_time = float(run.read_columns(["time_s"], run.main_stream, slice(main.rows - 1, None))["time_s"][0])
+        last = last_time if np.isfinite(last_time) else last
+    writer(RunStop(FAILED, RECOVERED_REASON, last, counts, run.main_stream))
+    return read_run(out)

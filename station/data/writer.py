@@ -1,0 +1,555 @@
+"""Crash-safe HDF5 sink: one file per run, written while the run goes (``ledstation-run/2``).
+
+Recipe (ENGINEERING_NOTES): every group and dataset of every declared stream is created
+before SWMR starts (``libver=("v110", "v110")``, chunked, unlimited first dimension),
+then ``swmr_mode = True``; nothing is created after that. A stream is one 2-D float64
+table (one row per event, one column per declared column); a stream with spectra has
+its own spectrum datasets holding only the rows that carried a spectrum, each with the
+table row it belongs to. The run's end status lives in datasets made at the start.
+
+Durability policy (``durability_interval_s`` = S, from the station configuration,
+stored in the file): the file is flushed and fsync'd at least every S seconds of wall
+time and at every run end, so after a kill or a power cut it holds every point older
+than S seconds (plus the time one write takes).
+
+* S = 0 (the default with real instruments): every event is written and flushed before
+  the next sink sees it (a point shown on screen is in the file), and fsync'd on a
+  helper thread overlapped with the next measurement.
+* S > 0: events are collected and a file thread writes them every S seconds in one
+  batch, compresses the spectra (zlib releases the GIL, so on the other core), flushes
+  and fsyncs. The measurement thread only copies the values into a row; it waits only
+  if the file thread falls more than :data:`MAX_PENDING_ROWS` rows or
+  :data:`MAX_PENDING_SPECTRA` spectra behind (bounded memory).
+
+Spectra are stored as float32 with shuffle + gzip, one spectrum per chunk, written as
+pre-compressed chunks (``write_direct_chunk``): any HDF5 reader decompresses them with
+the standard filters. When the run ends the file is reopened normally to fill the NXdata
+main curve (copied in chunks). The layout is documented in ``docs/file-format.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from station.run.records import RUNNING, Event, Progress, Record, RunStart, RunStop, Stream
+
+log = logging.getLogger(__name__)
+
+FILE_FORMAT = "ledstation-run/2"
+SPECTRUM_DTYPE = "f4"
+STATUS_DTYPE = "S16"
+REASON_DTYPE = "S512"
+TIME_UNITS = "s since 1970-01-01 UTC"
+#: target size of one chunk of a stream table
+TABLE_CHUNK_BYTES = 32 * 1024
+#: deflate level of the spectra (1: fast; noise-dominated spectra gain little from more)
+DEFLATE_LEVEL = 1
+#: with S > 0 the measurement thread waits for the file thread beyond this backlog
+MAX_PENDING_ROWS = 200_000
+MAX_PENDING_SPECTRA = 2_000
+#: rows copied at a time when the run ends
+COPY_CHUNK_ROWS = 65_536
+
+
+def iso(epoch_s: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class BackgroundSync:
+    """fsync a file descriptor from a helper thread, as often as it is asked to.
+
+    Used with S = 0: the writer flushes every event itself (that alone survives kill -9:
+    the data is in the OS page cache); the fsync that makes it survive a power cut runs
+    here, overlapped with the next measurement. ``close`` waits for the last fsync.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.syncs = 0
+        self.error: OSError | None = None
+        self._wanted = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="hdf5-fsync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._wanted.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stop:
+                return
+            try:
+                os.fsync(self.fd)
+                self.syncs += 1
+            except OSError as exc:  # reported to the writer at its next request
+                self.error = exc
+
+    def close(self) -> None:
+        """Stop the thread, then one last fsync in the caller's thread."""
+        self._stop = True
+        self._wanted.set()
+        self._thread.join()
+        os.fsync(self.fd)
+        if self.error is not None:
+            raise self.error
+
+
+def _shuffled_deflate(row: np.ndarray) -> bytes:
+    """One float32 row through HDF5's shuffle and deflate filters, done in Python."""
+    data = np.ascontiguousarray(row, dtype="<f4").view(np.uint8).reshape(-1, 4)
+    return zlib.compress(np.ascontiguousarray(data.T).tobytes(), DEFLATE_LEVEL)
+
+
+def _extend_write(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+    """Write ``rows`` (first axis) at ``start`` of an extendible dataset (low-level, fast)."""
+    dsid = dataset.id
+    rows = np.ascontiguousarray(rows)
+    dsid.set_extent((start + rows.shape[0],) + rows.shape[1:])
+    file_space = dsid.get_space()
+    file_space.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
+    dsid.write(h5py.h5s.create_simple(rows.shape), file_space, rows)
+
+
+@dataclass
+class _Batch:
+    """Events of one stream not yet written."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    spectrum_rows: list[int] = field(default_factory=list)
+    spectrum_times: list[float] = field(default_factory=list)
+    spectra: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
+class _StreamFile:
+    """The datasets of one stream and how far they are written."""
+
+    stream: Stream
+    table: h5py.Dataset
+    spectra: tuple[h5py.Dataset, h5py.Dataset, h5py.Dataset, h5py.Dataset] | None  # row, time_s, spectral, raw
+    rows_written: int = 0
+    spectra_written: int = 0
+
+
+class HDF5RunWriter:
+    """Record sink writing one run file. Call it with each record of the run."""
+
+    def __init__(self, path: str | Path, overwrite: bool = False,
+                 durability_interval_s: float | None = None) -> None:
+        self.path = Path(path)
+        self.overwrite = overwrite
+        self._interval_override = durability_interval_s
+        self.durability_interval_s = 0.0
+        self._file: h5py.File | None = None
+        self._streams: dict[str, _StreamFile] = {}
+        self._syncer: BackgroundSync | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._pending: dict[str, _Batch] = {}
+        self._pending_rows = 0
+        self._pending_spectra = 0
+        self._closing = False
+        self._error: BaseException | None = None
+        self.events = 0
+        self.syncs = 0
+
+    @property
+    def points(self) -> int:
+        """Events given to the writer so far."""
+        return self.events
+
+    def __call__(self, record: Record) -> None:
+        if isinstance(record, Event):
+            self._event(record)
+        elif isinstance(record, RunStart):
+            self._start(record)
+        elif isinstance(record, RunStop):
+            self._stop(record)
+        elif isinstance(record, Progress):
+            pass
+
+    # --- start: the whole layout, then SWMR ----------------------------------------
+    def _start(self, start: RunStart) -> None:
+        interval = start.durability_interval_s if self._interval_override is None else self._interval_override
+        if not (math.isfinite(interval) and interval >= 0):
+            raise ValueError(f"durability interval must be >= 0 s, got {interval!r}")
+        self.durability_interval_s = float(interval)
+        f = h5py.File(self.path, "w" if self.overwrite else "w-", libver=("v110", "v110"))
+        self._file = f
+        try:
+            write_layout(f, start, self.durability_interval_s)
+            self._streams = {s.name: _stream_file(f["entry"], s) for s in start.streams}
+            self._pending = {s.name: _Batch() for s in start.streams}
+            f.swmr_mode = True
+            f.flush()
+            os.fsync(f.id.get_vfd_handle())
+        except BaseException:
+            f.close()
+            self._file = None
+            raise
+        if self.durability_interval_s == 0:
+            self._syncer = BackgroundSync(f.id.get_vfd_handle())
+        else:
+            self._thread = threading.Thread(target=self._file_loop, name="hdf5-writer", daemon=True)
+            self._thread.start()
+
+    # --- per event ------------------------------------------------------------------
+    def _event(self, event: Event) -> None:
+        if self._error is not None:
+            raise self._error
+        sf = self._streams[event.stream]
+        names = sf.stream.column_names
+        values = event.values
+        row = np.array([values.get(name, math.nan) for name in names], dtype=float)
+        spectrum = event.spectrum
+        if self._syncer is not None:  # S = 0: written and flushed before the next sink sees it
+            batch = _Batch([row])
+            if spectrum is not None:
+                batch.spectrum_rows.append(event.index)
+                batch.spectrum_times.append(values.get("time_s", math.nan))
+                batch.spectra.append((spectrum.spectral, spectrum.raw))
+            self._write(sf, batch)
+            self._file.flush()
+            self._syncer.request()
+            self.events += 1
+            return
+        with self._lock:
+            batch = self._pending[event.stream]
+            batch.rows.append(row)
+            self._pending_rows += 1
+            if spectrum is not None:
+                batch.spectrum_rows.append(event.index)
+                batch.spectrum_times.append(values.get("time_s", math.nan))
+                batch.spectra.append((spectrum.spectral, spectrum.raw))
+                self._pending_spectra += 1
+            self.events += 1
+            if self._pending_rows > MAX_PENDING_ROWS or self._pending_spectra > MAX_PENDING_SPECTRA:
+                self._lock.notify_all()  # wake the file thread now, and wait for it to take the batch
+                while (self._pending_rows > MAX_PENDING_ROWS or self._pending_spectra > MAX_PENDING_SPECTRA) \
+                        and self._error is None and self._thread is not None and self._thread.is_alive():
+                    self._lock.wait(0.1)
+
+    def _take_pending(self) -> dict[str, _Batch]:
+        with self._lock:
+            taken = self._pending
+            self._pending = {name: _Batch() for name in taken}
+            self._pending_rows = self._pending_spectra = 0
+            self._lock.notify_all()
+        return taken
+
+    def _file_loop(self) -> None:
+        """S > 0: write what has arrived every S seconds of wall time, until the run ends."""
+        interval = self.durability_interval_s
+        next_write = time.monotonic() + interval
+        while True:
+            with self._lock:
+                while not self._closing and self._pending_rows <= MAX_PENDING_ROWS \
+                        and self._pending_spectra <= MAX_PENDING_SPECTRA:
+                    remaining = next_write - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lock.wait(remaining)
+                closing = self._closing
+            next_write = time.monotonic() + interval
+            try:
+                self._write_all(self._take_pending())
+            except BaseException as exc:  # reported to the run at its next event or at the stop
+                self._error = exc
+                with self._lock:
+                    self._lock.notify_all()
+                return
+            if closing:
+                return
+
+    def _write_all(self, batches: dict[str, _Batch]) -> None:
+        wrote = False
+        for name, batch in batches.items():
+            if batch.rows:
+                self._write(self._streams[name], batch)
+                wrote = True
+        if wrote:
+            assert self._file is not None
+            self._file.flush()
+            os.fsync(self._file.id.get_vfd_handle())
+            self.syncs += 1
+
+    def _write(self, sf: _StreamFile, batch: _Batch) -> None:
+        """Append a batch to one stream's datasets (table first, then its spectra)."""
+        rows = np.vstack(batch.rows) if len(batch.rows) > 1 else batch.rows[0][np.newaxis, :]
+        _extend_write(sf.table, sf.rows_written, rows)
+        sf.rows_written += len(rows)
+        if not batch.spectra:
+            return
+        assert sf.spectra is not None
+        row_ds, time_ds, spectral_ds, raw_ds = sf.spectra
+        m, k = sf.spectra_written, len(batch.spectra)
+        _extend_write(row_ds, m, np.asarray(batch.spectrum_rows, dtype="i8"))
+        _extend_write(time_ds, m, np.asarray(batch.spectrum_times, dtype="f8"))
+        pixels = spectral_ds.shape[1]
+        spectral_ds.id.set_extent((m + k, pixels))
+        raw_ds.id.set_extent((m + k, pixels))
+        for i, (spectral, raw) in enumerate(batch.spectra):
+            spectral_ds.id.write_direct_chunk((m + i, 0), _shuffled_deflate(spectral), 0)
+            raw_ds.id.write_direct_chunk((m + i, 0), _shuffled_deflate(raw), 0)
+        sf.spectra_written = m + k
+
+    # --- stop -----------------------------------------------------------------------
+    def _finish_writing(self) -> None:
+        """Everything given so far onto the disk (both policies)."""
+        if self._thread is not None:
+            with self._lock:
+                self._closing = True
+                self._lock.notify_all()
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
+        if self._syncer is not None:
+            syncer, self._syncer = self._syncer, None
+            syncer.close()
+
+    def _stop(self, stop: RunStop) -> None:
+        f = self._file
+        if f is None:
+            return
+        try:
+            self._finish_writing()
+            entry = f["entry"]
+            entry["status"][0] = stop.status.encode()
+            entry["reason"][0] = stop.reason.encode("utf-8")[:511]
+            entry["end_time_s"][0] = stop.end_time_s
+            f.flush()
+            os.fsync(f.id.get_vfd_handle())
+        finally:
+            self._close_file()
+        try:
+            finalise_file(self.path, stop)
+        except Exception:  # the points are safe; missing NXdata copies are not fatal
+            log.exception("could not finalise %s", self.path)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+
+    def abort_file(self) -> None:
+        """Close the file if the run died before its stop record (the points stay readable)."""
+        if self._file is None:
+            return
+        try:
+            self._finish_writing()
+        except BaseException:
+            log.exception("could not write the last events of %s", self.path)
+        finally:
+            self._close_file()
+        try:
+            finalise_file(self.path, None)
+        except Exception:
+            log.exception("could not fill the NXdata group of %s", self.path)
+
+
+# --- layout ---------------------------------------------------------------------------
+def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) -> None:
+    """Every group and dataset of the run, before SWMR starts."""
+    f.attrs.update({"default": "entry", "file_format": FILE_FORMAT, "creator": f"ledstation {start.software_version}"})
+    entry = f.create_group("entry")
+    entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": start.procedure,
+                        "title": start.title, "run_id": start.run_id, "start_time": iso(start.start_time_s),
+                        "software_version": start.software_version, "geometry": start.geometry,
+                        "main_stream": start.main.stream, "streams": [s.name for s in start.streams],
+                        "durability_interval_s": durability_interval_s,
+                        "durability": f"after a kill or power cut the file holds every point older than "
+                                      f"{durability_interval_s:g} s"})
+    status = entry.create_dataset("status", data=np.array([RUNNING.encode()], dtype=STATUS_DTYPE))
+    status.attrs.update({"units": "", "values": "running, finished, aborted, failed"})
+    entry.create_dataset("reason", data=np.array([b""], dtype=REASON_DTYPE)).attrs["units"] = ""
+    entry.create_dataset("end_time_s", data=np.array([np.nan])).attrs["units"] = TIME_UNITS
+    entry.create_dataset("start_time_s", data=start.start_time_s).attrs["units"] = TIME_UNITS
+
+    measurement = entry.create_group("measurement")
+    measurement.attrs["NX_class"] = "NXcollection"
+    for stream in start.streams:
+        n = len(stream.columns)
+        table = measurement.create_dataset(stream.name, shape=(0, n), maxshape=(None, n), dtype="f8",
+                                           chunks=(max(16, TABLE_CHUNK_BYTES // (8 * n)), n))
+        table.attrs.update({"units": [c.units for c in stream.columns], "columns": list(stream.column_names),
+                            "dtypes": [c.dtype for c in stream.columns],
+                            "descriptions": [c.description for c in stream.columns],
+                            "description": stream.description,
+                            "spectra": spectra_group_path(stream.name, start.main.stream) if stream.spectra else ""})
+
+    instrument = entry.create_group("instrument")
+    instrument.attrs["NX_class"] = "NXinstrument"
+    for role, identity in start.instruments.items():
+        instrument.attrs[role] = identity
+    config = instrument.create_dataset("station_config_toml", data=start.config_text)
+    config.attrs.update({"units": "", "source": start.config_source})
+    light = start.light
+    if light is not None:
+        _write_light(instrument, start)
+    for stream in (s for s in start.streams if s.spectra):
+        if light is None:
+            raise ValueError("a stream with spectra needs a light instrument")
+        _create_spectra(f, stream, instrument["light"], start)
+
+    data = entry.create_group("data")
+    main = start.main
+    units = {c.name: c.units for c in start.stream(main.stream).columns}
+    data.attrs.update({"NX_class": "NXdata", "signal": main.signal, "axes": [main.axis],
+                       "auxiliary_signals": [n for n in main.columns if n not in (main.signal, main.axis)],
+                       f"{main.axis}_indices": 0, "stream": main.stream})
+    for name in main.columns:  # filled from the stream table when the run ends
+        ds = data.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+        ds.attrs["units"] = units.get(name, "")
+
+    parameters = entry.create_group("parameters")
+    parameters.attrs["NX_class"] = "NXparameters"
+    for name, (value, param_units) in start.parameters.items():
+        ds = parameters.create_dataset(name, data=value if not isinstance(value, str) else value.encode())
+        ds.attrs["units"] = param_units
+    sample = entry.create_group("sample")
+    sample.attrs["NX_class"] = "NXsample"
+    sample.create_dataset("pixel_area_cm2", data=start.pixel_area_cm2).attrs["units"] = "cm^2"
+    process = entry.create_group("process")
+    process.attrs.update({"NX_class": "NXprocess", "program": "ledstation", "version": start.software_version,
+                          **start.provenance})
+
+
+def _write_light(instrument: h5py.Group, start: RunStart) -> None:
+    light = start.light
+    assert light is not None
+    group = instrument.create_group("light")
+    group.attrs.update({"NX_class": "NXcollection", "identity": light.identity, "quantity": light.axis.quantity,
+                        "units": light.axis.units, "raw_units": light.axis.raw_units})
+    group.create_dataset("wavelength_nm", data=np.asarray(light.axis.wavelength_nm, float)).attrs["units"] = "nm"
+    if light.darks is not None:
+        group.create_dataset("dark_library", data=light.darks.spectra,
+                             compression="gzip").attrs["units"] = light.darks.units
+        group.create_dataset("dark_integration_time_s", data=light.darks.integration_time_s).attrs["units"] = "s"
+    if light.calibration:
+        calibration = instrument.create_group("calibration")
+        calibration.attrs["NX_class"] = "NXcollection"
+        for key, value in light.calibration.items():
+            if isinstance(value, np.ndarray):
+                calibration.create_dataset(key, data=value).attrs["units"] = light.calibration_units.get(key, "")
+            else:
+                calibration.attrs[key] = value
+
+
+def spectra_group_path(stream: str, main_stream: str) -> str:
+    """Where a stream's spectra live: ``/entry/spectra`` for the main stream (as in format 1),
+    ``/entry/spectra_<stream>`` for any other."""
+    return "/entry/spectra" if stream == main_stream else f"/entry/spectra_{stream}"
+
+
+def _create_spectra(f: h5py.File, stream: Stream, light: h5py.Group, start: RunStart) -> None:
+    axis = start.light.axis  # type: ignore[union-attr]
+    pixels = len(axis.wavelength_nm)
+    group = f.create_group(spectra_group_path(stream.name, start.main.stream))
+    group.attrs.update({"NX_class": "NXdata", "signal": "spectral", "axes": [".", "wavelength_nm"],
+                        "wavelength_nm_indices": 1, "quantity": axis.quantity, "stream": stream.name})
+    for name in ("wavelength_nm", "dark_library", "dark_integration_time_s"):
+        if name in light:
+            group[name] = light[name]  # hard links: one dataset, also where format 1 had it
+    group.create_dataset("row", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,)).attrs.update(
+        {"units": "1", "description": f"row of measurement/{stream.name} this spectrum belongs to"})
+    group.create_dataset("time_s", shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,)).attrs["units"] = \
+        TIME_UNITS
+    options: dict[str, Any] = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels),
+                               "dtype": SPECTRUM_DTYPE, "compression": "gzip", "compression_opts": DEFLATE_LEVEL,
+                               "shuffle": True}
+    spectral = group.create_dataset("spectral", **options)
+    spectral.attrs.update({"units": axis.units, "quantity": axis.quantity,
+                           "long_name": f"{axis.quantity.replace('_', ' ')} ({axis.units})"})
+    group.create_dataset("raw", **options).attrs["units"] = axis.raw_units
+
+
+def _stream_file(entry: h5py.Group, stream: Stream) -> _StreamFile:
+    table = entry["measurement"][stream.name]
+    if not stream.spectra:
+        return _StreamFile(stream, table, None)
+    g = entry.file[table.attrs["spectra"]]
+    return _StreamFile(stream, table, (g["row"], g["time_s"], g["spectral"], g["raw"]))
+
+
+# --- end of run -----------------------------------------------------------------------
+def finalise_file(path: str | Path, stop: RunStop | None) -> None:
+    """After the SWMR writer closed: end attributes and the NXdata main curve (chunked copy)."""
+    with h5py.File(path, "r+", libver=("v110", "v110")) as f:
+        entry = f["entry"]
+        if stop is not None:
+            entry.attrs["end_time"] = iso(stop.end_time_s)
+            entry.attrs["status"] = stop.status
+        fill_nxdata(entry)
+
+
+def fill_nxdata(entry: h5py.Group) -> None:
+    """Copy the main-curve columns from the main stream's table into the NXdata group.
+
+    Per event only the table is written; the 1-D copies that generic viewers plot are
+    made when the run ends, in chunks. After a kill -9 they stay empty until
+    ``ledstation recover``; the table holds every point.
+    """
+    data = entry["data"]
+    table = entry["measurement"][data.attrs.get("stream", "points")]
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in table.attrs["columns"]]
+    targets = [(data[name], names.index(name)) for name in data if isinstance(data[name], h5py.Dataset)
+               and name in names]
+    rows = table.shape[0]
+    for ds, _ in targets:
+        ds.resize((rows,))
+    for first in range(0, rows, COPY_CHUNK_ROWS):
+        block = table[first:first + COPY_CHUNK_ROWS]
+        for ds, k in targets:
+            ds[first:first + len(block)] = block[:, k]
+
+
+def write_analysis(path: str | Path, analysis: dict[str, Any]) -> None:
+    """Store a run's figures of merit (``entry/analysis``) and the main-curve signal.
+
+    Replaces an earlier analysis group. Scalars become datasets with units; text and
+    nested results (summaries) become attributes (JSON for nested ones).
+    """
+    import json
+
+    with h5py.File(path, "r+", libver=("v110", "v110")) as f:
+        entry = f["entry"]
+        if "signal" in analysis and analysis["signal"] in entry["data"]:
+            entry["data"].attrs["signal"] = analysis["signal"]
+        if "analysis" in entry:
+            del entry["analysis"]
+        group = entry.create_group("analysis")
+        group.attrs["NX_class"] = "NXcollection"
+        units = analysis.get("units", {})
+        for name, value in analysis.get("figures", {}).items():
+            if isinstance(value, str):
+                group.attrs[name] = value
+            else:
+                group.create_dataset(name, data=float(value)).attrs["units"] = units.get(name, "")
+        if "summary" in analysis:
+            group.attrs["summary_json"] = json.dumps(analysis["summary"], default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,1 @@
+"""The run engine: records and streams, the record fan-out, the runner."""

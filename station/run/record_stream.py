@@ -1,0 +1,103 @@
+"""Fan records out to sinks.
+
+Essential sinks (the data file) are called synchronously, in order, and their failure
+stops the run. Any other sink should be wrapped in :class:`QueuedSink`, which hands it
+records through a bounded queue drained on its own thread, so a slow consumer (a
+terminal on a slow link, a live plot, a network publisher) never delays a measurement;
+when it cannot keep up, events and progress notes are dropped (counted), never the
+start and stop records. A sink that raises is dropped with one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from .records import Record, RunStart, RunStop, Sink
+
+log = logging.getLogger(__name__)
+
+_CLOSE = object()
+
+
+class RecordStream:
+    """The sinks of one run."""
+
+    def __init__(self) -> None:
+        self._sinks: list[tuple[Sink, bool]] = []
+
+    def subscribe(self, sink: Sink, essential: bool = False) -> None:
+        self._sinks.append((sink, essential))
+
+    def emit(self, record: Record) -> None:
+        for entry in list(self._sinks):
+            sink, essential = entry
+            try:
+                sink(record)
+            except Exception:
+                if essential:
+                    raise
+                log.exception("sink %r failed; removed", sink)
+                self._sinks.remove(entry)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Let queued sinks finish what they were given (at most ``timeout_s`` each)."""
+        for sink, _ in self._sinks:
+            if isinstance(sink, QueuedSink):
+                sink.close(timeout_s)
+
+
+class QueuedSink:
+    """Give records to ``sink`` on its own thread; calling this never blocks."""
+
+    def __init__(self, sink: Sink, max_records: int = 10_000, name: str = "") -> None:
+        self.sink = sink
+        self.name = name or getattr(sink, "__name__", type(sink).__name__)
+        self.dropped = 0
+        self.failed = False
+        self._queue: queue.Queue = queue.Queue(max_records)
+        self._thread = threading.Thread(target=self._drain, name=f"sink-{self.name}", daemon=True)
+        self._thread.start()
+
+    def __call__(self, record: Record) -> None:
+        if self.failed:
+            return
+        if isinstance(record, (RunStart, RunStop)):
+            try:  # the start and the end must arrive; wait a moment for room
+                self._queue.put(record, timeout=1.0)
+            except queue.Full:
+                self.dropped += 1
+                log.warning("sink %s is stuck; its %s record was dropped", self.name, type(record).__name__)
+            return
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1  # a slow consumer loses events, the measurement never waits
+
+    def _drain(self) -> None:
+        while True:
+            record = self._queue.get()
+            if record is _CLOSE:
+                return
+            if self.failed:
+                continue
+            try:
+                self.sink(record)
+            except Exception:
+                self.failed = True
+                log.exception("sink %s failed; it gets no more records", self.name)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Deliver what is queued, then stop the thread."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._queue.put(_CLOSE, timeout=timeout_s)
+        except queue.Full:
+            log.warning("sink %s did not drain in %.1f s", self.name, timeout_s)
+            return
+        self._thread.join(timeout_s)
+        if self.dropped:
+            log.info("sink %s dropped %d records it could not keep up with", self.name, self.dropped)
+

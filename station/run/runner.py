@@ -1,0 +1,152 @@
+"""Run one procedure against a station, streaming records to sinks.
+
+The runner plays pymeasure's Worker (``startup``/``execute``/``shutdown``, an abort
+flag the procedure polls) but it sends records to any number of sinks instead of a CSV
+file, and it guarantees the order: CIE tables loaded and darks recorded with the output
+off, the start record (every stream declared), the events, then - whatever happened -
+the output off and a stop record with the run's status and reason. It keeps no data:
+only a row counter per stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import station
+from drivers.spectral_result import SpectralResult
+from station.core import cie
+from station.core.signals import Terminated
+from station.setup.station import Station
+
+from .record_stream import RecordStream
+from .records import ABORTED, FAILED, FINISHED, Event, MainCurve, Progress, RunStart, RunStop, Sink, Stream
+
+log = logging.getLogger(__name__)
+
+
+class RunnableProcedure(Protocol):
+    """What the runner needs of a procedure (``procedures.base.StationProcedure``)."""
+
+    NAME: str
+    stop_reason: str
+
+    def streams(self) -> Sequence[Stream]: ...
+    def main_curve(self) -> MainCurve: ...
+    def parameters_with_units(self) -> dict[str, tuple[Any, str]]: ...
+    def bind(self, run: ProcedureRunner) -> None: ...
+    def startup(self) -> None: ...
+    def execute(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+class ProcedureRunner:
+    """Runs one procedure once. ``abort()`` may be called from another thread."""
+
+    def __init__(self, procedure: RunnableProcedure, station: Station,
+                 sinks: Sequence[Sink | tuple[Sink, bool]] = (), title: str = "") -> None:
+        self.procedure = procedure
+        self.station = station
+        self.title = title
+        self.stream = RecordStream()
+        for entry in sinks:
+            sink, essential = entry if isinstance(entry, tuple) else (entry, False)
+            self.stream.subscribe(sink, essential)
+        self._abort = threading.Event()
+        self._streams: dict[str, Stream] = {}
+        self._columns: dict[str, frozenset[str]] = {}
+        self._counts: dict[str, int] = {}
+        self.start_record: RunStart | None = None
+        self.stop_record: RunStop | None = None
+
+    # --- what the procedure calls ---------------------------------------------------
+    def abort(self) -> None:
+        self._abort.set()
+
+    def should_stop(self) -> bool:
+        return self._abort.is_set()
+
+    def record(self, stream: str, values: Mapping[str, float], spectrum: SpectralResult | None = None) -> int:
+        """Emit one row of ``stream``; returns its row number."""
+        declared = self._columns.get(stream)
+        if declared is None:
+            raise ValueError(f"procedure recorded to undeclared stream {stream!r}")
+        unknown = [name for name in values if name not in declared]
+        if unknown:
+            raise ValueError(f"stream {stream!r} has no columns {unknown}")
+        if spectrum is not None and not self._streams[stream].spectra:
+            raise ValueError(f"stream {stream!r} was not declared with spectra")
+        index = self._counts[stream]
+        self._counts[stream] = index + 1
+        self.stream.emit(Event(stream, index, values, spectrum))
+        return index
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.stream.emit(Progress(fraction, message))
+
+    # --- the run --------------------------------------------------------------------
+    def _declare(self) -> tuple[tuple[Stream, ...], MainCurve]:
+        streams = tuple(self.procedure.streams())
+        names = [s.name for s in streams]
+        if not streams or len(set(names)) != len(names):
+            raise ValueError(f"procedure {self.procedure.NAME} must declare uniquely named streams, got {names}")
+        main = self.procedure.main_curve()
+        if main.stream not in names:
+            raise ValueError(f"main curve stream {main.stream!r} is not declared")
+        missing = [c for c in main.columns if c not in streams[names.index(main.stream)].column_names]
+        if missing:
+            raise ValueError(f"main curve columns {missing} are not in stream {main.stream!r}")
+        self._streams = {s.name: s for s in streams}
+        self._columns = {s.name: frozenset(s.column_names) for s in streams}
+        self._counts = dict.fromkeys(names, 0)
+        return streams, main
+
+    def _start(self, streams: tuple[Stream, ...], main: MainCurve, provenance: dict[str, str]) -> RunStart:
+        st = self.station
+        light = st.light.describe()
+        return RunStart(
+            run_id=uuid.uuid4().hex, procedure=self.procedure.NAME, title=self.title,
+            parameters=self.procedure.parameters_with_units(), streams=streams, main=main, light=light,
+            geometry=st.geometry, pixel_area_cm2=st.config.pixel_area_cm2, config_text=st.config.text,
+            config_source=st.config.source, instruments=st.identities(), software_version=station.__version__,
+            start_time_s=st.clock.now(), durability_interval_s=st.config.durability_interval_s,
+            provenance=provenance)
+
+    def run(self) -> RunStop:
+        """Run to the end. Ctrl-C and SIGTERM are re-raised after the stop record."""
+        procedure, st = self.procedure, self.station
+        streams, main = self._declare()
+        provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
+        procedure.bind(self)
+        st.prepare_light()  # darks need the output off, so before startup
+        self.start_record = self._start(streams, main, provenance)
+        self.stream.emit(self.start_record)
+        status, reason, interrupt = FINISHED, "", None
+        try:
+            procedure.startup()
+            procedure.execute()
+            reason = procedure.stop_reason or "completed"
+            if self._abort.is_set():
+                status = ABORTED
+        except KeyboardInterrupt as exc:
+            status, reason, interrupt = ABORTED, "interrupted (Ctrl-C)", exc
+        except Terminated as exc:
+            status, reason, interrupt = ABORTED, "terminated (SIGTERM)", exc
+        except Exception as exc:
+            log.exception("procedure failed")
+            detail = str(exc).strip().splitlines()
+            status, reason = FAILED, f"{type(exc).__name__}: {detail[-1] if detail else ''}"
+        finally:
+            try:
+                procedure.shutdown()
+            except Exception:
+                log.exception("procedure shutdown failed; switching the output off directly")
+                st.smu.safe_shutdown()
+            self.stop_record = RunStop(status, reason, st.clock.now(), dict(self._counts), main.stream)
+            self.stream.emit(self.stop_record)
+        if interrupt is not None:
+            raise interrupt
+        return self.stop_record

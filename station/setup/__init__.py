@@ -1,0 +1,1 @@
+"""Station set-up: the configuration file, and opening its instruments."""

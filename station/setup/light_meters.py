@@ -1,0 +1,58 @@
+"""Open the light instrument a configuration names.
+
+This is the one place that knows which concrete driver stands behind the
+:class:`~drivers.light_meter.LightMeter` interface; everything above it uses only the
+interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.light_meter import LightMeter
+from station.core.errors import InstrumentError, StationError
+
+from .config import SIMULATED, StationConfig
+
+
+def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
+    """The sphere spectrometer or the radiometer of ``config`` (``bench``: the simulated bench)."""
+    if config.geometry == "sphere":
+        return _open_sphere(config, bench)
+    return _open_radiometer(config, bench)
+
+
+def _open_sphere(config: StationConfig, bench: Any | None) -> LightMeter:
+    from drivers.calibration import ResponsivityCalibration
+    from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer, open_seabreeze
+
+    s = config.spectrometer
+    calibration = ResponsivityCalibration.load(config.resolved_calibration_path())
+    device = bench.spectrometer if s.address == SIMULATED and bench is not None else open_seabreeze(s.address)
+    settings = IntegrationSettings(s.min_integration_s, s.max_integration_s, s.low_fraction, s.high_fraction,
+                                   s.dark_scans)
+    return SphereSpectrometer(device, calibration, settings, window_nm=s.wavelength_range_nm)
+
+
+def _open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
+    from drivers.pr6xx import PR6xx
+
+    r = config.radiometer
+    if r.address == SIMULATED:
+        assert bench is not None
+        address, kwargs = bench.radiometer_address, {"visa_library": bench.visa_library}
+    else:
+        address, kwargs = r.address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
+    try:
+        radiometer = PR6xx(address, timeout_s=r.timeout_s, **kwargs)
+        radiometer.enter_remote()
+    except StationError:
+        raise
+    except Exception as exc:
+        raise InstrumentError(f"[radiometer] address {r.address!r}: cannot open ({one_line(exc)})") from None
+    return radiometer
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__

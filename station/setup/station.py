@@ -1,0 +1,115 @@
+"""Open the instruments a configuration names, on hardware or on the simulated bench.
+
+The simulated bench (``sim_instruments``) is imported only when the configuration asks
+for it; a hardware configuration never loads pyvisa-sim or the LED model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.keithley2400 import SafetyLimits, StationKeithley2400
+from drivers.light_meter import LightMeter
+from drivers.spectral_result import SpectralResult
+from station.core.clock import Clock, WallClock
+from station.core.errors import InstrumentError, StationError
+
+from .config import SIMULATED, StationConfig
+from .light_meters import one_line, open_light_meter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Station:
+    """The opened instruments of one station. Closing always switches the output off."""
+
+    config: StationConfig
+    clock: Clock
+    smu: StationKeithley2400
+    light: LightMeter
+    bench: Any | None = None  # the simulated bench, when the configuration uses it
+    closed: bool = False
+
+    @property
+    def geometry(self) -> str:
+        return self.config.geometry
+
+    def prepare_light(self) -> None:
+        """Whatever the light instrument needs before readings (darks); the output must be off."""
+        if self.smu.output_on:
+            raise InstrumentError("the light instrument is prepared (darks) with the source output off")
+        self.light.prepare()
+
+    def measure_light(self) -> SpectralResult:
+        return self.light.measure()
+
+    def identities(self) -> dict[str, str]:
+        ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
+        if self.bench is not None:
+            ids["simulated_device"] = self.bench.led.parameters.name
+        return ids
+
+    def close(self) -> None:
+        """Output off first, whatever else fails; then release the light instrument."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.smu.safe_shutdown()
+        finally:
+            try:
+                self.light.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the shutdown
+                log.exception("closing the light instrument failed")
+            if self.bench is not None:
+                self.bench.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_station(config: StationConfig, bench: Any | None = None) -> Station:
+    """Open every instrument of ``config``; the source output is switched off at once.
+
+    ``bench`` replaces the simulated bench the configuration would build (tests).
+    """
+    if bench is None and config.uses_simulation:
+        from sim_instruments.bench import SimulatedBench
+
+        bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2)
+    clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
+    smu = _open_smu(config, bench, clock)
+    try:
+        light = open_light_meter(config, bench)
+    except BaseException:
+        smu.safe_shutdown()
+        raise
+    return Station(config, clock, smu, light, bench)
+
+
+def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> StationKeithley2400:
+    if config.smu.address == SIMULATED:
+        assert bench is not None
+        address, kwargs = bench.smu_address, {"visa_library": bench.visa_library}
+    else:
+        address = config.smu.address
+        kwargs = {"visa_library": config.smu.visa_library} if config.smu.visa_library else {}
+    limits = SafetyLimits(config.max_voltage_V, config.max_current_A)
+    try:
+        smu = StationKeithley2400(address, limits, clock=clock, read_termination="\n", write_termination="\n",
+                                  timeout=5000, **kwargs)
+        smu.write(":OUTP 0")  # whatever an earlier session left behind
+        identity = smu.id
+    except StationError:
+        raise
+    except Exception as exc:  # pyvisa raises several types for unreachable resources
+        raise InstrumentError(f"[smu] address {config.smu.address!r}: cannot open ({one_line(exc)})") from None
+    if "MODEL 24" not in identity.upper():
+        raise InstrumentError(f"[smu] address {config.smu.address!r}: not a Keithley 24xx ({identity.strip()!r})")
+    return smu
