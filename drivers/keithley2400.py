@@ -185,7 +185,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
         if header == ":SOUR:FUNC":
             mode = argument.strip().strip("'\"")
             return lambda: setattr(self, "_source_mode", mode)
-        if header == ":OUTP":
+        if header in (":OUTP", ":OUTP:STAT"):  # OUTPut[:STATe]
             turning_on = argument.strip() == "1"
             if turning_on:
                 self._check_output_may_switch_on()

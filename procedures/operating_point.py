@@ -11,6 +11,8 @@ from station.analysis.point_figures import DeviceFigures, device_figures
 from station.run.records import Column
 from station.setup.station import Station
 
+#: flags under which a display leaves the optical figures out
+_NO_LIGHT = ("low_light", "saturated", "truncated")
 #: the columns of one reading (:meth:`PointReading.values`), in file order
 READING_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "s since 1970-01-01 UTC", "time of the source-meter reading"),
@@ -22,11 +24,11 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("in_compliance", "1", "compliance bit of the status word", "u1", label="IN COMPLIANCE"),
     Column("current_density_mA_cm2", "mA/cm^2", label="J"),
     Column("photon_rate_per_s", "1/s", "forward photon flux"),
-    Column("eqe", "1", "external quantum efficiency (fraction)", label="EQE", display_units="%"),
+    Column("eqe", "1", "external quantum efficiency (fraction)", label="EQE", display_units="%", hidden_by=_NO_LIGHT),
     Column("radiant_flux_W", "W"),
     Column("luminous_flux_lm", "lm"),
-    Column("luminance_cd_m2", "cd/m^2", label="L"),
-    Column("radiance_W_sr_m2", "W/(sr m^2)", label="L_e"),
+    Column("luminance_cd_m2", "cd/m^2", label="L", hidden_by=_NO_LIGHT),
+    Column("radiance_W_sr_m2", "W/(sr m^2)", label="L_e", hidden_by=_NO_LIGHT),
     Column("current_efficiency_cd_A", "cd/A"),
     Column("power_efficiency_lm_W", "lm/W"),
     Column("peak_wavelength_nm", "nm"),

@@ -78,6 +78,9 @@ class SimulatedKeithley2400:
         if header in (":SOUR:VOLT:LEV", ":SOUR:CURR:LEV", ":SOUR:VOLT:LEV:IMM", ":SOUR:CURR:LEV:IMM"):
             command = command.replace(":LEV:IMM", "").replace(":LEV", "")
             header = command.split(" ", 1)[0]
+        elif header in (":OUTP:STAT", ":OUTP:STAT?"):  # OUTPut[:STATe] is optional in the 2400's syntax
+            command = command.replace(":OUTP:STAT", ":OUTP", 1)
+            header = command.split(" ", 1)[0]
         response = self._match_stored(command.encode("ascii"))
         if header in NPLC_HEADERS and response is not None:
             nplc = command.split(" ", 1)[1]

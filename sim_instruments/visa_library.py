@@ -9,10 +9,15 @@ version is pinned in pyproject.toml and ``tests/test_sim_visa_hook.py`` guards i
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import yaml
 from pyvisa.highlevel import VisaLibraryBase
+from pyvisa.rname import to_canonical_name
+from pyvisa_sim import parser
 from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .keithley2400_sim import SimulatedKeithley2400
@@ -26,11 +31,48 @@ SMU_RESOURCE = "GPIB0::24::INSTR"
 RADIOMETER_RESOURCE = "ASRL1::INSTR"
 
 
+@lru_cache(maxsize=1)
+def _definitions() -> dict[str, Any]:
+    """bench.yaml parsed once per process, with libyaml when present.
+
+    pyvisa-sim parses with the pure-Python ``yaml.BaseLoader`` (about 40 ms a bench);
+    ``CBaseLoader`` gives the same result (every scalar a string) in a few ms.
+    """
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    return yaml.load(DEFINITIONS.read_text(encoding="utf-8"), Loader=loader)
+
+
+class _ParsedLoader(parser.Loader):
+    """pyvisa-sim's definitions loader, given the parsed file instead of parsing it."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._cache = {(str(DEFINITIONS), False): data}
+        self._filename = str(DEFINITIONS)
+        self._bundled = False
+        self.data = data
+
+
+def _fresh_devices() -> parser.Devices:
+    """New device objects (their own state) from the parsed definitions, as ``parser.get_devices``."""
+    loader = _ParsedLoader(copy.deepcopy(_definitions()))
+    devices = parser.Devices()
+    for resource_name, resource in loader.data.get("resources", {}).items():
+        name = resource["device"]
+        definition = loader.get_device_dict(name, resource.get("filename"), resource.get("bundled", False),
+                                            parser.SPEC_VERSION_TUPLE[0])
+        devices.add_device(to_canonical_name(resource_name), parser.get_device(name, definition, loader, resource))
+    return devices
+
+
 class SimBenchLibrary(SimVisaLibrary):
     """One simulated bench's VISA instruments."""
 
     keithley: SimulatedKeithley2400
     radiometer: SimulatedPR6xx
+
+    def _init(self) -> None:
+        self.sessions = {}
+        self.devices = _fresh_devices()
 
     @classmethod
     def for_bench(cls, bench: SimulatedBench, radiometer_model: str = "PR-655") -> SimBenchLibrary:

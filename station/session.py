@@ -19,9 +19,8 @@ from procedures import procedure_class
 from procedures.base import StationProcedure
 from station.analysis.stored_run import StoredRun
 from station.analysis.summary import run_summary
-from station.data.reader import read_run
-from station.data.recovery import recover
-from station.data.writer import HDF5RunWriter, write_analysis
+from station.data.reader import RunFile, read_run
+from station.data.writer import HDF5RunWriter, finish_file, write_analysis
 from station.run.record_stream import QueuedSink
 from station.run.records import RunStop, Sink
 from station.run.runner import ProcedureRunner
@@ -81,7 +80,7 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path,
     the run starts (for ``abort()`` from another thread).
     """
     path = Path(path)
-    writer = HDF5RunWriter(path, overwrite=overwrite)
+    writer = HDF5RunWriter(path, overwrite=overwrite, finalise=False)
     extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
     the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title)
     if runner is not None:
@@ -92,16 +91,20 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path,
     finally:
         the_runner.stream.close()
         writer.abort_file()
-        if the_runner.stop_record is not None and path.exists():
+        start, end = the_runner.start_record, the_runner.stop_record
+        if start is not None and end is not None and path.exists():
             try:
-                analysis = analyze_and_store(path)
+                analysis = analyze_run(RunFile.written_by(path, start, end.status, end.reason))
             except Exception:  # the data are safe; `ledstation analyze` can try again
                 log.exception("could not analyse %s", path)
+            finish_file(path, end, analysis)
     return RunOutcome(path, stop, analysis)
 
 
 def recover_and_analyze(path: str | Path, out: str | Path, overwrite: bool = False) -> RunOutcome:
     """``ledstation recover``: a complete copy of a crashed file, with its figures."""
+    from station.data.recovery import recover
+
     copy = recover(path, out, overwrite=overwrite)
     analysis = analyze_and_store(out) if copy.points else {}
     stop = RunStop(copy.status, copy.reason, copy.metadata["end_time_s"],

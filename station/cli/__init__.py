@@ -28,12 +28,13 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _command_of(argv: Sequence[str]) -> str | None:
-    return next((a for a in argv if not a.startswith("-")), None)
+def _positionals(argv: Sequence[str]) -> list[str]:
+    return [a for a in argv if not a.startswith("-")]
 
 
-def build_parser(with_procedures: bool = True) -> argparse.ArgumentParser:
-    """The argument parser; ``with_procedures=False`` skips importing the procedures."""
+def build_parser(with_procedures: bool = True, procedure: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``with_procedures=False`` skips importing the procedures,
+    ``procedure`` imports only that one."""
     from procedures import procedure_names
 
     parser = _Parser(prog="ledstation", description="LED test station (simulated bench by default).")
@@ -64,7 +65,7 @@ def build_parser(with_procedures: bool = True) -> argparse.ArgumentParser:
     if with_procedures:
         from .run_commands import add_procedure_parsers
 
-        add_procedure_parsers(run)
+        add_procedure_parsers(run, procedure)
     else:
         run.add_argument("procedure", choices=procedure_names())
 
@@ -119,8 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from station.core.lazy_import import defer
 
     defer("pandas")  # pymeasure imports it for CSV results the station does not use
+    defer("scipy")  # pint imports it only to know that it is there
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(with_procedures=_command_of(argv) == "run")
+    words = _positionals(argv)
+    running = bool(words) and words[0] == "run"
+    parser = build_parser(with_procedures=running, procedure=words[1] if running and len(words) > 1 else None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -26,10 +26,17 @@ def option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_procedure_parsers(run: argparse.ArgumentParser) -> None:
-    """One sub-command per registered procedure; every parameter an option with units."""
+def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = None) -> None:
+    """One sub-command per registered procedure; every parameter an option with units.
+
+    With ``wanted`` (the procedure on the command line) only that procedure is imported.
+    """
     procedures = run.add_subparsers(dest="procedure", required=True, parser_class=type(run))
-    for key in procedure_names():
+    names = procedure_names()
+    for key in names:
+        if wanted in names and key != wanted:
+            procedures.add_parser(key)
+            continue
         cls = procedure_class(key)
         p = procedures.add_parser(key, help=cls.summary(), formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from station.core.errors import DataFileError
+from station.run.records import RunStart
 
 FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
 READABLE_FORMATS = (FORMAT_1, FORMAT_2)
@@ -142,9 +143,45 @@ class RunFile:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         with self.open() as f:
-            self._read_metadata(f)
+            self._read_essentials(f)
         self.columns = ColumnsView(self, self.main_stream)
         self._spectra: dict[str, Spectra | None] = {}
+        self._metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def written_by(cls, path: str | Path, start: RunStart, status: str = "", reason: str = "") -> RunFile:
+        """The file a run with this start record has just written, without re-reading what
+        the start record says (parameters, streams): only the row counts are read."""
+        run = cls.__new__(cls)
+        run.path = str(path)
+        run.file_format = FORMAT_2
+        run.procedure = start.procedure
+        run.status, run.reason = status, reason
+        run.parameters = dict(start.parameters)
+        run.main_stream = start.main.stream
+        run.analysis = {}
+        with run.open() as f:
+            measurement = f["entry/measurement"]
+            run.streams = {}
+            for s in start.streams:
+                table = measurement[s.name]
+                run.streams[s.name] = StreamInfo(
+                    s.name, table.name, s.column_names, {c.name: c.units for c in s.columns},
+                    {c.name: c.dtype for c in s.columns}, {c.name: c.description for c in s.columns},
+                    int(table.shape[0]), _text(table.attrs.get("spectra", "")) or None)
+        run.units = dict(run.streams[run.main_stream].units)
+        run.columns = ColumnsView(run, run.main_stream)
+        run._spectra = {}
+        run._metadata = None
+        return run
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Instruments, configuration, calibration, light axis and darks, times ... (read on first use)."""
+        if self._metadata is None:
+            with self.open() as f:
+                self._metadata = self._read_metadata(f["entry"])
+        return self._metadata
 
     @contextmanager
     def open(self) -> Iterator[h5py.File]:
@@ -156,7 +193,8 @@ class RunFile:
             yield f
 
     # --- metadata -------------------------------------------------------------------
-    def _read_metadata(self, f: h5py.File) -> None:
+    def _read_essentials(self, f: h5py.File) -> None:
+        """What every reader needs: streams, procedure, status, parameters, stored analysis."""
         self.file_format = _text(f.attrs.get("file_format", ""))
         if self.file_format not in READABLE_FORMATS or "entry" not in f:
             raise DataFileError(f"{self.path}: not an ledstation run file"
@@ -175,8 +213,19 @@ class RunFile:
         self.reason = _text(entry["reason"][0])
         self.parameters = {name: (_decode(ds[()]), _text(ds.attrs.get("units", "")))
                            for name, ds in entry["parameters"].items()}
+        self.units = dict(self.streams[self.main_stream].units)
+        self.analysis: dict[str, Any] = {}
+        if "analysis" in entry:
+            a = entry["analysis"]
+            self.analysis = {k: float(a[k][()]) for k in a}
+            for k, v in a.attrs.items():
+                if k == "summary_json":
+                    self.analysis["summary"] = json.loads(_text(v))
+                elif k != "NX_class":
+                    self.analysis[k] = _text(v)
+
+    def _read_metadata(self, entry: h5py.Group) -> dict[str, Any]:
         main = self.streams[self.main_stream]
-        self.units = dict(main.units)
         instrument = entry["instrument"]
         m: dict[str, Any] = {k: _text(v) for k, v in entry.attrs.items() if k != "streams"}
         m["file_format"] = self.file_format
@@ -201,16 +250,7 @@ class RunFile:
         m["light"] = self._light_metadata(entry)
         m["provenance"] = ({k: _text(v) for k, v in entry["process"].attrs.items() if k != "NX_class"}
                            if "process" in entry else {})
-        self.metadata = m
-        self.analysis: dict[str, Any] = {}
-        if "analysis" in entry:
-            a = entry["analysis"]
-            self.analysis = {k: float(a[k][()]) for k in a}
-            for k, v in a.attrs.items():
-                if k == "summary_json":
-                    self.analysis["summary"] = json.loads(_text(v))
-                elif k != "NX_class":
-                    self.analysis[k] = _text(v)
+        return m
 
     def _stream_info(self, entry: h5py.Group, name: str, spectra_path: str | None) -> StreamInfo:
         table = entry["measurement"][name]

@@ -152,9 +152,12 @@ class HDF5RunWriter:
     """Record sink writing one run file. Call it with each record of the run."""
 
     def __init__(self, path: str | Path, overwrite: bool = False,
-                 durability_interval_s: float | None = None) -> None:
+                 durability_interval_s: float | None = None, finalise: bool = True) -> None:
+        """``finalise=False``: leave the NXdata copies to the caller (:func:`finish_file`),
+        which then adds them together with the analysis in one reopening."""
         self.path = Path(path)
         self.overwrite = overwrite
+        self.finalise = finalise
         self._interval_override = durability_interval_s
         self.durability_interval_s = 0.0
         self._file: h5py.File | None = None
@@ -339,8 +342,10 @@ class HDF5RunWriter:
             os.fsync(f.id.get_vfd_handle())
         finally:
             self._close_file()
+        if not self.finalise:
+            return
         try:
-            finalise_file(self.path, stop)
+            finish_file(self.path, stop)
         except Exception:  # the points are safe; missing NXdata copies are not fatal
             log.exception("could not finalise %s", self.path)
 
@@ -362,7 +367,7 @@ class HDF5RunWriter:
         finally:
             self._close_file()
         try:
-            finalise_file(self.path, None)
+            finish_file(self.path, None)
         except Exception:
             log.exception("could not fill the NXdata group of %s", self.path)
 
@@ -442,8 +447,7 @@ def _write_light(instrument: h5py.Group, start: RunStart) -> None:
                         "units": light.axis.units, "raw_units": light.axis.raw_units})
     group.create_dataset("wavelength_nm", data=np.asarray(light.axis.wavelength_nm, float)).attrs["units"] = "nm"
     if light.darks is not None:
-        group.create_dataset("dark_library", data=light.darks.spectra,
-                             compression="gzip").attrs["units"] = light.darks.units
+        group.create_dataset("dark_library", data=light.darks.spectra).attrs["units"] = light.darks.units
         group.create_dataset("dark_integration_time_s", data=light.darks.integration_time_s).attrs["units"] = "s"
     if light.calibration:
         calibration = instrument.create_group("calibration")
@@ -492,14 +496,17 @@ def _stream_file(entry: h5py.Group, stream: Stream) -> _StreamFile:
 
 
 # --- end of run -----------------------------------------------------------------------
-def finalise_file(path: str | Path, stop: RunStop | None) -> None:
-    """After the SWMR writer closed: end attributes and the NXdata main curve (chunked copy)."""
+def finish_file(path: str | Path, stop: RunStop | None, analysis: dict[str, Any] | None = None) -> None:
+    """After the SWMR writer closed: end attributes, the NXdata main curve (chunked copy)
+    and, if given, the analysis, in one reopening."""
     with h5py.File(path, "r+", libver=("v110", "v110")) as f:
         entry = f["entry"]
         if stop is not None:
             entry.attrs["end_time"] = iso(stop.end_time_s)
             entry.attrs["status"] = stop.status
         fill_nxdata(entry)
+        if analysis is not None:
+            _store_analysis(entry, analysis)
 
 
 def fill_nxdata(entry: h5py.Group) -> None:
@@ -529,24 +536,27 @@ def write_analysis(path: str | Path, analysis: dict[str, Any]) -> None:
     Replaces an earlier analysis group. Scalars become datasets with units; text and
     nested results (summaries) become attributes (JSON for nested ones).
     """
+    with h5py.File(path, "r+", libver=("v110", "v110")) as f:
+        _store_analysis(f["entry"], analysis)
+
+
+def _store_analysis(entry: h5py.Group, analysis: dict[str, Any]) -> None:
     import json
 
-    with h5py.File(path, "r+", libver=("v110", "v110")) as f:
-        entry = f["entry"]
-        if "signal" in analysis and analysis["signal"] in entry["data"]:
-            entry["data"].attrs["signal"] = analysis["signal"]
-        if "analysis" in entry:
-            del entry["analysis"]
-        group = entry.create_group("analysis")
-        group.attrs["NX_class"] = "NXcollection"
-        units = analysis.get("units", {})
-        for name, value in analysis.get("figures", {}).items():
-            if isinstance(value, str):
-                group.attrs[name] = value
-            else:
-                group.create_dataset(name, data=float(value)).attrs["units"] = units.get(name, "")
-        if "summary" in analysis:
-            group.attrs["summary_json"] = json.dumps(analysis["summary"], default=_json_default)
+    if "signal" in analysis and analysis["signal"] in entry["data"]:
+        entry["data"].attrs["signal"] = analysis["signal"]
+    if "analysis" in entry:
+        del entry["analysis"]
+    group = entry.create_group("analysis")
+    group.attrs["NX_class"] = "NXcollection"
+    units = analysis.get("units", {})
+    for name, value in analysis.get("figures", {}).items():
+        if isinstance(value, str):
+            group.attrs[name] = value
+        else:
+            group.create_dataset(name, data=float(value)).attrs["units"] = units.get(name, "")
+    if "summary" in analysis:
+        group.attrs["summary_json"] = json.dumps(analysis["summary"], default=_json_default)
 
 
 def _json_default(value: Any) -> Any:

@@ -12,7 +12,6 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,8 @@ AUTO = "auto"
 GEOMETRIES = ("sphere", "radiometer")
 #: durability interval of a fully simulated bench when the configuration says "auto"
 SIMULATED_DURABILITY_INTERVAL_S = 1.0
-DEFAULT_CONFIG_TEXT = resources.files("station.setup").joinpath("default_station.toml").read_text()
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_station.toml")
+DEFAULT_CONFIG_TEXT = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

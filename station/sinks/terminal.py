@@ -63,6 +63,8 @@ class TerminalProgress:
         parts = []
         for name in stream.display:
             column = stream.column(name)
+            if any(event.values.get(flag) for flag in column.hidden_by):
+                continue
             value = event.values.get(name, math.nan)
             units = column.display_units or column.units
             parts.append(f"{column.label or name}={_fmt(column.display_value(value))}"
