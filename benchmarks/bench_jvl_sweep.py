@@ -2,90 +2,266 @@
 
 Run: python benchmarks/bench_jvl_sweep.py [--points N] [--repeat R]
 
-1. raw pyvisa: the instrument traffic of one of our points (set V, :READ?, spectrometer
-   scans, :READ?) with nothing else - the floor.
-2. pymeasure: its own Procedure + Worker + CSV Results, doing the same traffic and the
-   same figures (spectra cannot go into its CSV, so they are dropped).
-3. ours: JVLSweep + ProcedureRunner + crash-safe HDF5 (spectra, raw counts, flush and
-   fsync every point).
+Like with like:
 
-Quoted: points per second of each, and our ratio to each; our overhead per point over
-raw pyvisa. Machines here are noisy: compare the ratios, which come from one run.
+* **Same traffic.** Our run is done first with the instrument traffic logged (for each
+  point: set V, :READ?, the spectrometer scans with their integration times, :READ?).
+  The other variants replay exactly that traffic on a fresh bench.
+* **Same work and stored data.** Every variant subtracts the dark, calibrates, computes
+  the same figures (EQE, L, L_e, CE, PE, peak, FWHM, centroid, CIE, the three flags) and
+  stores the scalar row *and* both spectra (raw counts and calibrated) of every point.
+* **Same timed region.** From the first point to the data being in its file (closed);
+  darks, file creation and instrument set-up are before it for everyone, and the ramp
+  down is instantaneous for everyone (pymeasure's ``Keithley2400.shutdown`` ramps with
+  ``time.sleep``; the benchmark's procedure only switches the output off).
+
+Variants:
+
+1. **raw floor**: raw pyvisa + numpy + h5py, no framework: the table row and the spectra
+   (float32, one row per chunk, the raw ones with shuffle + gzip, as ours) appended with
+   h5py, flushed and fsync'd per the durability interval S (fsync on a helper thread when
+   S = 0; every S seconds in one batch otherwise).
+2. **pymeasure**: its own ``Procedure`` + ``Worker`` + CSV ``Results`` with its own
+   ``Keithley2400`` driver, each point's spectra in a CSV file of their own (how the
+   open-source LED stations store them); pymeasure flushes lines, never fsyncs.
+3. **ours**: ``JVLSweep`` + ``ProcedureRunner`` + ``HDF5RunWriter`` (format 2).
+
+Printed: points per second (best and median of R), ratios from the same run, and our
+time per point over the floor. Machines here are noisy: quote ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
-from procedures.runner import ProcedureRunner
-from pymeasure.experiment import FloatParameter, Procedure, Results, Worker
+from pymeasure.experiment import FloatParameter, IntegerParameter, Procedure, Results, Worker
 from pymeasure.instruments.keithley import Keithley2400
-from station.config import load_config
-from station.device_figures import device_figures
-from station.hdf5_writer import HDF5RunWriter
-from station.instruments import open_station
 
 from procedures.jvl_sweep import JVLSweep
+from station.core import photometry
+from station.data.writer import HDF5RunWriter
+from station.run.records import Event, RunStart
+from station.run.runner import ProcedureRunner
+from station.setup.config import load_config
+from station.setup.station import open_station
 
 START_V, STEP_V = 0.0, 0.02
+AREA_CM2 = 0.04
+COLUMNS = 33  # as ours stores
 
 
-def fresh_station():
-    station = open_station(load_config())
+# --- the traffic of our run -------------------------------------------------------------
+class TrafficLog:
+    """Per point: the integration times (s) of the spectrometer scans between the two :READ?."""
+
+    def __init__(self, bench) -> None:
+        self.points: list[list[float]] = []
+        self._reads = 0
+        spectrometer, keithley = bench.spectrometer, bench.keithley
+        original_scan, original_measure = spectrometer.intensities, keithley._measure
+
+        def scan(*args, **kwargs):
+            if self._reads % 2 == 1:  # between the two readings of a point
+                self.points[-1].append(round(spectrometer._integration_s, 9))
+            return original_scan(*args, **kwargs)
+
+        def measure():
+            self._reads += 1
+            if self._reads % 2 == 1:
+                self.points.append([])
+            return original_measure()
+
+        spectrometer.intensities = scan
+        keithley._measure = measure
+
+
+def fresh_station(durability_s: float):
+    config = dataclasses.replace(load_config(), durability_interval_s=durability_s)
+    station = open_station(config)
     station.prepare_light()
     return station
 
 
-def ours(points: int, folder: Path, with_file: bool = True) -> tuple[float, int]:
-    station = fresh_station()
+def ours(points: int, folder: Path, durability_s: float, log: bool = False):
+    station = fresh_station(durability_s)
+    traffic = TrafficLog(station.bench) if log else None
     procedure = JVLSweep(start_voltage=START_V, stop_voltage=START_V + STEP_V * (points - 1), step_voltage=STEP_V,
                          settle_time=0.0, breakdown_drop=1.0)
-    sinks = [(HDF5RunWriter(folder / "ours.h5", overwrite=True), True)] if with_file else []
-    runner = ProcedureRunner(procedure, station, sinks)
-    scans_before = station.bench.spectrometer.scans
-    start = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def clock_sink(record):
+        if isinstance(record, RunStart):
+            marks["first"] = time.perf_counter()
+        elif isinstance(record, Event):
+            marks["events"] = marks.get("events", 0) + 1
+
+    writer = HDF5RunWriter(folder / "ours.h5", overwrite=True)
+    runner = ProcedureRunner(procedure, station, [(writer, True), (clock_sink, False)])
+    station.prepare_light = lambda: None  # darks already recorded, as for the other variants
     runner.run()
-    elapsed = time.perf_counter() - start
-    scans = station.bench.spectrometer.scans - scans_before
+    elapsed = time.perf_counter() - marks["first"]
     station.close()
-    return elapsed, scans
+    assert marks["events"] == points
+    return elapsed, traffic
 
 
-def raw_pyvisa(points: int, scans: int) -> float:
-    station = fresh_station()
+# --- the same work in plain numpy -----------------------------------------------------
+class PlainFigures:
+    """Dark subtraction, calibration, flags and figures without the station's classes
+    (the same numbers: the spectral integrals by the same weights, the peak and FWHM by
+    the same numpy functions)."""
+
+    def __init__(self, station) -> None:
+        light = station.light
+        self.wl = light.wavelength_nm
+        self.window = light._window
+        self.responsivity = light._responsivity
+        self.darks = {t: light._darks[t][0] for t in light.ladder}
+        self.noise = {t: light._darks[t][1] for t in light.ladder}
+        self.matrix = photometry.grid_weights(self.wl).matrix
+        self.max_counts = light.max_intensity
+
+    def point(self, counts: np.ndarray, t: float, v: float, i_before: float, i_after: float) -> tuple[np.ndarray, ...]:
+        counts = counts[self.window]
+        flux = (counts - self.darks[t]) / t * self.responsivity
+        saturated = counts.max() >= 0.999 * self.max_counts
+        sums = np.cumsum(counts - self.darks[t])  # 15-pixel boxcar maximum
+        smoothed_max = max(sums[14], float((sums[15:] - sums[:-15]).max())) / 15
+        low = smoothed_max < 6 * self.noise[t] * math.sqrt(1 + 1 / 5) / math.sqrt(15)
+        edge = max(flux[:40].sum(), flux[-40:].sum()) / 40
+        truncated = not low and edge > 0.05 * smoothed_max / t * self.responsivity.mean()
+        current = 0.5 * (i_before + i_after)
+        total, photons, luminous, x_, y_, z_, first = self.matrix @ flux
+        area_m2 = AREA_CM2 * 1e-4
+        eqe = photons / (current / photometry.ELEMENTARY_CHARGE_C) if current > 0 else math.nan
+        luminance, radiance = luminous / (math.pi * area_m2), total / (math.pi * area_m2)
+        peak, fwhm = photometry.peak_wavelength_nm(flux, self.wl), photometry.fwhm_nm(flux, self.wl)
+        xyz = x_ + y_ + z_
+        row = np.array([v, current, current / AREA_CM2 * 1e3, photons, eqe, total, luminous, luminance, radiance,
+                        luminance * area_m2 / current if current > 0 else math.nan,
+                        luminous / (current * v) if current > 0 and v > 0 else math.nan,
+                        peak, fwhm, first / total if total else math.nan, x_ / xyz, y_ / xyz,
+                        4 * x_ / (x_ + 15 * y_ + 3 * z_), 9 * y_ / (x_ + 15 * y_ + 3 * z_), t,
+                        float(saturated), float(low), float(truncated)])
+        return np.concatenate([row, np.zeros(COLUMNS - len(row))]), flux, counts
+
+
+def replay_point(read_smu, spectrometer, scans: list[float], current_t: list[float]):
+    """One point's traffic: :READ?, the logged scans, :READ?."""
+    before = read_smu()
+    counts = None
+    for t in scans:
+        if t != current_t[0]:
+            spectrometer.integration_time_micros(int(round(t * 1e6)))
+            current_t[0] = t
+        counts = spectrometer.intensities()
+    after = read_smu()
+    return before, counts, after
+
+
+def raw_floor(traffic: TrafficLog, folder: Path, durability_s: float) -> float:
+    station = fresh_station(durability_s)
+    plain = PlainFigures(station)
     bench = station.bench
     resource = bench.resource_manager().open_resource(bench.smu_address, read_termination="\n",
                                                       write_termination="\n")
     resource.write(":SOUR:FUNC VOLT;:SENS:CURR:PROT 0.1;:SOUR:VOLT 0;:OUTP 1")
     spectrometer = bench.spectrometer
-    per_point = np.diff(np.linspace(0, scans, points + 1).round()).astype(int)
+    pixels = len(plain.wl)
+    f = h5py.File(folder / "raw.h5", "w", libver=("v110", "v110"))
+    table = f.create_dataset("points", (0, COLUMNS), maxshape=(None, COLUMNS), chunks=(124, COLUMNS), dtype="f8")
+    options = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels), "dtype": "f4"}
+    spectral = f.create_dataset("spectral", **options)
+    raw = f.create_dataset("raw", **options, compression="gzip", compression_opts=1, shuffle=True)
+    f.swmr_mode = True
+    fd = f.id.get_vfd_handle()
+    wanted, stop = threading.Event(), [False]
+
+    def syncer():
+        while True:
+            wanted.wait()
+            wanted.clear()
+            os.fsync(fd)
+            if stop[0]:
+                return
+
+    thread = threading.Thread(target=syncer, daemon=True)
+    thread.start()
+    current_t = [round(spectrometer._integration_s, 9)]
+    rows, spectra_rows, raw_rows = [], [], []
+    written = 0
+
+    def append(ds, first: int, block: np.ndarray) -> None:  # h5py's low-level calls: ~20 us a write
+        ds.id.set_extent((first + len(block), block.shape[1]))
+        space = ds.id.get_space()
+        space.select_hyperslab((first, 0), block.shape)
+        ds.id.write(h5py.h5s.create_simple(block.shape), space, block)
+
+    def write_batch():
+        nonlocal written
+        n = written + len(rows)
+        for ds, block in ((table, rows), (spectral, spectra_rows), (raw, raw_rows)):
+            append(ds, written, np.array(block, dtype=ds.dtype))
+        written = n
+        rows.clear()
+        spectra_rows.clear()
+        raw_rows.clear()
+        f.flush()
+
     start = time.perf_counter()
-    for i in range(points):
-        resource.write(f":SOUR:VOLT {START_V + i * STEP_V:g}")
-        resource.query(":READ?")
-        for _ in range(per_point[i]):
-            spectrometer.intensities()
-        resource.query(":READ?")
+    last_sync = start
+    for i, scans in enumerate(traffic.points):
+        v = START_V + i * STEP_V
+        resource.write(f":SOUR:VOLT {v:g}")
+        before, counts, after = replay_point(lambda: resource.query(":READ?"), spectrometer, scans, current_t)
+        b, a = before.split(","), after.split(",")
+        row, flux, window_counts = plain.point(counts, current_t[0], float(b[0]), float(b[1]), float(a[1]))
+        rows.append(row)
+        spectra_rows.append(flux.astype("f4"))
+        raw_rows.append(window_counts.astype("f4"))
+        if durability_s == 0:
+            write_batch()
+            wanted.set()
+        elif time.perf_counter() - last_sync >= durability_s:
+            write_batch()
+            os.fsync(fd)
+            last_sync = time.perf_counter()
+    if rows:
+        write_batch()
+    stop[0] = True
+    wanted.set()
+    thread.join()
+    os.fsync(fd)
+    f.close()
     elapsed = time.perf_counter() - start
     resource.write(":OUTP 0")
     station.close()
     return elapsed
 
 
+# --- pymeasure ------------------------------------------------------------------------
 class PymeasureJVL(Procedure):
-    """The same sweep written the usual pymeasure way."""
+    """The same sweep the usual pymeasure way, spectra in one CSV file per point."""
 
     start_voltage = FloatParameter("Start voltage", units="V", default=START_V)
     step_voltage = FloatParameter("Voltage step", units="V", default=STEP_V)
-    points = FloatParameter("Points", default=100)
-    DATA_COLUMNS = ["Voltage (V)", "Current (A)", "Current density (mA/cm^2)", "Luminance (cd/m^2)",
-                    "Radiance (W/(sr m^2))", "EQE", "Peak (nm)", "FWHM (nm)", "CIE x", "CIE y"]
-    station = None
+    points = IntegerParameter("Points", default=100)
+    DATA_COLUMNS = ["Voltage (V)", "Current (A)", "Current density (mA/cm^2)", "Photon rate (1/s)", "EQE",
+                    "Radiant flux (W)", "Luminous flux (lm)", "Luminance (cd/m^2)", "Radiance (W/(sr m^2))",
+                    "CE (cd/A)", "PE (lm/W)", "Peak (nm)", "FWHM (nm)", "Centroid (nm)", "CIE x", "CIE y",
+                    "CIE u'", "CIE v'", "Integration (s)", "Saturated", "Low light", "Truncated"]
+    station = traffic = folder = None
+    marks: dict = {}
 
     def startup(self):
         bench = self.station.bench
@@ -94,75 +270,80 @@ class PymeasureJVL(Procedure):
         self.smu.source_mode = "voltage"
         self.smu.compliance_current = 0.1
         self.smu.enable_source()
+        self.plain = PlainFigures(self.station)
 
     def execute(self):
-        light = self.station.light
-        for i in range(int(self.points)):
+        spectrometer = self.station.bench.spectrometer
+        current_t = [round(spectrometer._integration_s, 9)]
+        self.marks["first"] = time.perf_counter()
+        for i, scans in enumerate(self.traffic.points):
             v = self.start_voltage + i * self.step_voltage
             self.smu.source_voltage = v
-            before = self.smu.values(":READ?")
-            spectrum = light.measure()
-            after = self.smu.values(":READ?")
-            f = device_figures(spectrum, before[0], 0.5 * (before[1] + after[1]), 0.04)
-            self.emit("results", {"Voltage (V)": f.voltage_V, "Current (A)": f.current_A,
-                                  "Current density (mA/cm^2)": f.current_density_mA_cm2,
-                                  "Luminance (cd/m^2)": f.luminance_cd_m2, "Radiance (W/(sr m^2))": f.radiance_W_sr_m2,
-                                  "EQE": f.eqe, "Peak (nm)": f.peak_wavelength_nm, "FWHM (nm)": f.fwhm_nm,
-                                  "CIE x": f.cie_x, "CIE y": f.cie_y})
+            before, counts, after = replay_point(lambda: self.smu.ask(":READ?"), spectrometer, scans, current_t)
+            b, a = before.split(","), after.split(",")
+            row, flux, window_counts = self.plain.point(counts, current_t[0], float(b[0]), float(b[1]),
+                                                        float(a[1]))
+            np.savetxt(self.folder / f"spectrum-{i:05d}.csv",
+                       np.column_stack([self.plain.wl, window_counts, flux]), delimiter=",",
+                       header="wavelength_nm,raw_counts,spectral_flux_W_nm", comments="")
+            self.emit("results", dict(zip(self.DATA_COLUMNS, row[:len(self.DATA_COLUMNS)], strict=True)))
             self.emit("progress", 100 * (i + 1) / self.points)
             if self.should_stop():
                 break
 
     def shutdown(self):
-        self.smu.shutdown()
+        self.smu.source_enabled = False  # no ramp: the ramps are left out of every variant
 
 
-def pymeasure_worker(points: int, folder: Path) -> float:
-    station = fresh_station()
-    procedure = PymeasureJVL(points=points)
-    procedure.station = station
+def pymeasure_worker(traffic: TrafficLog, folder: Path) -> float:
+    station = fresh_station(0.0)
+    spectra_folder = folder / f"pymeasure-spectra-{time.monotonic_ns()}"
+    spectra_folder.mkdir()
+    procedure = PymeasureJVL(points=len(traffic.points))
+    procedure.station, procedure.traffic, procedure.folder, procedure.marks = station, traffic, spectra_folder, {}
     csv_path = folder / f"pymeasure-{time.monotonic_ns()}.csv"
-    results = Results(procedure, str(csv_path))
-    worker = Worker(results)
-    start = time.perf_counter()
+    worker = Worker(Results(procedure, str(csv_path)))
     worker.start()
     worker.join(timeout=3600)  # pymeasure's Worker.join defaults to timeout=0: it would not wait
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - procedure.marks["first"]
     station.close()
     rows = sum(1 for line in csv_path.read_text().splitlines() if line and not line.startswith("#")) - 1
-    assert rows == points, f"pymeasure wrote {rows} of {points} rows"
+    assert rows == len(traffic.points), f"pymeasure wrote {rows} of {len(traffic.points)} rows"
+    assert len(list(spectra_folder.iterdir())) == len(traffic.points)
     return elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    if args.points < 2 or args.repeat < 1:
+        parser.error("need --points >= 2 and --repeat >= 1")
     n = args.points
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ours(20, folder)  # warm up imports and caches
-        pymeasure_worker(20, folder)
-        runs: dict[str, list[float]] = {"raw pyvisa": [], "pymeasure Procedure+Worker+CSV": [], "ours (HDF5)": [],
-                                        "ours, no file (figures only)": []}
+        _, traffic = ours(n, folder, 0.0, log=True)  # the traffic the others replay; also warms caches
+        scans = sum(len(p) for p in traffic.points)
+        raw_floor(traffic, folder, 0.0)
+        pymeasure_worker(traffic, folder)
+        names = ["raw floor, S=0", "ours, S=0", "raw floor, S=1 s", "ours, S=1 s", "pymeasure (CSV, no fsync)"]
+        runs: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.repeat):
-            t_ours, scans = ours(n, folder)
-            runs["ours (HDF5)"].append(t_ours)
-            runs["ours, no file (figures only)"].append(ours(n, folder, with_file=False)[0])
-            runs["raw pyvisa"].append(raw_pyvisa(n, scans))
-            runs["pymeasure Procedure+Worker+CSV"].append(pymeasure_worker(n, folder))
+            runs["raw floor, S=0"].append(raw_floor(traffic, folder, 0.0))
+            runs["ours, S=0"].append(ours(n, folder, 0.0)[0])
+            runs["raw floor, S=1 s"].append(raw_floor(traffic, folder, 1.0))
+            runs["ours, S=1 s"].append(ours(n, folder, 1.0)[0])
+            runs["pymeasure (CSV, no fsync)"].append(pymeasure_worker(traffic, folder))
     best = {name: min(times) for name, times in runs.items()}
-    print(f"J-V-L sweep, {n} points, best of {args.repeat} (median in brackets)")
-    for name, times in runs.items():
-        print(f"  {name:<32} {n / best[name]:8.0f} points/s   ({n / statistics.median(times):.0f})")
-    print(f"  ours / raw pyvisa speed         {best['raw pyvisa'] / best['ours (HDF5)']:.2f}")
-    print(f"  ours / pymeasure speed          {best['pymeasure Procedure+Worker+CSV'] / best['ours (HDF5)']:.2f}")
-    overhead_ms = (best["ours (HDF5)"] - best["raw pyvisa"]) / n * 1e3
-    figures_ms = (best["ours, no file (figures only)"] - best["raw pyvisa"]) / n * 1e3
-    print(f"  our overhead over raw pyvisa    {overhead_ms:.3f} ms/point, of which")
-    print(f"    procedure + spectrum processing + figures   {figures_ms:.3f} ms/point")
-    print(f"    HDF5 append + SWMR flush + fsync            {overhead_ms - figures_ms:.3f} ms/point")
+    print(f"J-V-L sweep, {n} points ({scans} spectrometer scans), best of {args.repeat} (median in brackets)")
+    for name in names:
+        print(f"  {name:<28} {n / best[name]:7.0f} points/s  {1e3 * best[name] / n:6.3f} ms/point"
+              f"   ({n / statistics.median(runs[name]):.0f} points/s)")
+    for s in ("S=0", "S=1 s"):
+        print(f"  ours / floor time per point, {s:<6}   {best[f'ours, {s}'] / best[f'raw floor, {s}']:.2f}")
+    print(f"  ours (S=0) / pymeasure time per point  {best['ours, S=0'] / best['pymeasure (CSV, no fsync)']:.2f}")
+    print(f"  ours (S=1 s) / pymeasure time per point {best['ours, S=1 s'] / best['pymeasure (CSV, no fsync)']:.2f}")
 
 
 if __name__ == "__main__":

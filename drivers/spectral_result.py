@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,16 +49,22 @@ class SpectralResult:
         """True when the spectrum is fit for every figure (not saturated, cut off or dim)."""
         return self.usable and not self.low_light
 
+    @cached_property
+    def _finite(self) -> tuple[bool, bool]:
+        """(any, all) of the spectrum's values finite; computed once."""
+        finite = np.isfinite(self.spectral)
+        return bool(finite.any()), bool(finite.all())
+
     @property
     def has_spectrum(self) -> bool:
         """False when the instrument returned no numbers (e.g. a radiometer's low-light code)."""
-        return bool(np.isfinite(self.spectral).any())
+        return self._finite[0]
 
     @property
     def usable(self) -> bool:
         """True when figures can be computed: dim spectra give noisy but unbiased figures;
         saturated or cut-off spectra, or a radiometer's low-light code, give none."""
-        return not (self.saturated or self.truncated) and bool(np.isfinite(self.spectral).all())
+        return not (self.saturated or self.truncated) and self._finite[1]
 
 
 #: a spectrum whose first or last sample exceeds this fraction of its maximum is cut off

@@ -64,7 +64,7 @@ def integration_ladder(min_s: float, max_s: float) -> list[float]:
 
 @dataclass(frozen=True)
 class RawSpectrum:
-    """Counts in the analysis window, with the dark used and the flags."""
+    """Counts in the analysis window, with the dark used, the net counts and the flags."""
 
     wavelength_nm: NDArray[np.float64]
     counts: NDArray[np.float64]
@@ -72,10 +72,20 @@ class RawSpectrum:
     integration_time_s: float
     saturated: bool
     low_light: bool
+    net: NDArray[np.float64] | None = None  # counts - dark, when already computed
 
     @property
     def net_counts_per_s(self) -> NDArray[np.float64]:
-        return (self.counts - self.dark) / self.integration_time_s
+        net = self.net if self.net is not None else self.counts - self.dark
+        return net / self.integration_time_s
+
+
+def moving_average_max(values: NDArray[np.float64], width: int) -> float:
+    """Largest mean of ``width`` neighbouring values (a boxcar; cumulative sums: no convolution)."""
+    sums = np.cumsum(values)
+    window_sums = sums[width - 1:].copy()
+    window_sums[1:] -= sums[:-width]
+    return float(window_sums.max()) / width
 
 
 def open_seabreeze(serial_number: str | None = None) -> Any:
@@ -111,10 +121,19 @@ class SphereSpectrometer:
             self._window = (wavelengths >= window_nm[0]) & (wavelengths <= window_nm[1])
             if self._window.sum() < 10:
                 raise InstrumentError(f"spectrometer: window {window_nm} nm holds too few pixels")
+        inside = np.flatnonzero(self._window)
+        contiguous = len(inside) == inside[-1] - inside[0] + 1
+        self._pixels = slice(int(inside[0]), int(inside[-1]) + 1) if contiguous else self._window
         self.wavelength_nm = wavelengths[self._window]
         self.calibration = calibration
         self._responsivity = (calibration.on_grid(self.wavelength_nm, "the spectrometer window")
                               if calibration is not None else None)
+        self._box_pixels = min(DETECTION_WINDOW_PIXELS, len(self.wavelength_nm))
+        self._edge_pixels = max(10, len(self.wavelength_nm) // 50)
+        if self._responsivity is not None:  # rms responsivity over each edge, for the edge noise
+            n = self._edge_pixels
+            self._edge_rms = (float(np.sqrt(np.mean(self._responsivity[:n] ** 2))),
+                              float(np.sqrt(np.mean(self._responsivity[-n:] ** 2))))
         low_us, high_us = device.integration_time_micros_limits
         min_s = max(self.settings.min_s, low_us * 1e-6)
         max_s = min(self.settings.max_s, high_us * 1e-6)
@@ -122,6 +141,7 @@ class SphereSpectrometer:
             raise InstrumentError(f"spectrometer: integration range {self.settings.min_s}-{self.settings.max_s} s "
                                   f"outside the device's {low_us * 1e-6}-{high_us * 1e-6} s")
         self.ladder = integration_ladder(min_s, max_s)
+        self._ladder_index = {t: i for i, t in enumerate(self.ladder)}
         self.max_intensity = float(device.max_intensity)
         self._darks: dict[float, tuple[NDArray[np.float64], float]] = {}
         self._dark_medians: dict[float, float] = {}
@@ -136,7 +156,7 @@ class SphereSpectrometer:
         if self._device_integration_s != integration_s:
             self.device.integration_time_micros(int(round(integration_s * 1e6)))
             self._device_integration_s = integration_s
-        return np.asarray(self.device.intensities(), float)[self._window]
+        return np.asarray(self.device.intensities(), float)[self._pixels]
 
     def record_dark_library(self) -> None:
         """Record the dark spectrum at every ladder step. The light must be off."""
@@ -198,9 +218,8 @@ class SphereSpectrometer:
         target = 0.5 * (self.settings.low_fraction + self.settings.high_fraction)
         spectrum = self._measure(t, 1)
         for _ in range(self.settings.max_iterations):
-            dark, _ = self._dark(t)
             full_scale = self.max_intensity - self._dark_medians[t]
-            peak = float((spectrum.counts - dark).max())
+            peak = float(spectrum.net.max())
             if spectrum.saturated or peak > self.settings.high_fraction * full_scale:
                 factor = 0.2 if spectrum.saturated else target * full_scale / peak
                 new_t = self._ladder_at_most(t * factor, below=t)
@@ -228,16 +247,16 @@ class SphereSpectrometer:
         saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
         counts = scans[0] if len(scans) == 1 else np.mean(scans, axis=0)
         dark, scan_noise = self._dark(t)
+        net = counts - dark
         return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated,
-                           self._below_detection(counts - dark, scan_noise, max(1, averages)))
+                           self._below_detection(net, scan_noise, max(1, averages)), net)
 
     def _below_detection(self, net: NDArray[np.float64], scan_noise: float, averages: int) -> bool:
         """No band above the noise: the boxcar-smoothed net spectrum never exceeds
         LOW_LIGHT_SNR sigmas of its own noise (scan and dark noise combined)."""
-        w = min(DETECTION_WINDOW_PIXELS, len(net))
-        smoothed = np.convolve(net, np.ones(w) / w, mode="valid")
+        w = self._box_pixels
         noise = scan_noise * math.sqrt(1.0 / averages + 1.0 / self.settings.dark_scans) / math.sqrt(w)
-        return bool(smoothed.max() < LOW_LIGHT_SNR * noise)
+        return moving_average_max(net, w) < LOW_LIGHT_SNR * noise
 
     def calibrate(self, raw: RawSpectrum) -> SpectralResult:
         """Spectral flux Phi_e = (counts - dark) / t * R."""
@@ -246,7 +265,7 @@ class SphereSpectrometer:
         flux = raw.net_counts_per_s * self._responsivity
         return SpectralResult(
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
-            dark=raw.dark, dark_index=self.ladder.index(raw.integration_time_s), saturated=raw.saturated,
+            dark=raw.dark, dark_index=self._ladder_index[raw.integration_time_s], saturated=raw.saturated,
             low_light=raw.low_light,
             truncated=not raw.low_light and self._runs_off_window(raw, flux), instrument=self.identity,
             calibration_sha256=self.calibration.sha256)
@@ -254,17 +273,15 @@ class SphereSpectrometer:
     def _runs_off_window(self, raw: RawSpectrum, flux: NDArray[np.float64]) -> bool:
         """Emission still present at a window edge: the edge's mean flux is both above
         TRUNCATION_FRACTION of the peak and significantly (3 sigma) above zero."""
-        assert self._responsivity is not None
-        n = max(10, len(flux) // 50)
-        edges = (flux[:n].mean(), flux[-n:].mean())
+        n = self._edge_pixels
+        edges = (float(flux[:n].sum()) / n, float(flux[-n:].sum()) / n)
         if max(edges) <= 0:
             return False
-        w = min(DETECTION_WINDOW_PIXELS, len(flux))
-        peak = float(np.convolve(flux, np.ones(w) / w, mode="valid").max())
+        peak = moving_average_max(flux, self._box_pixels)
         _, scan_noise = self._dark(raw.integration_time_s)
         count_noise = scan_noise * math.sqrt(1.0 + 1.0 / self.settings.dark_scans) / raw.integration_time_s
-        for mean_flux, responsivity in zip(edges, (self._responsivity[:n], self._responsivity[-n:]), strict=True):
-            noise = count_noise * float(np.sqrt(np.mean(responsivity**2))) / math.sqrt(n)
+        for mean_flux, rms_responsivity in zip(edges, self._edge_rms, strict=True):
+            noise = count_noise * rms_responsivity / math.sqrt(n)
             if mean_flux > TRUNCATION_FRACTION * peak and mean_flux > 3 * noise:
                 return True
         return False

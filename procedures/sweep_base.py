@@ -106,9 +106,9 @@ class SweepProcedure(StationProcedure):
             self.stop_reason = "aborted by the user"
             return None
         if math.isnan(set_current_A):
-            self.station.smu.source_voltage = set_voltage_V
+            self.station.smu.apply_voltage(set_voltage_V)
         else:
-            self.station.smu.source_current = set_current_A
+            self.station.smu.apply_current(set_current_A)
         values = self.measure_point(direction, set_voltage_V=set_voltage_V, set_current_A=set_current_A)
         self.report_progress(self.measured / total)
         return values

@@ -58,6 +58,8 @@ class GridWeights:
 
 TOTAL, PHOTONS, LUMINOUS, X, Y, Z, FIRST_MOMENT = range(7)
 _grid_cache: dict[bytes, GridWeights] = {}
+#: the grid asked for last, by identity: an instrument passes the same array every reading
+_last_grid: list = [None, None]
 
 
 def trapezoid_weights(wavelength_nm: ArrayLike) -> FloatArray:
@@ -73,7 +75,15 @@ def trapezoid_weights(wavelength_nm: ArrayLike) -> FloatArray:
 
 
 def grid_weights(wavelength_nm: ArrayLike) -> GridWeights:
-    """The tables and weights of one grid (cached per grid)."""
+    """The tables and weights of one grid (cached per grid; grids are not modified in place)."""
+    if wavelength_nm is _last_grid[0]:
+        return _last_grid[1]
+    weights = _grid_weights(wavelength_nm)
+    _last_grid[:] = [wavelength_nm, weights]
+    return weights
+
+
+def _grid_weights(wavelength_nm: ArrayLike) -> GridWeights:
     wl = np.ascontiguousarray(wavelength_nm, dtype=float)
     key = wl.tobytes()
     cached = _grid_cache.get(key)
@@ -188,17 +198,27 @@ def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fracti
     if a >= 0:
         return float(wl[i])
     vertex = -b / (2 * a)
-    return float(wl[i] + np.clip(vertex, x[0], x[-1]))
+    return float(wl[i]) + min(max(vertex, float(x[0])), float(x[-1]))
 
 
 def _quadratic_fit(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
-    """Least-squares a x^2 + b x + c by the normal equations (x centred near 0)."""
+    """Least-squares a x^2 + b x + c by the normal equations (x centred near 0), solved
+    by Cramer's rule (a 3 x 3 system: numpy.linalg costs more than it computes here)."""
     x2 = x * x
-    s0, s1, s2, s3, s4 = len(x), x.sum(), x2.sum(), (x2 * x).sum(), (x2 * x2).sum()
-    matrix = np.array([[s4, s3, s2], [s3, s2, s1], [s2, s1, s0]])
-    rhs = np.array([(y * x2).sum(), (y * x).sum(), y.sum()])
-    a, b, c = np.linalg.solve(matrix, rhs)
-    return float(a), float(b), float(c)
+    s0, s1, s2, s3, s4 = float(len(x)), float(x.sum()), float(x2.sum()), float(x2 @ x), float(x2 @ x2)
+    t2, t1, t0 = float(y @ x2), float(y @ x), float(y.sum())
+
+    def det(m: tuple[tuple[float, float, float], ...]) -> float:
+        (p, q, r), (u, v, w), (g, h, k) = m
+        return p * (v * k - w * h) - q * (u * k - w * g) + r * (u * h - v * g)
+
+    d = det(((s4, s3, s2), (s3, s2, s1), (s2, s1, s0)))
+    if d == 0:
+        return 0.0, 0.0, t0 / s0
+    a = det(((t2, s3, s2), (t1, s2, s1), (t0, s1, s0))) / d
+    b = det(((s4, t2, s2), (s3, t1, s1), (s2, t0, s0))) / d
+    c = det(((s4, s3, t2), (s3, s2, t1), (s2, s1, t0))) / d
+    return a, b, c
 
 
 def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:

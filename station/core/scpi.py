@@ -8,6 +8,7 @@ canonical form (short mnemonics, upper case, leading colon) before it is matched
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _VOWELS = set("AEIOU")
 _MNEMONIC = re.compile(r"^([A-Z*]+?)(\d*)(\??)$")
@@ -48,8 +49,9 @@ def _canonical_argument_words(argument: str) -> str:
     return ",".join(out)
 
 
+@lru_cache(maxsize=1024)
 def canonical(command: str) -> str:
-    """Canonical form of one SCPI command (no ';' inside)."""
+    """Canonical form of one SCPI command (no ';' inside); memoised: queries repeat."""
     command = command.strip()
     if not command:
         return ""
