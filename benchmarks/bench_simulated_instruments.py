@@ -14,7 +14,6 @@ import statistics
 import time
 
 from pymeasure.instruments.keithley import Keithley2400
-from station.device_figures import device_figures
 
 from drivers.calibration import ResponsivityCalibration
 from drivers.keithley2400 import SafetyLimits, StationKeithley2400
@@ -22,6 +21,7 @@ from drivers.pr6xx import PR6xx
 from drivers.sphere_spectrometer import SphereSpectrometer
 from sim_instruments.bench import SimulatedBench
 from sim_instruments.calibration_lamp import SIM_CALIBRATION_PATH
+from station.analysis.point_figures import device_figures
 
 
 def per_call_s(function, repeat: int) -> float:

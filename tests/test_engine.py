@@ -162,3 +162,23 @@ def test_the_runner_keeps_no_rows_and_the_procedure_no_history(tmp_path):
                   if hasattr(value, "__len__") and not isinstance(value, str)})
     assert max(sizes.values()) < 20, sizes
     assert read_run(writer_path).rows("samples") == 3000
+
+
+def test_a_run_switches_the_output_off_once(tmp_path, recorded):
+    """The run's shutdown switches it off; closing the station confirms and does not repeat it."""
+    config = load_config()
+    procedure = TwoStreamProcedure(steps=5, spectrum_every=5)
+    with open_station(config) as station:
+        keithley = station.bench.keithley
+        commands: list[str] = []
+        original = keithley.match
+
+        def spy(query):
+            commands.append(query.decode())
+            return original(query)
+
+        keithley.device._match = spy
+        run_to_file(procedure, station, tmp_path / "once.h5")
+    output_commands = [c for c in commands if c.upper().startswith(("OUTP", ":OUTP"))]
+    assert output_commands == ["OUTPUT 1", ":OUTP 0"]
+    assert not keithley.output_on and recorded[0].led.drive is None

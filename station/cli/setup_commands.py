@@ -11,8 +11,8 @@ EXIT_OK = 0
 
 def calibrate_sphere_command(args: argparse.Namespace) -> int:
     from drivers.calibration import LampCertificate
-    from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer, open_seabreeze
     from station.setup.config import SIMULATED, load_config
+    from station.setup.light_meters import sphere_device, sphere_spectrometer
     from station.setup.sphere_calibration import calibrate_sphere
 
     config = load_config(args.config)
@@ -30,23 +30,19 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
     if certificate_path is None:
         raise ConfigError("--lamp-certificate is required for a real spectrometer")
     certificate = LampCertificate.load(certificate_path)
-    settings = IntegrationSettings(s.min_integration_s, s.max_integration_s, s.low_fraction, s.high_fraction,
-                                   s.dark_scans)
+    bench = None
     if simulated:
         from sim_instruments.bench import SimulatedBench
 
         bench = SimulatedBench.from_settings(config.simulation_settings())
-        device = bench.spectrometer
         lamp_off, lamp_on = (lambda: bench.mount("dark")), (lambda: bench.mount("lamp"))
     else:
-        device = open_seabreeze(s.address)
-
         def prompt(text: str):
             return lambda: None if args.yes else input(text + " — press Enter ")
 
         lamp_off = prompt("Cap the sphere port (lamp off) for dark spectra")
         lamp_on = prompt("Mount the calibration lamp on the sphere port and let it warm up")
-    spectrometer = SphereSpectrometer(device, None, settings, window_nm=s.wavelength_range_nm)
+    spectrometer = sphere_spectrometer(config, sphere_device(config, bench), None)
     calibration = calibrate_sphere(spectrometer, certificate, lamp_off=lamp_off, lamp_on=lamp_on, scans=args.scans)
     sha = calibration.save(args.out)
     print(f"wrote {args.out}: {calibration.wavelength_nm[0]:.1f}-{calibration.wavelength_nm[-1]:.1f} nm, "

@@ -272,11 +272,11 @@ SPECTRUM_FIGURE_NAMES = ("peak_wavelength_nm", "fwhm_nm", "centroid_nm", "cie_x"
 def spectrum_figures_from_totals(spectral: FloatArray, wavelength_nm: FloatArray,
                                  totals: FloatArray) -> tuple[float, ...]:
     """The :class:`SpectrumFigures` values (a tuple, in field order) given the spectrum's totals."""
-    x, y = _xy(totals[X], totals[Y], totals[Z])
-    u, v = _uv_prime(totals[X], totals[Y], totals[Z])
-    centroid = totals[FIRST_MOMENT] / totals[TOTAL] if totals[TOTAL] > 0 else NAN
-    return (peak_wavelength_nm(spectral, wavelength_nm), fwhm_nm(spectral, wavelength_nm), float(centroid),
-            x, y, u, v)
+    big_x, big_y, big_z, total = float(totals[X]), float(totals[Y]), float(totals[Z]), float(totals[TOTAL])
+    x, y = _xy(big_x, big_y, big_z)
+    u, v = _uv_prime(big_x, big_y, big_z)
+    centroid = float(totals[FIRST_MOMENT]) / total if total > 0 else NAN
+    return (peak_wavelength_nm(spectral, wavelength_nm), fwhm_nm(spectral, wavelength_nm), centroid, x, y, u, v)
 
 
 def spectrum_figures(spectral: ArrayLike, wavelength_nm: ArrayLike) -> SpectrumFigures:

@@ -26,6 +26,8 @@ from station.core.errors import DataFileError
 from station.run.records import RunStart
 
 FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
+#: HDF5 chunk cache per dataset while reading (rows are read in blocks; little is reread)
+READ_CHUNK_CACHE_BYTES = 256 * 1024
 READABLE_FORMATS = (FORMAT_1, FORMAT_2)
 
 
@@ -186,7 +188,7 @@ class RunFile:
     @contextmanager
     def open(self) -> Iterator[h5py.File]:
         try:
-            f = h5py.File(self.path, "r", swmr=True)
+            f = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=READ_CHUNK_CACHE_BYTES)
         except OSError as exc:
             raise DataFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
         with f:

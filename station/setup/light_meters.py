@@ -24,11 +24,28 @@ def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
 
 def _open_sphere(config: StationConfig, bench: Any | None) -> LightMeter:
     from drivers.calibration import ResponsivityCalibration
-    from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer, open_seabreeze
+
+    calibration = ResponsivityCalibration.load(config.resolved_calibration_path())
+    return sphere_spectrometer(config, sphere_device(config, bench), calibration)
+
+
+def sphere_device(config: StationConfig, bench: Any | None) -> Any:
+    """The spectrometer device the configuration names (seabreeze, or the simulated bench's)."""
+    from drivers.sphere_spectrometer import open_seabreeze
+
+    address = config.spectrometer.address
+    if address == SIMULATED:
+        assert bench is not None, "a simulated spectrometer needs the simulated bench"
+        return bench.spectrometer
+    return open_seabreeze(address)
+
+
+def sphere_spectrometer(config: StationConfig, device: Any, calibration: Any | None) -> Any:
+    """The sphere spectrometer driver with the configuration's integration settings and window
+    (``calibration`` None: uncalibrated, for building a calibration)."""
+    from drivers.sphere_spectrometer import IntegrationSettings, SphereSpectrometer
 
     s = config.spectrometer
-    calibration = ResponsivityCalibration.load(config.resolved_calibration_path())
-    device = bench.spectrometer if s.address == SIMULATED and bench is not None else open_seabreeze(s.address)
     settings = IntegrationSettings(s.min_integration_s, s.max_integration_s, s.low_fraction, s.high_fraction,
                                    s.dark_scans)
     return SphereSpectrometer(device, calibration, settings, window_nm=s.wavelength_range_nm)

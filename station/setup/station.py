@@ -53,12 +53,17 @@ class Station:
         return ids
 
     def close(self) -> None:
-        """Output off first, whatever else fails; then release the light instrument."""
+        """Output off first, whatever else fails; then release the light instrument.
+
+        The output is switched off unless the driver's last output command that went
+        through was "off" (a run's shutdown has done it already: once is enough).
+        """
         if self.closed:
             return
         self.closed = True
         try:
-            self.smu.safe_shutdown()
+            if self.smu.output_on:
+                self.smu.safe_shutdown()
         finally:
             try:
                 self.light.close()
