@@ -26,8 +26,12 @@ Variants:
    open-source LED stations store them); pymeasure flushes lines, never fsyncs.
 3. **ours**: ``JVLSweep`` + ``ProcedureRunner`` + ``HDF5RunWriter`` (format 2).
 
-Printed: points per second (best and median of R), ratios from the same run, and our
-time per point over the floor. Machines here are noisy: quote ratios.
+Each variant runs a short and a long sweep over the same voltages (default 300 and 1200
+points, so the mix of dark and bright points is the same). The time per point is the
+slope between the two (best of R each, variants interleaved): one-off costs at either
+end (the final flush and fsync, the status, the NXdata copies) are left out of it and
+shown as the fixed cost per run. Printed: per point, fixed per run, points per second
+of both lengths, and the ratios from the same run. Machines here are noisy: quote ratios.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from station.run.runner import ProcedureRunner
 from station.setup.config import load_config
 from station.setup.station import open_station
 
-START_V, STEP_V = 0.0, 0.02
+START_V, STOP_V = 0.0, 5.98  # every sweep covers this range, in as many points as asked
 AREA_CM2 = 0.04
 COLUMNS = 33  # as ours stores
 
@@ -92,10 +96,14 @@ def fresh_station(durability_s: float):
     return station
 
 
+def step_for(points: int) -> float:
+    return (STOP_V - START_V) / (points - 1)
+
+
 def ours(points: int, folder: Path, durability_s: float, log: bool = False):
     station = fresh_station(durability_s)
     traffic = TrafficLog(station.bench) if log else None
-    procedure = JVLSweep(start_voltage=START_V, stop_voltage=START_V + STEP_V * (points - 1), step_voltage=STEP_V,
+    procedure = JVLSweep(start_voltage=START_V, stop_voltage=STOP_V, step_voltage=step_for(points),
                          settle_time=0.0, breakdown_drop=1.0)
     marks: dict[str, float] = {}
 
@@ -179,7 +187,9 @@ def raw_floor(traffic: TrafficLog, folder: Path, durability_s: float) -> float:
     spectrometer = bench.spectrometer
     pixels = len(plain.wl)
     f = h5py.File(folder / "raw.h5", "w", libver=("v110", "v110"))
-    table = f.create_dataset("points", (0, COLUMNS), maxshape=(None, COLUMNS), chunks=(124, COLUMNS), dtype="f8")
+    rows_per_chunk = (8 if durability_s == 0 else 64) * 1024 // (8 * COLUMNS)  # as ours
+    table = f.create_dataset("points", (0, COLUMNS), maxshape=(None, COLUMNS), chunks=(rows_per_chunk, COLUMNS),
+                             dtype="f8")
     options = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels), "dtype": "f4"}
     spectral = f.create_dataset("spectral", **options)
     raw = f.create_dataset("raw", **options, compression="gzip", compression_opts=1, shuffle=True)
@@ -220,8 +230,9 @@ def raw_floor(traffic: TrafficLog, folder: Path, durability_s: float) -> float:
 
     start = time.perf_counter()
     last_sync = start
+    step = step_for(len(traffic.points))
     for i, scans in enumerate(traffic.points):
-        v = START_V + i * STEP_V
+        v = START_V + i * step
         resource.write(f":SOUR:VOLT {v:g}")
         before, counts, after = replay_point(lambda: resource.query(":READ?"), spectrometer, scans, current_t)
         b, a = before.split(","), after.split(",")
@@ -254,7 +265,7 @@ class PymeasureJVL(Procedure):
     """The same sweep the usual pymeasure way, spectra in one CSV file per point."""
 
     start_voltage = FloatParameter("Start voltage", units="V", default=START_V)
-    step_voltage = FloatParameter("Voltage step", units="V", default=STEP_V)
+    step_voltage = FloatParameter("Voltage step", units="V", default=0.02)
     points = IntegerParameter("Points", default=100)
     DATA_COLUMNS = ["Voltage (V)", "Current (A)", "Current density (mA/cm^2)", "Photon rate (1/s)", "EQE",
                     "Radiant flux (W)", "Luminous flux (lm)", "Luminance (cd/m^2)", "Radiance (W/(sr m^2))",
@@ -299,7 +310,7 @@ def pymeasure_worker(traffic: TrafficLog, folder: Path) -> float:
     station = fresh_station(0.0)
     spectra_folder = folder / f"pymeasure-spectra-{time.monotonic_ns()}"
     spectra_folder.mkdir()
-    procedure = PymeasureJVL(points=len(traffic.points))
+    procedure = PymeasureJVL(points=len(traffic.points), step_voltage=step_for(len(traffic.points)))
     procedure.station, procedure.traffic, procedure.folder, procedure.marks = station, traffic, spectra_folder, {}
     csv_path = folder / f"pymeasure-{time.monotonic_ns()}.csv"
     worker = Worker(Results(procedure, str(csv_path)))
@@ -315,35 +326,48 @@ def pymeasure_worker(traffic: TrafficLog, folder: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=300)
+    parser.add_argument("--points", type=int, nargs=2, default=[300, 1200], metavar=("SHORT", "LONG"),
+                        help="points of the short and the long sweep over the same voltages")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    if args.points < 2 or args.repeat < 1:
-        parser.error("need --points >= 2 and --repeat >= 1")
-    n = args.points
+    short, long_ = args.points
+    if not 2 <= short < long_ or args.repeat < 1:
+        parser.error("need 2 <= SHORT < LONG and --repeat >= 1")
+    variants = {
+        "raw floor, S=0": lambda traffic, folder, n: raw_floor(traffic, folder, 0.0),
+        "ours, S=0": lambda traffic, folder, n: ours(n, folder, 0.0)[0],
+        "raw floor, S=1 s": lambda traffic, folder, n: raw_floor(traffic, folder, 1.0),
+        "ours, S=1 s": lambda traffic, folder, n: ours(n, folder, 1.0)[0],
+        "pymeasure (CSV, no fsync)": lambda traffic, folder, n: pymeasure_worker(traffic, folder),
+    }
+    times: dict[tuple[str, int], list[float]] = {(name, n): [] for name in variants for n in (short, long_)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _, traffic = ours(n, folder, 0.0, log=True)  # the traffic the others replay; also warms caches
-        scans = sum(len(p) for p in traffic.points)
-        raw_floor(traffic, folder, 0.0)
-        pymeasure_worker(traffic, folder)
-        names = ["raw floor, S=0", "ours, S=0", "raw floor, S=1 s", "ours, S=1 s", "pymeasure (CSV, no fsync)"]
-        runs: dict[str, list[float]] = {name: [] for name in names}
-        for _ in range(args.repeat):
-            runs["raw floor, S=0"].append(raw_floor(traffic, folder, 0.0))
-            runs["ours, S=0"].append(ours(n, folder, 0.0)[0])
-            runs["raw floor, S=1 s"].append(raw_floor(traffic, folder, 1.0))
-            runs["ours, S=1 s"].append(ours(n, folder, 1.0)[0])
-            runs["pymeasure (CSV, no fsync)"].append(pymeasure_worker(traffic, folder))
-    best = {name: min(times) for name, times in runs.items()}
-    print(f"J-V-L sweep, {n} points ({scans} spectrometer scans), best of {args.repeat} (median in brackets)")
-    for name in names:
-        print(f"  {name:<28} {n / best[name]:7.0f} points/s  {1e3 * best[name] / n:6.3f} ms/point"
-              f"   ({n / statistics.median(runs[name]):.0f} points/s)")
+        traffic = {n: ours(n, folder, 0.0, log=True)[1] for n in (short, long_)}  # also warms caches
+        scans = {n: sum(len(p) for p in traffic[n].points) for n in (short, long_)}
+        for _ in range(args.repeat):  # interleaved: the machine's noise hits every variant alike
+            for n in (short, long_):
+                for name, run in variants.items():
+                    times[(name, n)].append(run(traffic[n], folder, n))
+    best = {key: min(values) for key, values in times.items()}
+    print(f"J-V-L sweep over {START_V:g}-{STOP_V:g} V in {short} and in {long_} points "
+          f"({scans[short]} and {scans[long_]} spectrometer scans), best of {args.repeat}")
+    print(f"  {'':<27} {'per point':>10} {'fixed/run':>10} {f'{short} pts/s':>11} {f'{long_} pts/s':>11}"
+          f"   (median {long_} pts/s)")
+    per_point = {}
+    for name in variants:
+        per_point[name] = (best[(name, long_)] - best[(name, short)]) / (long_ - short)
+        fixed = best[(name, short)] - short * per_point[name]
+        print(f"  {name:<27} {1e3 * per_point[name]:7.3f} ms {1e3 * fixed:7.1f} ms {short / best[(name, short)]:11.0f}"
+              f" {long_ / best[(name, long_)]:11.0f}   ({long_ / statistics.median(times[(name, long_)]):.0f})")
+    print("  per point (the slope between the two lengths: one-off costs at either end left out):")
     for s in ("S=0", "S=1 s"):
-        print(f"  ours / floor time per point, {s:<6}   {best[f'ours, {s}'] / best[f'raw floor, {s}']:.2f}")
-    print(f"  ours (S=0) / pymeasure time per point  {best['ours, S=0'] / best['pymeasure (CSV, no fsync)']:.2f}")
-    print(f"  ours (S=1 s) / pymeasure time per point {best['ours, S=1 s'] / best['pymeasure (CSV, no fsync)']:.2f}")
+        print(f"    ours / floor, {s:<6}  {per_point[f'ours, {s}'] / per_point[f'raw floor, {s}']:.2f}")
+    pymeasure = per_point["pymeasure (CSV, no fsync)"]
+    for s in ("S=0", "S=1 s"):
+        print(f"    ours ({s}) / pymeasure  {per_point[f'ours, {s}'] / pymeasure:.2f}")
+    whole = {s: best[(f"ours, {s}", short)] / best[(f"raw floor, {s}", short)] for s in ("S=0", "S=1 s")}
+    print(f"  whole {short}-point run, ours / floor: S=0 {whole['S=0']:.2f}, S=1 s {whole['S=1 s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -54,8 +54,10 @@ SPECTRUM_DTYPE = "f4"
 STATUS_DTYPE = "S16"
 REASON_DTYPE = "S512"
 TIME_UNITS = "s since 1970-01-01 UTC"
-#: target size of one chunk of a stream table
-TABLE_CHUNK_BYTES = 32 * 1024
+#: target size of one chunk of a stream table (and of the spectra's row index). HDF5 writes
+#: a dirty chunk whole at every flush: with S = 0 (a flush per event) small chunks keep the
+#: bytes written per event low; with S > 0 a batch fills chunks, and larger ones index less
+TABLE_CHUNK_BYTES = {True: 8 * 1024, False: 64 * 1024}  # keyed by "flush per event"
 #: deflate level of the spectra (1: fast; noise-dominated spectra gain little from more)
 DEFLATE_LEVEL = 1
 #: with S > 0 the measurement thread waits for the file thread beyond this backlog
@@ -411,8 +413,9 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     measurement.attrs["NX_class"] = "NXcollection"
     for stream in start.streams:
         n = len(stream.columns)
+        chunk_bytes = TABLE_CHUNK_BYTES[durability_interval_s == 0]
         table = measurement.create_dataset(stream.name, shape=(0, n), maxshape=(None, n), dtype="f8",
-                                           chunks=(max(16, TABLE_CHUNK_BYTES // (8 * n)), n))
+                                           chunks=(max(16, chunk_bytes // (8 * n)), n))
         table.attrs.update({"units": [c.units for c in stream.columns], "columns": list(stream.column_names),
                             "dtypes": [c.dtype for c in stream.columns],
                             "descriptions": [c.description for c in stream.columns],
@@ -431,7 +434,7 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     for stream in (s for s in start.streams if s.spectra):
         if light is None:
             raise ValueError("a stream with spectra needs a light instrument")
-        _create_spectra(f, stream, instrument["light"], start)
+        _create_spectra(f, stream, instrument["light"], start, TABLE_CHUNK_BYTES[durability_interval_s == 0] // 8)
 
     data = entry.create_group("data")
     main = start.main
@@ -482,7 +485,7 @@ def spectra_group_path(stream: str, main_stream: str) -> str:
     return "/entry/spectra" if stream == main_stream else f"/entry/spectra_{stream}"
 
 
-def _create_spectra(f: h5py.File, stream: Stream, light: h5py.Group, start: RunStart) -> None:
+def _create_spectra(f: h5py.File, stream: Stream, light: h5py.Group, start: RunStart, index_chunk: int) -> None:
     axis = start.light.axis  # type: ignore[union-attr]
     pixels = len(axis.wavelength_nm)
     group = f.create_group(spectra_group_path(stream.name, start.main.stream))
@@ -491,7 +494,7 @@ def _create_spectra(f: h5py.File, stream: Stream, light: h5py.Group, start: RunS
     for name in ("wavelength_nm", "dark_library", "dark_integration_time_s"):
         if name in light:
             group[name] = light[name]  # hard links: one dataset, also where format 1 had it
-    group.create_dataset("row", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,)).attrs.update(
+    group.create_dataset("row", shape=(0,), maxshape=(None,), dtype="i8", chunks=(index_chunk,)).attrs.update(
         {"units": "1", "description": f"row of measurement/{stream.name} (and its time) this spectrum belongs to"})
     options: dict[str, Any] = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels),
                                "dtype": SPECTRUM_DTYPE}
