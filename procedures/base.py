@@ -67,7 +67,9 @@ class StationProcedure(Procedure):
 
     @classmethod
     def summary(cls) -> str:
-        return (cls.__doc__ or cls.NAME).strip().splitlines()[0]
+        """The docstring's first sentence (``ledstation run --help``)."""
+        text = " ".join((cls.__doc__ or cls.NAME).split())
+        return text.split(". ", 1)[0].rstrip(".")
 
     def streams(self) -> Sequence[Stream]:
         return self.STREAMS

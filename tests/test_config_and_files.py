@@ -40,6 +40,7 @@ def test_a_partial_file_takes_defaults_for_the_rest(tmp_path):
     ("[simulation]\npreset = \"blue-oled\"\n", r"\[simulation\] preset: unknown preset"),
     ("[extra]\nx = 1\n", r"unknown table \[extra\]"),
     ("this is not toml", r"not valid TOML"),
+    ("[spectrometer]\naddress = \"first\"\n", r"\[spectrometer\] calibration_file: \"sim\" is the simulated"),
 ])
 def test_impossible_values_name_the_file_and_key(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -192,6 +192,9 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
     spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "calibration_file", str), min_t, max_t,
                                       low, high, dark_scans, (float(window[0]), float(window[1])))
 
+    if geometry == "sphere" and spectrometer.address != SIMULATED and spectrometer.calibration_file == SIMULATED:
+        raise r.fail(f"{s}.calibration_file", '"sim" is the simulated sphere\'s responsivity; give your '
+                     "spectrometer's file (ledstation calibrate-sphere)")
     radiometer = RadiometerConfig(r.get("radiometer", "address", str), r.positive("radiometer", "timeout_s"))
     area = r.positive("device", "pixel_area_cm2")
     if area > 100:
