@@ -92,7 +92,7 @@ class StationProcedure(Procedure):
         for name, parameter in self.parameter_definitions().items():
             value = getattr(self, name)
             if isinstance(parameter, FloatParameter) and isinstance(value, float) and math.isnan(value):
-                raise ConfigError(f"parameter {name} is NaN")
+                raise ConfigError(f"parameter {name}: NaN is not a value")
 
     # --- bound by the runner ----------------------------------------------------------
     def bind(self, run: ProcedureRunner) -> None:

@@ -55,9 +55,6 @@ class EQESweep(SweepProcedure):
         n = max(2, int(round(decades * self.points_per_decade)) + 1)
         return np.logspace(math.log10(self.start_current_density), math.log10(self.stop_current_density), n)
 
-    def progress_total(self) -> int:
-        return len(self.current_densities_mA_cm2())
-
     def startup(self) -> None:
         super().startup()
         smu = self.station.smu

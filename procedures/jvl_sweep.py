@@ -79,9 +79,6 @@ class JVLSweep(SweepProcedure):
             points += [(float(v), -1) for v in reversed(forward[:-1])]
         return points
 
-    def progress_total(self) -> int:
-        return len(self.voltages())
-
     def startup(self) -> None:
         super().startup()
         smu = self.station.smu

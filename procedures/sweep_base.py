@@ -70,21 +70,14 @@ class SweepProcedure(StationProcedure):
     # --- validation before any instrument is touched --------------------------------
     def validate(self, config: StationConfig) -> None:
         """Raise :class:`ConfigError` (one line) for any impossible parameter."""
-        for name in self.parameter_definitions():
-            value = getattr(self, name)
-            if isinstance(value, float) and math.isnan(value):
-                raise ConfigError(f"parameter {name}: NaN is not a value")
-            if isinstance(value, float) and value < 0 and name in ("settle_time", "turn_on_luminance",
-                                                                    "turn_on_radiance"):
-                raise ConfigError(f"parameter {name} must not be negative")
         super().validate(config)
+        for name in ("settle_time", "turn_on_luminance", "turn_on_radiance"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"parameter {name} must not be negative")
         if self.light_quantity not in LIGHT_QUANTITIES:
             raise ConfigError(f"parameter light_quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
         if not 0 < self.breakdown_drop <= 1:
             raise ConfigError("parameter breakdown_drop must be within (0, 1]")
-
-    def progress_total(self) -> int:
-        return 1
 
     # --- lifecycle ------------------------------------------------------------------
     def startup(self) -> None:

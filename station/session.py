@@ -19,8 +19,8 @@ from procedures import procedure_class
 from procedures.base import StationProcedure
 from station.analysis.stored_run import StoredRun
 from station.analysis.summary import run_summary
-from station.data.reader import RunFile, read_run
-from station.data.writer import HDF5RunWriter, finish_file, write_analysis
+from station.data.reader import RunFile
+from station.data.writer import HDF5RunWriter, finish_file
 from station.run.record_stream import QueuedSink
 from station.run.records import RunStop, Sink
 from station.run.runner import ProcedureRunner
@@ -62,29 +62,18 @@ def analyze_run(run: StoredRun) -> dict[str, Any]:
     return cls.analyze(run)
 
 
-def analyze_and_store(path: str | Path) -> dict[str, Any]:
-    """Compute the figures of a run file from its columns and store them in it."""
-    analysis = analyze_run(read_run(path))
-    write_analysis(path, analysis)
-    return analysis
-
-
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path, *, overwrite: bool = False,
-                sinks: Sequence[Sink] = (), title: str = "", queue_sinks: bool = True,
-                runner: list[ProcedureRunner] | None = None) -> RunOutcome:
+                sinks: Sequence[Sink] = (), title: str = "", queue_sinks: bool = True) -> RunOutcome:
     """Run ``procedure`` on ``station`` into a new run file and analyse it.
 
     ``sinks`` (terminal, plot ...) get the records through a :class:`QueuedSink` unless
     ``queue_sinks`` is false. Ctrl-C and SIGTERM are re-raised after the file is closed
-    with its status and its figures. ``runner``, if given, receives the runner before
-    the run starts (for ``abort()`` from another thread).
+    with its status and its figures.
     """
     path = Path(path)
     writer = HDF5RunWriter(path, overwrite=overwrite, finalise=False)
     extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
     the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title)
-    if runner is not None:
-        runner.append(the_runner)
     analysis: dict[str, Any] = {}
     try:
         stop = the_runner.run()
@@ -106,7 +95,8 @@ def recover_and_analyze(path: str | Path, out: str | Path, overwrite: bool = Fal
     from station.data.recovery import recover
 
     copy = recover(path, out, overwrite=overwrite)
-    analysis = analyze_and_store(out) if copy.points else {}
+    analysis = analyze_run(copy) if copy.points else {}
     stop = RunStop(copy.status, copy.reason, copy.metadata["end_time_s"],
                    {s: copy.rows(s) for s in copy.stream_names()}, copy.main_stream)
+    finish_file(out, stop, analysis if copy.points else None)
     return RunOutcome(Path(out), stop, analysis)

@@ -7,9 +7,8 @@ import json
 
 from station.core.errors import ConfigError
 
+from . import EXIT_OK
 from .output import check_figure_output, check_output, print_analysis
-
-EXIT_OK = 0
 
 
 def analyze_command(args: argparse.Namespace) -> int:

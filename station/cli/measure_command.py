@@ -8,7 +8,7 @@ import math
 
 from station.core.errors import ConfigError
 
-EXIT_OK = 0
+from . import EXIT_OK
 
 
 def measure_command(args: argparse.Namespace) -> int:

@@ -15,9 +15,9 @@ from procedures import procedure_class, procedure_names
 from procedures.base import StationProcedure
 from station.core.errors import ConfigError
 
+from . import EXIT_FAILED, EXIT_OK
 from .output import check_figure_output, check_output, print_analysis
 
-EXIT_OK, EXIT_FAILED = 0, 1
 #: compliance parameters whose default is capped at the station's safety limit
 SAFETY_CAPPED = {"compliance_current": "max_current_A", "compliance_voltage": "max_voltage_V"}
 

@@ -6,7 +6,7 @@ import argparse
 
 from station.core.errors import ConfigError
 
-EXIT_OK = 0
+from . import EXIT_OK
 
 
 def calibrate_sphere_command(args: argparse.Namespace) -> int:

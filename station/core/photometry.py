@@ -252,34 +252,12 @@ def centroid_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
     return integrate(s * np.asarray(wavelength_nm, float), wavelength_nm) / total
 
 
-@dataclass(frozen=True)
-class SpectrumFigures:
-    """Shape and colour figures of one emission spectrum."""
-
-    peak_wavelength_nm: float
-    fwhm_nm: float
-    centroid_nm: float
-    cie_x: float
-    cie_y: float
-    cie_u_prime: float
-    cie_v_prime: float
-
-
-SPECTRUM_FIGURE_NAMES = ("peak_wavelength_nm", "fwhm_nm", "centroid_nm", "cie_x", "cie_y", "cie_u_prime",
-                         "cie_v_prime")
-
-
 def spectrum_figures_from_totals(spectral: FloatArray, wavelength_nm: FloatArray,
                                  totals: FloatArray) -> tuple[float, ...]:
-    """The :class:`SpectrumFigures` values (a tuple, in field order) given the spectrum's totals."""
+    """Peak, FWHM, centroid, CIE (x, y) and (u', v') of a spectrum, given its totals."""
     big_x, big_y, big_z, total = float(totals[X]), float(totals[Y]), float(totals[Z]), float(totals[TOTAL])
     x, y = _xy(big_x, big_y, big_z)
     u, v = _uv_prime(big_x, big_y, big_z)
     centroid = float(totals[FIRST_MOMENT]) / total if total > 0 else NAN
     return (peak_wavelength_nm(spectral, wavelength_nm), fwhm_nm(spectral, wavelength_nm), centroid, x, y, u, v)
 
-
-def spectrum_figures(spectral: ArrayLike, wavelength_nm: ArrayLike) -> SpectrumFigures:
-    """Peak, FWHM, centroid and CIE coordinates of a spectrum."""
-    s, wl = np.asarray(spectral, float), np.asarray(wavelength_nm, float)
-    return SpectrumFigures(*spectrum_figures_from_totals(s, wl, spectrum_totals(s, wl)))

@@ -58,17 +58,16 @@ class StreamInfo:
     dtypes: dict[str, str]
     descriptions: dict[str, str]
     rows: int
-    spectra_path: str | None  # group holding spectral/raw (and row, time_s in format 2)
+    spectra_path: str | None  # group holding spectral/raw (and, in format 2, row)
 
 
 class LazyArray:
     """Rows of one 2-D dataset, read when indexed (``np.asarray`` reads them all)."""
 
-    def __init__(self, run: RunFile, path: str, rows: int, selection: np.ndarray | None = None) -> None:
+    def __init__(self, run: RunFile, path: str, rows: int) -> None:
         self._run = run
         self._path = path
         self._rows = rows
-        self._selection = selection  # dataset rows, when not simply 0..rows-1
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -80,8 +79,6 @@ class LazyArray:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         index = np.arange(self._rows)[key]
-        if self._selection is not None:
-            index = self._selection[index]
         with self._run.open() as f:
             ds = f[self._path]
             if np.ndim(index) == 0:
@@ -111,11 +108,6 @@ class Spectra:
     raw_units: str
     dark_library: np.ndarray | None = None
     dark_integration_time_s: np.ndarray | None = None
-
-    def index_of_row(self, row: int) -> int | None:
-        """Which spectrum belongs to table row ``row`` (None if that row has none)."""
-        k = int(np.searchsorted(self.rows, row))
-        return k if k < len(self.rows) and self.rows[k] == row else None
 
 
 class ColumnsView(Mapping):

@@ -5,8 +5,9 @@ point its durability policy promised, but its status says "running" and its NXda
 copies are empty. :func:`recover` reads it in chunks and replays its events through the
 normal writer into a new file (format 2, whatever the old file's format), with status
 "failed" and the reason, so every tool sees a finished layout. The crashed file itself
-is never modified (``h5clear`` on it can destroy it). The figures of merit are added
-afterwards by the caller (``station.session``), which knows the procedures.
+is never modified (``h5clear`` on it can destroy it). The NXdata copies and the figures
+of merit are added afterwards by the caller (``station.session``), which knows the
+procedures, in one reopening.
 """
 
 from __future__ import annotations
@@ -72,15 +73,16 @@ def events_of(run: RunFile, stream: str) -> Iterator[Event]:
                 wanted[int(spectra.rows[next_spectrum])] = next_spectrum
                 next_spectrum += 1
         block_spectral = block_raw = None
+        first = min(wanted.values(), default=0)
         if wanted:
-            first, last = min(wanted.values()), max(wanted.values())
+            last = max(wanted.values())
             block_spectral, block_raw = spectra.spectral[first:last + 1], spectra.raw[first:last + 1]
         for i in range(n):
             values: dict[str, Any] = {name: chunk[name][i].item() for name in names}
             spectrum = None
             k = wanted.get(row + i)
             if k is not None:
-                j = k - min(wanted.values())
+                j = k - first
                 spectrum = SpectralResult(light["wavelength_nm"], block_spectral[j], light["quantity"], block_raw[j],
                                           light["raw_units"], float(values.get("integration_time_s", math.nan)))
             yield Event(stream, row + i, values, spectrum)
@@ -88,11 +90,13 @@ def events_of(run: RunFile, stream: str) -> Iterator[Event]:
 
 
 def recover(path: str | Path, out: str | Path, overwrite: bool = False) -> RunFile:
-    """Write a complete copy of a crashed run file; returns the copy (without figures)."""
+    """Copy a crashed run file's records into a new file; returns the copy, whose NXdata
+    copies and figures the caller adds (``station.data.writer.finish_file``)."""
     run = read_run(path)
     if run.status != RUNNING:
         raise ConfigError(f"{path}: status is {run.status!r}, nothing to recover")
-    writer = HDF5RunWriter(out, overwrite=overwrite, durability_interval_s=COPY_DURABILITY_INTERVAL_S)
+    writer = HDF5RunWriter(out, overwrite=overwrite, durability_interval_s=COPY_DURABILITY_INTERVAL_S,
+                           finalise=False)
     writer(run_start_of(run))
     counts: dict[str, int] = {}
     try:

@@ -65,8 +65,8 @@ MAX_PENDING_ROWS = 200_000
 MAX_PENDING_SPECTRA = 2_000
 #: rows copied at a time when the run ends
 COPY_CHUNK_ROWS = 16_384
-#: HDF5 caches per open file: raw chunks per dataset (a table chunk is 32 kB, a spectrum
-#: 8 kB) and metadata; HDF5's defaults (1 MB per dataset, up to 32 MB of metadata) let a
+#: HDF5 caches per open file: raw chunks per dataset (a table chunk is 8 or 64 kB, a
+#: spectrum 8 kB) and metadata; HDF5's defaults (1 MB per dataset, up to 32 MB of metadata) let a
 #: long run's memory grow by tens of MB before it levels off
 CHUNK_CACHE_BYTES = 256 * 1024
 METADATA_CACHE_BYTES = 4 * 2**20
@@ -98,7 +98,6 @@ class BackgroundSync:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.syncs = 0
         self.error: OSError | None = None
         self._wanted = threading.Event()
         self._stop = False
@@ -118,7 +117,6 @@ class BackgroundSync:
                 return
             try:
                 os.fsync(self.fd)
-                self.syncs += 1
             except OSError as exc:  # reported to the writer at its next request
                 self.error = exc
 
@@ -155,6 +153,15 @@ class _Batch:
     rows: list[np.ndarray] = field(default_factory=list)
     spectrum_rows: list[int] = field(default_factory=list)
     spectra: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, row: np.ndarray, event: Event) -> bool:
+        """Take one event's row (and spectrum); True if it had a spectrum."""
+        self.rows.append(row)
+        if event.spectrum is None:
+            return False
+        self.spectrum_rows.append(event.index)
+        self.spectra.append((event.spectrum.spectral, event.spectrum.raw))
+        return True
 
 
 @dataclass
@@ -195,12 +202,7 @@ class HDF5RunWriter:
         self._closing = False
         self._error: BaseException | None = None
         self.events = 0
-        self.syncs = 0
-
-    @property
-    def points(self) -> int:
-        """Events given to the writer so far."""
-        return self.events
+        self.syncs = 0  # flush + fsync rounds of the file thread (S > 0)
 
     def __call__(self, record: Record) -> None:
         if isinstance(record, Event):
@@ -244,25 +246,17 @@ class HDF5RunWriter:
         sf = self._streams[event.stream]
         values = event.values
         row = np.fromiter([values.get(name, math.nan) for name in sf.names], dtype=float, count=len(sf.names))
-        spectrum = event.spectrum
         if self._syncer is not None:  # S = 0: written and flushed before the next sink sees it
-            batch = _Batch([row])
-            if spectrum is not None:
-                batch.spectrum_rows.append(event.index)
-                batch.spectra.append((spectrum.spectral, spectrum.raw))
+            batch = _Batch()
+            batch.add(row, event)
             self._write(sf, batch)
             self._file.flush()
             self._syncer.request()
             self.events += 1
             return
         with self._lock:
-            batch = self._pending[event.stream]
-            batch.rows.append(row)
             self._pending_rows += 1
-            if spectrum is not None:
-                batch.spectrum_rows.append(event.index)
-                batch.spectra.append((spectrum.spectral, spectrum.raw))
-                self._pending_spectra += 1
+            self._pending_spectra += self._pending[event.stream].add(row, event)
             self.events += 1
             if self._pending_rows > MAX_PENDING_ROWS or self._pending_spectra > MAX_PENDING_SPECTRA:
                 self._lock.notify_all()  # wake the file thread now, and wait for it to take the batch
@@ -411,9 +405,9 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
 
     measurement = entry.create_group("measurement")
     measurement.attrs["NX_class"] = "NXcollection"
+    chunk_bytes = TABLE_CHUNK_BYTES[durability_interval_s == 0]
     for stream in start.streams:
         n = len(stream.columns)
-        chunk_bytes = TABLE_CHUNK_BYTES[durability_interval_s == 0]
         table = measurement.create_dataset(stream.name, shape=(0, n), maxshape=(None, n), dtype="f8",
                                            chunks=(max(16, chunk_bytes // (8 * n)), n))
         table.attrs.update({"units": [c.units for c in stream.columns], "columns": list(stream.column_names),
@@ -434,7 +428,7 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     for stream in (s for s in start.streams if s.spectra):
         if light is None:
             raise ValueError("a stream with spectra needs a light instrument")
-        _create_spectra(f, stream, instrument["light"], start, TABLE_CHUNK_BYTES[durability_interval_s == 0] // 8)
+        _create_spectra(f, stream, instrument["light"], start, chunk_bytes // 8)
 
     data = entry.create_group("data")
     main = start.main
@@ -550,17 +544,10 @@ def fill_nxdata(entry: h5py.Group) -> None:
             ds[first:first + len(block)] = block[:, k]
 
 
-def write_analysis(path: str | Path, analysis: dict[str, Any]) -> None:
-    """Store a run's figures of merit (``entry/analysis``) and the main-curve signal.
-
-    Replaces an earlier analysis group. Scalars become datasets with units; text and
-    nested results (summaries) become attributes (JSON for nested ones).
-    """
-    with open_h5(path, "r+") as f:
-        _store_analysis(f["entry"], analysis)
-
-
 def _store_analysis(entry: h5py.Group, analysis: dict[str, Any]) -> None:
+    """The figures of merit in ``entry/analysis`` (replacing earlier ones) and the main-curve
+    signal. Scalars become datasets with units; text and nested results (summaries) become
+    attributes (JSON for nested ones)."""
     import json
 
     if "signal" in analysis and analysis["signal"] in entry["data"]:

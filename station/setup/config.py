@@ -78,10 +78,6 @@ class StationConfig:
     def uses_simulation(self) -> bool:
         return SIMULATED in (self.smu.address, self.light_address)
 
-    @property
-    def fully_simulated(self) -> bool:
-        return self.smu.address == SIMULATED and self.light_address == SIMULATED
-
     def simulation_settings(self) -> SimulationSettings:
         """The checked ``[simulation]`` table (imports the simulated bench)."""
         from sim_instruments.settings import simulation_settings
@@ -208,9 +204,8 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
     simulation = data.get("simulation", {})
     if not isinstance(simulation, dict):
         raise ConfigError(f"config {source}: [simulation] must be a table")
-    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, 0.0,
-                           simulation, text)
-    durability = _durability_interval(r, config.fully_simulated)
+    light_address = spectrometer.address if geometry == "sphere" else radiometer.address
+    durability = _durability_interval(r, smu.address == SIMULATED and light_address == SIMULATED)
     config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, durability,
                            simulation, text)
     if config.uses_simulation:
