@@ -15,8 +15,11 @@ What the station adds:
 * Safety limits from the station configuration are enforced on every command that
   leaves the driver (``write`` is guarded), whatever the caller asks, including raw
   SCPI and the ramps.
-* :meth:`StationKeithley2400.safe_shutdown` ramps to zero and switches the output off;
-  the output-off step runs even if the ramp fails.
+* :meth:`StationKeithley2400.safe_shutdown` ramps to zero, switches the output off and
+  reads the output state back; it keeps trying for :data:`OUTPUT_OFF_TIMEOUT_S` if the
+  instrument does not answer, and reports what it could confirm
+  (:class:`OutputOffReport`). The driver assumes the output may be on from the moment it
+  sends ``:OUTP 1`` until a read-back says it is off.
 
 The instrument's own limits (:data:`MAX_VOLTAGE_V`, :data:`MAX_CURRENT_A`, the NPLC
 range and the reset compliance values) live here and nowhere else.
@@ -26,15 +29,18 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from pymeasure.adapters import VISAAdapter
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pyvisa.errors import VisaIOError
 
 from station.core.clock import Clock, WallClock
-from station.core.errors import SafetyLimitError
+from station.core.errors import InstrumentError, SafetyLimitError
 from station.core.scpi import canonical
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,11 @@ RESET_COMPLIANCE_CURRENT_A = 1.05e-4
 RESET_COMPLIANCE_VOLTAGE_V = 21.0
 #: the :READ? reply holds "overflow" for a quantity not measured
 OVERFLOW = 9.91e37
+
+#: how long (wall time) the station keeps trying to switch off an output that does not
+#: confirm "off", and the pause between attempts
+OUTPUT_OFF_TIMEOUT_S = 10.0
+OUTPUT_OFF_RETRY_PAUSE_S = 0.2
 
 STATUS_COMPLIANCE_BIT = 1 << 3
 RANGE_COMPLIANCE_BIT = 1 << 16
@@ -71,6 +82,22 @@ class SafetyLimits:
         if self.max_voltage_V > MAX_VOLTAGE_V or self.max_current_A > MAX_CURRENT_A:
             raise ValueError(f"safety limits exceed the Keithley 2400's ranges ({MAX_VOLTAGE_V:g} V, "
                              f"{MAX_CURRENT_A:g} A)")
+
+
+@dataclass(frozen=True)
+class OutputOffReport:
+    """What a shutdown could confirm: the output state read back from the instrument."""
+
+    confirmed: bool
+    last_level: str  # the last source level the driver set, with units
+    attempts: int
+    error: str = ""
+
+    def summary(self) -> str:
+        if self.confirmed:
+            return "output confirmed off"
+        return (f"COULD NOT SWITCH THE OUTPUT OFF (last set {self.last_level}; {self.error}): "
+                "switch it off by hand")
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,11 @@ class StationKeithley2400(SCPIMixin, Instrument):
                  name: str = "Keithley 2400 SourceMeter", **kwargs) -> None:
         self.limits = limits
         self.clock = clock if clock is not None else WallClock()
+        self.output_off_timeout_s = OUTPUT_OFF_TIMEOUT_S
+        self.last_output_report: OutputOffReport | None = None
+        #: told of transient faults the driver recovered from (the runner records them)
+        self.notice: Callable[[str], None] = lambda message: None
+        self._confirmed_off = False
         self._reset_tracking()
         super().__init__(adapter, name, **kwargs)
         # the per-point path goes straight to the VISA resource (pymeasure's layers cost
@@ -190,10 +222,13 @@ class StationKeithley2400(SCPIMixin, Instrument):
             mode = argument.strip().strip("'\"")
             return lambda: setattr(self, "_source_mode", mode)
         if header in (":OUTP", ":OUTP:STAT"):  # OUTPut[:STATe]
-            turning_on = argument.strip() == "1"
+            turning_on = argument.strip().upper() not in ("0", "OFF")
             if turning_on:
                 self._check_output_may_switch_on()
-            return lambda: setattr(self, "_output_on", turning_on)
+                # pessimistic: the output may be on from the moment the command leaves
+                self._output_on, self._confirmed_off = True, False
+                return None
+            return lambda: setattr(self, "_output_on", False)
         return None
 
     def _check_output_may_switch_on(self) -> None:
@@ -210,6 +245,25 @@ class StationKeithley2400(SCPIMixin, Instrument):
     def output_on(self) -> bool:
         """Whether the driver last switched the output on (no instrument query)."""
         return self._output_on
+
+    @property
+    def confirmed_off(self) -> bool:
+        """The instrument read back "output off" and nothing has switched it on since."""
+        return self._confirmed_off
+
+    @property
+    def source_function(self) -> str:
+        """"VOLT" or "CURR": the source function the driver last set."""
+        return self._source_mode
+
+    @property
+    def source_level(self) -> float:
+        """The source level the driver last set (V or A)."""
+        return self._level[self._source_mode]
+
+    def last_level_text(self) -> str:
+        mode = self._source_mode
+        return f"{self._level[mode]:g} {'V' if mode == 'VOLT' else 'A'}"
 
     # --- configuration ----------------------------------------------------------------
     def enable_source(self) -> None:
@@ -256,14 +310,30 @@ class StationKeithley2400(SCPIMixin, Instrument):
 
     # --- measurement ----------------------------------------------------------------
     def read_point(self) -> SMUReading:
-        """V, I and status from one ``:READ?`` (format set by :meth:`reset_data_format`)."""
+        """V, I and status from one ``:READ?`` (format set by :meth:`reset_data_format`).
+
+        A time-out or a garbled reply is retried once (a ``:READ?`` only measures again),
+        after a device clear, and reported through :attr:`notice`; a second failure
+        raises :class:`InstrumentError`.
+        """
+        try:
+            return self._read_point_once()
+        except (VisaIOError, ValueError, OSError) as exc:
+            self.notice(f"source meter: {_one_line(exc)}; reading repeated")
+            self._clear_interface()
+        try:
+            return self._read_point_once()
+        except (VisaIOError, ValueError, OSError) as exc:
+            raise InstrumentError(f"source meter failed twice in a row: {_one_line(exc)}") from None
+
+    def _read_point_once(self) -> SMUReading:
         reply = self.ask(":READ?") if self._resource is None else self._resource.query(":READ?")
         try:
             values = [float(x) for x in reply.split(",")]
         except ValueError:
-            raise ValueError(f"unexpected :READ? reply {reply.strip()!r}") from None
+            raise ValueError(f"unexpected :READ? reply {reply.strip()[:80]!r}") from None
         if len(values) != len(ELEMENTS):
-            raise ValueError(f"unexpected :READ? reply with {len(values)} values: {reply.strip()!r}")
+            raise ValueError(f"unexpected :READ? reply with {len(values)} values: {reply.strip()[:80]!r}")
         voltage, current, _, timestamp, status = values
         voltage = math.nan if voltage == OVERFLOW else voltage
         current = math.nan if current == OVERFLOW else current
@@ -284,24 +354,53 @@ class StationKeithley2400(SCPIMixin, Instrument):
             self.source_current = float(level)
             self.clock.sleep(pause)
 
-    def safe_shutdown(self) -> None:
-        """Ramp to zero, then switch the output off; the output-off step always runs."""
+    def safe_shutdown(self, timeout_s: float | None = None) -> OutputOffReport:
+        """Ramp to zero, switch the output off and read the state back.
+
+        The output-off step runs even if the ramp fails; it is repeated (with a device
+        clear, in case an interrupted query left a reply behind) until the instrument
+        reads back "off" or ``timeout_s`` (default :attr:`output_off_timeout_s`) of wall
+        time has passed. Never raises: the report says what was confirmed.
+        """
+        timeout = self.output_off_timeout_s if timeout_s is None else timeout_s
+        last_level = self.last_level_text()
         try:
             if self._source_mode == "CURR":
                 self.ramp_to_current(0.0)
             else:
                 self.ramp_to_voltage(0.0)
-        except Exception:  # noqa: BLE001 - the output must go off whatever happened
-            log.exception("ramp to zero failed; switching the output off directly")
-        last_error: Exception | None = None
-        for _ in range(3):
+        except Exception as exc:  # noqa: BLE001 - the output must go off whatever happened
+            log.info("ramp to zero failed (%s); switching the output off directly", _one_line(exc))
+        deadline = time.monotonic() + timeout
+        attempts, error = 0, ""
+        while True:
+            attempts += 1
+            if attempts > 1:
+                self._clear_interface()
             try:
                 self.write(":OUTP 0")
-                return
-            except Exception as exc:  # noqa: BLE001
-                last_error = exc
-        log.error("could not switch the Keithley 2400 output off: %s", last_error)
-        raise last_error  # type: ignore[misc]
+                state = self.ask(":OUTP?").strip()
+                if state == "0":
+                    self._confirmed_off = True
+                    report = OutputOffReport(True, last_level, attempts)
+                    break
+                error = f"the instrument reads back output {state!r}"
+            except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
+                error = _one_line(exc)
+            if time.monotonic() >= deadline:
+                report = OutputOffReport(False, last_level, attempts, error)
+                log.info("could not confirm the Keithley 2400 output off after %d attempts: %s", attempts, error)
+                break
+            time.sleep(OUTPUT_OFF_RETRY_PAUSE_S)
+        self.last_output_report = report
+        return report
+
+    def _clear_interface(self) -> None:
+        """Device clear: drop any reply an interrupted or timed-out query left behind."""
+        try:
+            self.adapter.connection.clear()
+        except Exception:  # noqa: BLE001 - not every interface supports it
+            pass
 
     def shutdown(self) -> None:
         """pymeasure's shutdown hook: safe shutdown, then mark the instrument shut down."""
@@ -309,6 +408,11 @@ class StationKeithley2400(SCPIMixin, Instrument):
             self.safe_shutdown()
         finally:
             self.isShutdown = True
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__
 
 
 def _number(argument: str, command: str) -> float:

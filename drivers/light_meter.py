@@ -63,6 +63,11 @@ class LightMeter(Protocol):
     def identity(self) -> str:
         """Model and serial number."""
 
+    @property
+    def measure_timeout_s(self) -> float:
+        """Longest one :meth:`measure` takes on a working instrument; the station gives up
+        (and switches the output off) after this long."""
+
     def prepare(self) -> None:
         """Everything needed before readings, e.g. dark spectra. The source output is off."""
 

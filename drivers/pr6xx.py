@@ -43,6 +43,7 @@ class PR6xx(Instrument):
         kwargs.setdefault("write_termination", "\r")
         kwargs.setdefault("asrl", {"baud_rate": 9600})
         super().__init__(adapter, name, includeSCPI=False, timeout=int(timeout_s * 1000), **kwargs)
+        self.timeout_s = timeout_s
         self.model = ""
         self.serial_number = ""
 
@@ -69,6 +70,11 @@ class PR6xx(Instrument):
     @property
     def identity(self) -> str:
         return f"{self.model} {self.serial_number}".strip()
+
+    @property
+    def measure_timeout_s(self) -> float:
+        """A measurement is a few commands, each bounded by the VISA time-out."""
+        return 3 * self.timeout_s + 5.0
 
     def prepare(self) -> None:
         """Nothing: the instrument is factory calibrated and handles its own dark."""

@@ -149,6 +149,12 @@ class SphereSpectrometer:
         self._device_integration_s: float | None = None
 
     @property
+    def measure_timeout_s(self) -> float:
+        """Longest a working instrument takes for one :meth:`measure` (auto integration may
+        walk the whole ladder, twice), plus 5 s of USB latency."""
+        return 2 * sum(self.ladder) + 5.0
+
+    @property
     def identity(self) -> str:
         return f"{getattr(self.device, 'model', 'spectrometer')} {getattr(self.device, 'serial_number', '')}".strip()
 

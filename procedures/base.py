@@ -94,6 +94,11 @@ class StationProcedure(Procedure):
             if isinstance(parameter, FloatParameter) and isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"parameter {name}: NaN is not a value")
 
+    def planned_points(self) -> int | None:
+        """Rows of the main stream the run will record at most (None: open-ended); the
+        free-space check before a run uses it."""
+        return None
+
     # --- bound by the runner ----------------------------------------------------------
     def bind(self, run: ProcedureRunner) -> None:
         """Attach the station and the record stream (the runner calls this)."""

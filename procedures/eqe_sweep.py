@@ -14,6 +14,9 @@ from station.setup.config import StationConfig
 
 from .sweep_base import SweepProcedure
 
+#: lowest start current density: well below any LED's turn-on, and finite in every unit
+MIN_CURRENT_DENSITY_MA_CM2 = 1e-6
+
 
 class EQESweep(SweepProcedure):
     """Log-spaced current densities from start to stop; records the voltage needed.
@@ -35,9 +38,10 @@ class EQESweep(SweepProcedure):
     def validate(self, config: StationConfig) -> None:
         super().validate(config)
         start, stop = self.start_current_density, self.stop_current_density
-        if not (start > 0 and stop > start):
-            raise ConfigError(f"parameters need 0 < start_current_density < stop_current_density, "
-                              f"got {start:g} and {stop:g} mA/cm^2")
+        if not (start >= MIN_CURRENT_DENSITY_MA_CM2 and stop > start):
+            raise ConfigError(f"parameters need {MIN_CURRENT_DENSITY_MA_CM2:g} <= start_current_density < "
+                              f"stop_current_density, got {start:g} and {stop:g} mA/cm^2")
+        self.check_point_count()
         current_A = stop * 1e-3 * config.pixel_area_cm2
         if current_A > config.max_current_A:
             raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {current_A:g} A on the "
@@ -49,6 +53,10 @@ class EQESweep(SweepProcedure):
         if self.compliance_voltage > config.max_voltage_V:
             raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V exceeds [safety] "
                               f"max_voltage_V = {config.max_voltage_V:g} V")
+
+    def planned_points(self) -> int:
+        decades = math.log10(self.stop_current_density / self.start_current_density)
+        return max(2, int(round(decades * self.points_per_decade)) + 1)
 
     def current_densities_mA_cm2(self) -> np.ndarray:
         decades = math.log10(self.stop_current_density / self.start_current_density)

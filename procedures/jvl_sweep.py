@@ -45,8 +45,6 @@ class JVLSweep(SweepProcedure):
         if self.step_voltage == 0 or span == 0 or math.copysign(1, self.step_voltage) != math.copysign(1, span):
             raise ConfigError(f"parameter step_voltage {self.step_voltage:g} V must be non-zero and point from "
                               f"start {self.start_voltage:g} V to stop {self.stop_voltage:g} V")
-        if abs(span) / abs(self.step_voltage) > 100_000:
-            raise ConfigError("parameter step_voltage gives more than 100000 points")
         highest = max(abs(self.start_voltage), abs(self.stop_voltage))
         if highest > config.max_voltage_V:
             raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
@@ -59,6 +57,14 @@ class JVLSweep(SweepProcedure):
                               f"max_current_A = {config.max_current_A:g} A")
         if self.fine_step_voltage > 0 and not self.fine_start_voltage < self.fine_stop_voltage:
             raise ConfigError("parameter fine_start_voltage must be below fine_stop_voltage")
+        self.check_point_count()
+
+    def planned_points(self) -> int:
+        """Points of the plan, counted without building it (a bad step must not exhaust memory)."""
+        forward = abs(self.stop_voltage - self.start_voltage) / abs(self.step_voltage) + 2
+        if self.fine_step_voltage > 0:
+            forward += (self.fine_stop_voltage - self.fine_start_voltage) / self.fine_step_voltage + 1
+        return int(min(forward * (2 if self.reverse_sweep else 1), 1e18))
 
     def voltages(self) -> list[tuple[float, int]]:
         """(voltage, direction) of every point, in order."""

@@ -20,9 +20,12 @@ from station.run.records import Column, MainCurve, Stream
 from station.setup.config import StationConfig
 
 from .base import StationProcedure
+from .device_health import check_point
 from .operating_point import READING_COLUMNS, measure_operating_point
 
 INF = math.inf
+#: most points one sweep may plan
+MAX_POINTS = 100_000
 
 SWEEP_COLUMNS: tuple[Column, ...] = (
     Column("index", "1", "point number", "i8"),
@@ -79,6 +82,14 @@ class SweepProcedure(StationProcedure):
         if not 0 < self.breakdown_drop <= 1:
             raise ConfigError("parameter breakdown_drop must be within (0, 1]")
 
+    def planned_points(self) -> int:
+        raise NotImplementedError
+
+    def check_point_count(self) -> None:
+        points = self.planned_points()
+        if points > MAX_POINTS:
+            raise ConfigError(f"the parameters give {points:.3g} points; a sweep takes at most {MAX_POINTS}")
+
     # --- lifecycle ------------------------------------------------------------------
     def startup(self) -> None:
         """The runner has recorded the darks (output off); subclasses configure the source."""
@@ -116,6 +127,7 @@ class SweepProcedure(StationProcedure):
         spectrum = reading.spectrum
         self.record("points", values, spectrum if spectrum.has_spectrum else None)
         self.measured += 1
+        check_point(reading, self.station.smu)  # the point is kept as evidence, then the run fails
         self._judge.add(values["centroid_nm"], bool(values["low_light"]))
         return values
 
@@ -137,7 +149,7 @@ class SweepProcedure(StationProcedure):
             self._max_light, self._max_light_radiometric = 0.0, radiometric
         light = values["radiance_W_sr_m2" if radiometric else "luminance_cd_m2"]
         threshold = self.turn_on_radiance if radiometric else self.turn_on_luminance
-        if math.isfinite(light):
+        if math.isfinite(light) and self.breakdown_drop < 1:  # 1 = never
             self._max_light = max(self._max_light, light)
             if self._max_light > 10 * threshold and light < (1 - self.breakdown_drop) * self._max_light:
                 return f"breakdown: light fell {self.breakdown_drop:.0%} below its maximum"

@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 from station.core.clock import Clock, VirtualClock, WallClock
 
 from .calibration_lamp import SimulatedCalibrationLamp
+from .faults import Fault, FaultPlan
 from .presets import DEFAULT_PRESET, preset
 from .settings import SimulationSettings
 from .simulated_led import SimulatedLED
@@ -30,13 +31,14 @@ class SimulatedBench:
 
     def __init__(self, preset_name: str = DEFAULT_PRESET, *, pixel_area_cm2: float | None = None,
                  clock: Clock | None = None, seed: int | None = 0, latency: bool = True,
-                 radiometer_model: str = "PR-655") -> None:
+                 radiometer_model: str = "PR-655", faults: tuple[Fault, ...] = ()) -> None:
         parameters = preset(preset_name)
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
         self.clock = clock if clock is not None else VirtualClock()
         self.latency = latency
         self.rng = np.random.default_rng(seed)
+        self.faults = FaultPlan(faults)
         self.led = SimulatedLED(parameters, self.clock)
         self.lamp = SimulatedCalibrationLamp()
         self.light_source = "dut"
@@ -48,7 +50,8 @@ class SimulatedBench:
     def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None) -> SimulatedBench:
         """The bench a configuration's ``[simulation]`` table describes."""
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
-                   radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None)
+                   radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None,
+                   faults=settings.faults)
 
     @property
     def keithley(self):
@@ -81,7 +84,13 @@ class SimulatedBench:
         point, _ = self.led.solve(photometry_totals=False)
         return self.led.model.spectral_flux_W_nm(point, wavelength_nm)
 
+    @property
+    def readings(self) -> int:
+        """Source-meter readings taken so far (the clock of the fault plan)."""
+        return self.keithley.measurements
+
     def close(self) -> None:
+        self.faults.released.set()  # a hung simulated instrument returns
         if self._resource_manager is not None:
             self._resource_manager.close()
             self._resource_manager = None

@@ -53,6 +53,8 @@ class SimulatedKeithley2400:
         self.measurements = 0
         #: Raise :class:`SimulatedInstrumentFault` from this measurement number on.
         self.fail_at_measurement: int | None = None
+        #: smu_timeout: the reply to the last query never comes (the library times the read out)
+        self.reply_lost = False
         device._match = self.match  # the hook (pyvisa-sim private API; version pinned)
 
     def value(self, name: str):
@@ -81,6 +83,9 @@ class SimulatedKeithley2400:
         elif header in (":OUTP:STAT", ":OUTP:STAT?"):  # OUTPut[:STATe] is optional in the 2400's syntax
             command = command.replace(":OUTP:STAT", ":OUTP", 1)
             header = command.split(" ", 1)[0]
+        if header == ":OUTP" and command.split(" ", 1)[-1].strip().upper() in ("0", "OFF") \
+                and self.bench.faults.output_off_ignored(self.measurements):
+            return NoResponse  # output_off_fails: the relay does not open
         response = self._match_stored(command.encode("ascii"))
         if header in NPLC_HEADERS and response is not None:
             nplc = command.split(" ", 1)[1]
@@ -105,8 +110,17 @@ class SimulatedKeithley2400:
 
     def _measure(self):
         self.measurements += 1
-        if self.fail_at_measurement is not None and self.measurements >= self.fail_at_measurement:
-            raise SimulatedInstrumentFault(f"simulated Keithley 2400 failed at measurement {self.measurements}")
+        n, faults = self.measurements, self.bench.faults
+        if self.fail_at_measurement is not None and n >= self.fail_at_measurement:
+            raise SimulatedInstrumentFault(f"simulated Keithley 2400 failed at measurement {n}")
+        if faults:
+            faults.on_reading(n)
+            if faults.active("smu_timeout", n):
+                self.reply_lost = True
+                return NoResponse
+            reply = self._faulty_reading(n)
+            if reply is not None:
+                return reply
         auto_off = bool(self.value("auto_output_off"))
         if not self.output_on and not auto_off:
             self.push_error('+803,"Output disabled"')
@@ -122,6 +136,33 @@ class SimulatedKeithley2400:
             self._set("output", 0)
             self._update_drive()
         return self._format(voltage_V, current_A, in_compliance)
+
+    def _faulty_reading(self, n: int) -> bytes | None:
+        """The reading an injected fault gives instead of the device's, or None."""
+        faults = self.bench.faults
+        if faults.active("overflow", n):
+            return self._format(OVERFLOW, OVERFLOW, False)
+        open_circuit, short = faults.active("open_circuit", n), faults.active("short_circuit", n)
+        if faults.active("smu_garbled", n):
+            point, in_compliance = self.bench.led.solve(photometry_totals=False)
+            full = self._format(point.voltage_V, point.current_A, in_compliance)
+            return full[:len(full) // 2]
+        if not (open_circuit or short) or not self.output_on:
+            return None
+        self.bench.led.set_drive(None)  # no current through the device: no light
+        rng, sourcing_voltage = self.bench.rng, self.value("source_function") == "VOLT"
+        level = float(self.value("source_voltage" if sourcing_voltage else "source_current"))
+        if open_circuit:
+            noise = rng.normal(0.0, 2e-11)
+            if sourcing_voltage:
+                return self._format(level, noise, False)
+            return self._format(float(self.value("compliance_voltage")), noise, True)
+        contact_ohm = 0.05
+        if sourcing_voltage:
+            limit = float(self.value("compliance_current"))
+            current = min(abs(level) / contact_ohm, limit) * (1 if level >= 0 else -1)
+            return self._format(current * contact_ohm, current, abs(level) / contact_ohm >= limit)
+        return self._format(level * contact_ohm, level, False)
 
     def _with_noise(self, voltage_V: float, current_A: float, nplc: float) -> tuple[float, float]:
         rng = self.bench.rng

@@ -13,9 +13,12 @@ from typing import Any
 from drivers.pr6xx import SPECTRAL_GRIDS
 from station.core.errors import ConfigError
 
+from .faults import Fault, parse_faults
 from .presets import PRESETS
 
-KEYS = ("preset", "seed", "latency", "realtime", "radiometer_model")
+KEYS = ("preset", "seed", "latency", "realtime", "radiometer_model", "faults")
+#: largest seed numpy's generator takes from a configuration
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class SimulationSettings:
     latency: bool  # instrument latency (NPLC, integration, exposure) is spent on the bench clock
     realtime: bool  # the bench runs on wall time instead of virtual time
     radiometer_model: str
+    faults: tuple[Fault, ...] = ()  # injected faults (sim_instruments.faults)
 
 
 def simulation_settings(table: Mapping[str, Any], source: str = "default") -> SimulationSettings:
@@ -51,4 +55,7 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
         raise fail("preset", f"unknown preset {values['preset']!r}; known: {', '.join(sorted(PRESETS))}")
     if values["radiometer_model"] not in SPECTRAL_GRIDS:
         raise fail("radiometer_model", f"must be one of {', '.join(SPECTRAL_GRIDS)}")
+    if not 0 <= values["seed"] <= MAX_SEED:
+        raise fail("seed", f"must be within 0-{MAX_SEED}, got {values['seed']}")
+    values["faults"] = parse_faults(table.get("faults", []), source)
     return SimulationSettings(**values)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from .faults import HANG_LIMIT_S
+
 if TYPE_CHECKING:
     from .bench import SimulatedBench
 
@@ -60,6 +62,13 @@ class SimulatedSpectrometer:
                     correct_nonlinearity: bool = False) -> NDArray[np.float64]:
         if not self._open:
             raise RuntimeError("spectrometer is closed")
+        faults, reading = self.bench.faults, self.bench.readings
+        if faults and faults.active("spectrometer_hang", reading):
+            faults.released.wait(HANG_LIMIT_S)  # a USB call that never returns
+            raise RuntimeError("spectrometer: USB transfer aborted")
+        if faults and faults.active("spectrometer_dark", reading):
+            self.bench.spend(self._integration_s + 0.002)
+            return np.zeros(self.pixels)
         t = self._integration_s
         self.bench.spend(t + 0.002)
         self.scans += 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pyvisa import constants, errors
 from pyvisa.highlevel import VisaLibraryBase
 from pyvisa.rname import to_canonical_name
 from pyvisa_sim import parser
@@ -73,6 +74,42 @@ class SimBenchLibrary(SimVisaLibrary):
     def _init(self) -> None:
         self.sessions = {}
         self.devices = _fresh_devices()
+
+    # --- injected faults (sim_instruments.faults) at the VISA layer ----------------------
+    def _smu_session(self, session) -> bool:
+        sess = self.sessions.get(session)
+        return getattr(sess, "device", None) is getattr(getattr(self, "keithley", None), "device", False)
+
+    def read(self, session, count: int):
+        if self._smu_session(session):
+            keithley = self.keithley
+            if keithley.bench.faults.smu_call_fails():
+                raise errors.VisaIOError(constants.VI_ERROR_CONN_LOST)
+            if keithley.reply_lost:  # the time-out, spent on the bench clock
+                keithley.reply_lost = False
+                timeout_ms, _ = self.sessions[session].get_attribute(constants.ResourceAttribute.timeout_value)
+                keithley.bench.spend(timeout_ms / 1000)
+                raise errors.VisaIOError(constants.VI_ERROR_TMO)
+        return super().read(session, count)
+
+    def write(self, session, data: bytes):
+        if self._smu_session(session) and self.keithley.bench.faults.smu_call_fails():
+            raise errors.VisaIOError(constants.VI_ERROR_CONN_LOST)
+        return super().write(session, data)
+
+    def clear(self, session):
+        """Device clear: empty the instrument's input and output buffers (VISA viClear)."""
+        sess = self.sessions.get(session)
+        device = getattr(sess, "device", None)
+        if device is None:
+            return constants.StatusCode.error_invalid_object
+        if self._smu_session(session) and self.keithley.bench.faults.smu_call_fails():
+            raise errors.VisaIOError(constants.VI_ERROR_CONN_LOST)
+        device._output_buffers.clear()
+        device._input_buffer = bytearray()
+        if self._smu_session(session):
+            self.keithley.reply_lost = False
+        return constants.StatusCode.success
 
     @classmethod
     def for_bench(cls, bench: SimulatedBench, radiometer_model: str = "PR-655") -> SimBenchLibrary:

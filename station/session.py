@@ -19,10 +19,13 @@ from procedures import procedure_class
 from procedures.base import StationProcedure
 from station.analysis.stored_run import StoredRun
 from station.analysis.summary import run_summary
+from station.core.errors import StorageError
+from station.core.signals import INTERRUPTS
+from station.data.file_claim import RunFileClaim
 from station.data.reader import RunFile
 from station.data.writer import HDF5RunWriter, finish_file
 from station.run.record_stream import QueuedSink
-from station.run.records import RunStop, Sink
+from station.run.records import FAILED, RunStop, Sink
 from station.run.runner import ProcedureRunner
 from station.setup.station import Station
 
@@ -31,9 +34,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunOutcome:
-    """How a run ended and what its stored data gives."""
+    """How a run ended and what its stored data gives (``path`` None: no file was kept,
+    e.g. a failed ``--overwrite`` run that left the old file as it was)."""
 
-    path: Path
+    path: Path | None
     stop: RunStop
     analysis: dict[str, Any] = field(default_factory=dict)
 
@@ -62,32 +66,57 @@ def analyze_run(run: StoredRun) -> dict[str, Any]:
     return cls.analyze(run)
 
 
-def run_to_file(procedure: StationProcedure, station: Station, path: str | Path, *, overwrite: bool = False,
-                sinks: Sequence[Sink] = (), title: str = "", queue_sinks: bool = True) -> RunOutcome:
+def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,
+                overwrite: bool = False, sinks: Sequence[Sink] = (), title: str = "",
+                queue_sinks: bool = True) -> RunOutcome:
     """Run ``procedure`` on ``station`` into a new run file and analyse it.
 
+    ``path`` is the file to write or a :class:`RunFileClaim` taken on it before the
+    instruments were opened (the command line does that). The run writes a partial file
+    that takes the name at its first point (see :mod:`station.data.file_claim`).
     ``sinks`` (terminal, plot ...) get the records through a :class:`QueuedSink` unless
     ``queue_sinks`` is false. Ctrl-C and SIGTERM are re-raised after the file is closed
-    with its status and its figures.
+    with its status and its figures; nothing after the run's end can be interrupted.
     """
-    path = Path(path)
-    writer = HDF5RunWriter(path, overwrite=overwrite, finalise=False)
+    claim = path if isinstance(path, RunFileClaim) else RunFileClaim(path, overwrite)
+    writer = HDF5RunWriter(claim.partial_path, finalise=False, claim=claim)
     extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
     the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title)
     analysis: dict[str, Any] = {}
+    final: Path | None = None
+    stop: RunStop | None = None
     try:
         stop = the_runner.run()
+    except StorageError as exc:  # the file failed at the very end; the runner's stop record is out
+        if the_runner.stop_record is None:
+            raise
+        stop = _failed(the_runner.stop_record, exc)
     finally:
-        the_runner.stream.close()
-        writer.abort_file()
-        start, end = the_runner.start_record, the_runner.stop_record
-        if start is not None and end is not None and path.exists():
-            try:
-                analysis = analyze_run(RunFile.written_by(path, start, end.status, end.reason))
-            except Exception:  # the data are safe; `ledstation analyze` can try again
-                log.exception("could not analyse %s", path)
-            finish_file(path, end, analysis)
-    return RunOutcome(path, stop, analysis)
+        with INTERRUPTS.shielded():
+            the_runner.stream.close()
+            writer.abort_file()
+            final = claim.end(keep_unpublished=True)
+            start, end = the_runner.start_record, the_runner.stop_record
+            if final is not None and start is not None and end is not None:
+                try:
+                    analysis = analyze_run(RunFile.written_by(final, start, end.status, end.reason))
+                except Exception:  # noqa: BLE001 - the data are safe; `ledstation analyze` can try again
+                    log.warning("could not analyse %s", final, exc_info=True)
+                if not writer.storage_failed:  # after a disk or file failure, nothing more is written
+                    try:
+                        finish_file(final, end, analysis)
+                    except Exception as exc:  # noqa: BLE001 - the points are safe; figures were printed
+                        log.warning("could not store the figures in %s: %s", final, exc)
+            claim.release()
+    assert stop is not None
+    if writer.storage_failed and stop.status != FAILED:
+        stop = _failed(stop, StorageError(f"{final or claim.path}: the disk or the file failed at the end"))
+    return RunOutcome(final, stop, analysis)
+
+
+def _failed(stop: RunStop, exc: BaseException) -> RunStop:
+    return RunStop(FAILED, f"{exc} (after: {stop.reason})", stop.end_time_s, stop.events, stop.main_stream,
+                   stop.output)
 
 
 def recover_and_analyze(path: str | Path, out: str | Path, overwrite: bool = False) -> RunOutcome:

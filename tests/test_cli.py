@@ -138,6 +138,6 @@ def test_sigterm_from_outside_stops_a_running_sweep_and_closes_its_file(tmp_path
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 143, stderr
-    assert "terminated; output off" in stderr
+    assert "terminated (SIGTERM); output confirmed off" in stderr
     run = read_run(out)
     assert run.status == "aborted" and run.reason == "terminated (SIGTERM)" and run.points >= 3

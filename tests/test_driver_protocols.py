@@ -61,9 +61,9 @@ def test_output_is_refused_while_the_reset_compliance_voltage_exceeds_the_limit(
 
 def test_safe_shutdown_ramps_then_switches_off():
     levels = [(f":SOURCE:VOLTAGE {v:g}".encode(), None) for v in np.linspace(2.0, 0.0, 10)]
-    with keithley([(b":SOURCE:VOLTAGE 2", None), *levels, (b":OUTP 0", None)]) as smu:
+    with keithley([(b":SOURCE:VOLTAGE 2", None), *levels, (b":OUTP 0", None), (b":OUTP?", b"0")]) as smu:
         smu.source_voltage = 2.0
-        smu.safe_shutdown()
+        assert smu.safe_shutdown().confirmed
 
 
 def test_output_goes_off_even_when_the_ramp_fails():
@@ -71,8 +71,23 @@ def test_output_goes_off_even_when_the_ramp_fails():
         def ramp_to_voltage(self, *args, **kwargs):
             raise OSError("bus error")
 
-    with expected_protocol(BrokenRamp, [FORMAT, (b":OUTP 0", None)], limits=LIMITS, clock=VirtualClock()) as smu:
-        smu.safe_shutdown()
+    with expected_protocol(BrokenRamp, [FORMAT, (b":OUTP 0", None), (b":OUTP?", b"0")], limits=LIMITS,
+                           clock=VirtualClock()) as smu:
+        report = smu.safe_shutdown()
+    assert report.confirmed and report.summary() == "output confirmed off"
+
+
+def test_an_output_that_never_reads_back_off_is_reported_not_claimed():
+    # the instrument answers "1" to every read-back: the driver keeps trying until its deadline
+    traffic = [FORMAT, (b":SOURCE:VOLTAGE 3", None)]
+    traffic += [(f":SOURCE:VOLTAGE {v:g}".encode(), None) for v in np.linspace(3.0, 0.0, 10)]
+    for _ in range(3):
+        traffic += [(b":OUTP 0", None), (b":OUTP?", b"1")]
+    with expected_protocol(StationKeithley2400, traffic, limits=LIMITS, clock=VirtualClock()) as smu:
+        smu.source_voltage = 3.0
+        report = smu.safe_shutdown(timeout_s=0.3)
+    assert not report.confirmed and report.attempts == 3 and not smu.confirmed_off
+    assert "COULD NOT SWITCH THE OUTPUT OFF" in report.summary() and "last set 3 V" in report.summary()
 
 
 PR_IDENT = [(b"PHOTO", b"REMOTE MODE"), (b"D111", b"00000,PR-655"), (b"D110", b"00000,65512345")]

@@ -1,7 +1,9 @@
 """``ledstation`` command line.
 
 Exit codes: 0 done, 1 failed, 2 bad input, 130 Ctrl-C, 143 SIGTERM. Errors print as
-one line on stderr, never a traceback; the source output is off on every exit path.
+one line on stderr, never a traceback (``-v`` logs it); the source output is off on every
+exit path, and the last line says what the shutdown confirmed ("output confirmed off",
+or loudly that it could not).
 
 Start-up is kept short: this module imports only the standard library; each command
 imports what it needs when it runs, and ``ledstation run`` builds its per-procedure
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from station.core.errors import StationError
-from station.core.signals import Terminated, sigterm_raises
+from station.core.signals import INTERRUPTS, Terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -130,22 +132,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # pymeasure warns at import about optional extras (ZMQ, IPython) it does not need here
         logging.getLogger("pymeasure").setLevel(logging.ERROR)
+    with INTERRUPTS.installed():
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from .output import forget_output_reports, output_state
+
+    forget_output_reports()
     try:
-        with sigterm_raises():
-            return _command(args.command)(args)
+        code = _command(args.command)(args)
+        message = ""
     except StationError as exc:
-        sys.stderr.write(f"ledstation: error: {exc}\n")
-        return exc.exit_code
+        code, message = exc.exit_code, f"error: {exc}"
+        if args.verbose:
+            logging.exception("details")
+    except BrokenPipeError:  # the reader of our output went away (`| head`): stop printing, quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code, message = EXIT_OK, ""
     except KeyboardInterrupt:
-        sys.stderr.write("ledstation: interrupted; output off\n")
-        return EXIT_INTERRUPTED
+        code, message = EXIT_INTERRUPTED, "interrupted (Ctrl-C)"
     except Terminated:
-        sys.stderr.write("ledstation: terminated; output off\n")
-        return EXIT_TERMINATED
+        code, message = EXIT_TERMINATED, "terminated (SIGTERM)"
     except Exception as exc:  # noqa: BLE001 - one line for the user; -v shows the traceback
         if args.verbose:
             logging.exception("unexpected failure")
         detail = str(exc).strip().splitlines()
-        sys.stderr.write(f"ledstation: failed: {type(exc).__name__}: {detail[-1] if detail else ''} "
-                         "(output off; -v for details)\n")
-        return EXIT_FAILED
+        code, message = EXIT_FAILED, f"failed: {type(exc).__name__}: {detail[-1] if detail else ''} (-v for details)"
+    held = INTERRUPTS.exit_code()
+    if held is not None and code in (EXIT_OK, EXIT_FAILED):  # a signal arrived while the run was ending
+        code, message = held, ("interrupted (Ctrl-C)" if held == EXIT_INTERRUPTED else "terminated (SIGTERM)")
+    state, confirmed = output_state()
+    if message:
+        sys.stderr.write(f"ledstation: {message}" + (f"; {state}" if state and confirmed else "") + "\n")
+    if state and not confirmed:
+        sys.stderr.write(f"ledstation: !!! {state} !!!\n")
+        code = code if code != EXIT_OK else EXIT_FAILED
+    return code

@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from station.core.errors import ConfigError
+from station.core.errors import ConfigError, DataFileError
 
 from . import EXIT_OK
 from .output import check_figure_output, check_output, print_analysis
 
 
+@contextmanager
+def malformed_is_bad_input(path: Path) -> Iterator[None]:
+    """A run file missing pieces or holding the wrong types: one line, exit 2."""
+    try:
+        yield
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError, RuntimeError) as exc:
+        text = str(exc).strip().splitlines()
+        raise DataFileError(f"{path}: malformed run file ({type(exc).__name__}: {text[-1] if text else ''})") \
+            from None
+
+
 def analyze_command(args: argparse.Namespace) -> int:
+    from station.data.file_claim import being_written
     from station.data.reader import read_run
     from station.session import analyze_run
 
-    run = read_run(args.file)
-    if run.points == 0:
-        raise ConfigError(f"{args.file}: no points")
-    result = analyze_run(run)
-    status = run.status if run.status != "running" else "running (no end status: still running, or its writer died)"
+    with malformed_is_bad_input(args.file):
+        run = read_run(args.file)
+        if run.points == 0:
+            raise ConfigError(f"{args.file}: no points")
+        result = analyze_run(run)
+    status = run.status
+    if status == "running":
+        status = ("running (being written by a run now)" if being_written(args.file)
+                  else "running (no end status: its writer died; `ledstation recover` makes a complete copy)")
     if args.json:
         print(json.dumps({"file": str(args.file), "procedure": run.procedure, "status": run.status,
                           "reason": run.reason, "points": run.points, "file_format": run.file_format,
@@ -34,8 +53,9 @@ def analyze_command(args: argparse.Namespace) -> int:
 def recover_command(args: argparse.Namespace) -> int:
     from station.session import recover_and_analyze
 
-    check_output(args.out, args.overwrite, "-o")
-    outcome = recover_and_analyze(args.file, args.out, overwrite=args.overwrite)
+    check_output(args.out, args.overwrite, "-o", inputs=(args.file,))
+    with malformed_is_bad_input(args.file):
+        outcome = recover_and_analyze(args.file, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {outcome.points} points, status {outcome.status}")
     return EXIT_OK
 
@@ -44,13 +64,14 @@ def export_command(args: argparse.Namespace) -> int:
     from station.data.export import export_csv
     from station.data.reader import read_run
 
-    run = read_run(args.file)
-    if args.stream is not None and args.stream not in run.streams:
-        raise ConfigError(f"{args.file}: no stream {args.stream!r} (streams: {', '.join(run.stream_names())})")
     out = args.out or args.file.with_suffix(".csv")
-    check_output(out, args.overwrite, "--out")
-    stream = args.stream or run.main_stream
-    rows = export_csv(run, out, stream)
+    check_output(out, args.overwrite, "--out", inputs=(args.file,))
+    with malformed_is_bad_input(args.file):
+        run = read_run(args.file)
+        if args.stream is not None and args.stream not in run.streams:
+            raise ConfigError(f"{args.file}: no stream {args.stream!r} (streams: {', '.join(run.stream_names())})")
+        stream = args.stream or run.main_stream
+        rows = export_csv(run, out, stream)
     print(f"wrote {out} ({rows} rows, {len(run.column_names(stream))} columns)")
     return EXIT_OK
 
@@ -60,10 +81,11 @@ def plot_command(args: argparse.Namespace) -> int:
 
     from .plotting import plot_run
 
-    run = read_run(args.file)
-    if run.points == 0:
-        raise ConfigError(f"{args.file}: no points to plot")
-    check_figure_output(args.out, "-o")
-    plot_run(run, args.out)
+    check_figure_output(args.out, "-o", inputs=(args.file,))
+    with malformed_is_bad_input(args.file):
+        run = read_run(args.file)
+        if run.points == 0:
+            raise ConfigError(f"{args.file}: no points to plot")
+        plot_run(run, args.out)
     print(f"wrote {args.out}")
     return EXIT_OK

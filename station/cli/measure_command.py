@@ -12,10 +12,12 @@ from . import EXIT_OK
 
 
 def measure_command(args: argparse.Namespace) -> int:
+    from procedures.device_health import check_point
     from procedures.operating_point import measure_operating_point
     from station.core import cie
     from station.setup.config import load_config
-    from station.setup.station import open_station
+
+    from .output import opened_station
 
     config = load_config(args.config)
     voltage = 4.0 if args.voltage is None and args.current_density is None else args.voltage
@@ -46,7 +48,7 @@ def measure_command(args: argparse.Namespace) -> int:
                               f"{config.pixel_area_cm2:g} cm^2 pixel, above [safety] max_current_A")
 
     cie.source_tables()  # loaded before the output goes on
-    with open_station(config) as station:
+    with opened_station(config) as station:
         station.prepare_light()
         smu = station.smu
         if current_A is None:
@@ -58,6 +60,7 @@ def measure_command(args: argparse.Namespace) -> int:
             smu.enable_source()
             smu.source_current = current_A
         reading = measure_operating_point(station, args.settle_s)
+        check_point(reading, smu)
         truth = station.bench.led.solve()[0] if station.bench is not None else None
         identities = station.identities()
     _print_measurement(args, config, identities, reading, truth)

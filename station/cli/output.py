@@ -4,30 +4,78 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError
 
+#: what the shutdown of every station this command opened confirmed (see :func:`opened_station`)
+_OUTPUT_REPORTS: list = []
+
+
+@contextmanager
+def opened_station(config: Any) -> Iterator[Any]:
+    """``open_station`` whose closing report :func:`output_state` gives to the last line."""
+    from station.setup.station import open_station
+
+    station = open_station(config)
+    try:
+        yield station
+    finally:
+        try:
+            station.close()
+        finally:
+            if station.output_report is not None:
+                _OUTPUT_REPORTS.append(station.output_report)
+
+
+def forget_output_reports() -> None:
+    _OUTPUT_REPORTS.clear()
+
+
+def output_state() -> tuple[str, bool]:
+    """(what the last shutdown confirmed, whether every one was confirmed); ("", True) if no
+    station was opened."""
+    if not _OUTPUT_REPORTS:
+        return "", True
+    bad = [r for r in _OUTPUT_REPORTS if not r.confirmed]
+    return (bad[-1] if bad else _OUTPUT_REPORTS[-1]).summary(), not bad
+
+
 FIGURE_SUFFIXES = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".eps"}
 
 
-def check_output(path: Path, overwrite: bool, option: str) -> None:
-    """Refuse to replace a file without ``--overwrite``, or to write where it cannot."""
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path} exists; pass --overwrite to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ConfigError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{option} {path}: directory {parent} is not writable")
+def check_output(path: Path, overwrite: bool, option: str, inputs: tuple[Path, ...] = ()) -> None:
+    """A file a command writes (a figure, a CSV): never one of its ``inputs``, never a run
+    file (only a run's own ``--out`` with ``--overwrite`` replaces one), never an existing
+    file without ``--overwrite``, and somewhere it can be written."""
+    from station.data.file_claim import check_writable_path, is_hdf5
+
+    check_writable_path(path, option)
+    for source in inputs:
+        if _same_file(path, source):
+            raise ConfigError(f"{option} {path}: is this command's own input; choose another name")
+    if path.exists():
+        if is_hdf5(path):
+            raise ConfigError(f"{option} {path}: is an HDF5 data file; it is never replaced by this command")
+        if not overwrite:
+            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
 
 
-def check_figure_output(path: Path, option: str) -> None:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_figure_output(path: Path, option: str, inputs: tuple[Path, ...] = ()) -> None:
     """A figure may replace an older figure, never a data file: the suffix must be an image's."""
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise ConfigError(f"{option} {path}: a figure file needs one of {', '.join(sorted(FIGURE_SUFFIXES))}")
-    check_output(path, True, option)
+    check_output(path, True, option, inputs)
 
 
 def format_value(name: str, value: Any, unit: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from procedures.base import StationProcedure
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_figure_output, check_output, print_analysis
+from .output import check_figure_output, opened_station, print_analysis
 
 #: compliance parameters whose default is capped at the station's safety limit
 SAFETY_CAPPED = {"compliance_current": "max_current_A", "compliance_voltage": "max_voltage_V"}
@@ -92,34 +91,52 @@ def build_procedure(cls: type[StationProcedure], values: dict[str, Any], config:
     return procedure
 
 
+#: longest --title stored (the file keeps it as an attribute)
+MAX_TITLE_CHARS = 10_000
+
+
 def run_command(args: argparse.Namespace) -> int:
+    """Everything checked and the output file claimed before any instrument is opened."""
+    from station.data.file_claim import RunFileClaim, check_writable_path
+    from station.data.storage_guard import check_free_space
     from station.session import run_to_file
-    from station.setup.config import load_config
-    from station.setup.station import open_station
+    from station.setup.config import check_pixel_area, load_config
     from station.sinks.terminal import TerminalProgress
 
     config = load_config(args.config)
     if args.pixel_area is not None:
-        if not (math.isfinite(args.pixel_area) and args.pixel_area > 0):
-            raise ConfigError(f"--pixel-area must be a positive number of cm^2, got {args.pixel_area:g}")
-        config = dataclasses.replace(config, pixel_area_cm2=args.pixel_area)
+        config = dataclasses.replace(config, pixel_area_cm2=check_pixel_area(args.pixel_area, "--pixel-area"))
+    _check_title(args.title)
     cls = procedure_class(args.procedure)
     procedure = build_procedure(cls, {name: getattr(args, name) for name in cls.parameter_definitions()}, config)
-    out = args.out or Path(f"ledstation-{args.procedure}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
-    check_output(out, args.overwrite, "--out")
+    out = args.out if args.out is not None else \
+        Path(f"ledstation-{args.procedure}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
+    check_writable_path(out, "--out")
     if args.plot is not None:
-        check_figure_output(args.plot, "--plot")
+        check_figure_output(args.plot, "--plot", inputs=(out,))
+    check_free_space(out, procedure.planned_points())
 
-    with open_station(config) as station:
-        outcome = run_to_file(procedure, station, out, overwrite=args.overwrite, sinks=[TerminalProgress()],
-                              title=args.title)
-    print(f"wrote {out}")
+    with RunFileClaim(out, args.overwrite) as claim, opened_station(config) as station:
+        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress()], title=args.title)
+    if outcome.path is None:
+        print(f"no point was measured: {out} left as it was")
+        return EXIT_FAILED
+    print(f"wrote {outcome.path}")
     print_analysis(outcome.analysis)
-    if args.plot is not None:
+    if args.plot is not None and outcome.points:
         from station.data.reader import read_run
 
         from .plotting import plot_run
 
-        plot_run(read_run(out), args.plot)
+        plot_run(read_run(outcome.path), args.plot)
         print(f"wrote {args.plot}")
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
+
+
+def _check_title(title: str) -> None:
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("--title is not valid text (UTF-8)") from None
+    if len(title) > MAX_TITLE_CHARS or "\x00" in title:
+        raise ConfigError(f"--title must be at most {MAX_TITLE_CHARS} characters, without NUL")

@@ -15,11 +15,12 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
     from station.setup.light_meters import sphere_device, sphere_spectrometer
     from station.setup.sphere_calibration import calibrate_sphere
 
-    config = load_config(args.config)
-    if args.scans < 1:
-        raise ConfigError("--scans must be at least 1")
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+    from .output import check_output
+
+    config = load_config(args.config, check_calibration=False)
+    if not 1 <= args.scans <= 10_000:
+        raise ConfigError("--scans must be within 1-10000")
+    check_output(args.out, args.overwrite, "--out")
     s = config.spectrometer
     simulated = s.address == SIMULATED
     certificate_path = args.lamp_certificate

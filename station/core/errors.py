@@ -39,3 +39,11 @@ class DataFileError(StationError):
     """A run file is missing, unreadable or not a run file."""
 
     exit_code = 2
+
+
+class DeviceFault(StationError):
+    """The device under test is open, shorted, or gave readings no device gives."""
+
+
+class StorageError(StationError):
+    """The run file cannot be written: disk full, I/O error, file removed or taken."""

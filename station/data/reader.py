@@ -13,6 +13,7 @@ file briefly, so a reader never holds a file that its writer may need to reopen.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,13 +132,23 @@ class ColumnsView(Mapping):
         return len(self._run.streams[self._stream].columns)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: where an HDF5 superblock may start (after a user block of 512 * 2^k bytes)
+SUPERBLOCK_OFFSETS = (0, 512, 1024, 2048, 4096, 8192, 16384)
+
+
 class RunFile:
     """One run file, read lazily (see the module docstring)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         with self.open() as f:
-            self._read_essentials(f)
+            try:
+                self._read_essentials(f)
+            except DataFileError:
+                raise
+            except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError, RuntimeError) as exc:
+                raise DataFileError(f"{self.path}: not a complete ledstation run file ({_one_line(exc)})") from None
         self.columns = ColumnsView(self, self.main_stream)
         self._spectra: dict[str, Spectra | None] = {}
         self._metadata: dict[str, Any] | None = None
@@ -179,10 +190,13 @@ class RunFile:
 
     @contextmanager
     def open(self) -> Iterator[h5py.File]:
+        """The file, read-only in SWMR mode and without HDF5's file lock (a reader never
+        blocks the writer's last step)."""
+        check_complete_hdf5(self.path)
         try:
-            f = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=READ_CHUNK_CACHE_BYTES)
-        except OSError as exc:
-            raise DataFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
+            f = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=READ_CHUNK_CACHE_BYTES, locking=False)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise DataFileError(f"{self.path}: not a readable HDF5 file ({_one_line(exc)})") from None
         with f:
             yield f
 
@@ -362,4 +376,57 @@ def read_run(path: str | Path) -> RunFile:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataFileError(f"{path}: not a file")
     return RunFile(path)
+
+
+def check_complete_hdf5(path: str | Path) -> None:
+    """Refuse, at once, a file that is not HDF5 or is shorter than its superblock says.
+
+    A truncated file would otherwise keep HDF5's SWMR reader retrying for many minutes.
+    A run's file always holds what its superblock's end-of-file address covers (every
+    flush writes the data before the superblock), also after a kill -9.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            for offset in SUPERBLOCK_OFFSETS:
+                f.seek(offset)
+                head = f.read(96)
+                if head[:8] == HDF5_SIGNATURE:
+                    break
+            else:
+                raise DataFileError(f"{path}: not an HDF5 file")
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read ({exc.strerror})") from None
+    end = _superblock_end(head)
+    if end is None:
+        raise DataFileError(f"{path}: HDF5 superblock not understood")
+    if size < offset + end:
+        raise DataFileError(f"{path}: truncated ({size} of {offset + end} bytes); the end of the file is missing")
+
+
+def _superblock_end(head: bytes) -> int | None:
+    """base address + end-of-file address from an HDF5 superblock (versions 0-3)."""
+    import struct
+
+    version = head[8] if len(head) > 8 else -1
+    try:
+        if version in (2, 3):
+            size = head[9]
+            fmt = {4: "<I", 8: "<Q"}[size]
+            return struct.unpack_from(fmt, head, 12)[0] + struct.unpack_from(fmt, head, 12 + 2 * size)[0]
+        if version in (0, 1):
+            size = head[13]
+            fmt = {4: "<I", 8: "<Q"}[size]
+            position = 24 + (4 if version == 1 else 0)
+            return struct.unpack_from(fmt, head, position)[0] + struct.unpack_from(fmt, head, position + 2 * size)[0]
+    except (KeyError, struct.error):
+        return None
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__

@@ -24,6 +24,7 @@ from drivers.spectral_result import SpectralResult
 from station.core.errors import ConfigError
 from station.run.records import FAILED, RUNNING, Column, Event, MainCurve, RunStart, RunStop, Stream
 
+from .file_claim import RunFileClaim, being_written
 from .reader import RunFile, read_run
 from .writer import HDF5RunWriter
 
@@ -91,12 +92,25 @@ def events_of(run: RunFile, stream: str) -> Iterator[Event]:
 
 def recover(path: str | Path, out: str | Path, overwrite: bool = False) -> RunFile:
     """Copy a crashed run file's records into a new file; returns the copy, whose NXdata
-    copies and figures the caller adds (``station.data.writer.finish_file``)."""
+    copies and figures the caller adds (``station.data.writer.finish_file``).
+
+    The copy is written under a claim on ``out`` (see :mod:`station.data.file_claim`):
+    it takes the name at its first point; the original is only read.
+    """
+    if being_written(path):
+        raise ConfigError(f"{path} is still being written by a run; recover it once that run has ended")
     run = read_run(path)
     if run.status != RUNNING:
         raise ConfigError(f"{path}: status is {run.status!r}, nothing to recover")
-    writer = HDF5RunWriter(out, overwrite=overwrite, durability_interval_s=COPY_DURABILITY_INTERVAL_S,
-                           finalise=False)
+    with RunFileClaim(out, overwrite) as claim:
+        writer = HDF5RunWriter(claim.partial_path, durability_interval_s=COPY_DURABILITY_INTERVAL_S,
+                               finalise=False, claim=claim)
+        _copy(run, writer)
+        claim.end(keep_unpublished=True)
+    return read_run(out)
+
+
+def _copy(run: RunFile, writer: HDF5RunWriter) -> None:
     writer(run_start_of(run))
     counts: dict[str, int] = {}
     try:
@@ -114,4 +128,3 @@ def recover(path: str | Path, out: str | Path, overwrite: bool = False) -> RunFi
         last_time = float(run.read_columns(["time_s"], run.main_stream, slice(main.rows - 1, None))["time_s"][0])
         last = last_time if np.isfinite(last_time) else last
     writer(RunStop(FAILED, RECOVERED_REASON, last, counts, run.main_stream))
-    return read_run(out)

@@ -45,7 +45,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from station.run.records import RUNNING, Event, Progress, Record, RunStart, RunStop, Stream
+from station.core.errors import StorageError
+from station.run.records import FAILED, RUNNING, Event, Notice, Progress, Record, RunStart, RunStop, Stream
+
+from .file_claim import RunFileClaim
+from .storage_guard import StorageGuard
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,10 @@ FILE_FORMAT = "ledstation-run/2"
 SPECTRUM_DTYPE = "f4"
 STATUS_DTYPE = "S16"
 REASON_DTYPE = "S512"
+OUTPUT_STATE_DTYPE = "S256"
+NOTICE_DTYPE = "S1024"
+#: errors h5py raises when the disk or the file fails under it
+WRITE_ERRORS = (OSError, RuntimeError, ValueError)
 TIME_UNITS = "s since 1970-01-01 UTC"
 #: target size of one chunk of a stream table (and of the spectra's row index). HDF5 writes
 #: a dirty chunk whole at every flush: with S = 0 (a flush per event) small chunks keep the
@@ -72,9 +80,9 @@ CHUNK_CACHE_BYTES = 256 * 1024
 METADATA_CACHE_BYTES = 4 * 2**20
 
 
-def open_h5(path: str | Path, mode: str) -> h5py.File:
+def open_h5(path: str | Path, mode: str, locking: bool = True) -> h5py.File:
     """A run file opened for writing, with small HDF5 caches (memory stays flat)."""
-    f = h5py.File(path, mode, libver=("v110", "v110"), rdcc_nbytes=CHUNK_CACHE_BYTES)
+    f = h5py.File(path, mode, libver=("v110", "v110"), rdcc_nbytes=CHUNK_CACHE_BYTES, locking=locking)
     config = f.id.get_mdc_config()
     config.set_initial_size = True
     config.initial_size = min(config.initial_size, METADATA_CACHE_BYTES // 2)
@@ -183,11 +191,22 @@ class HDF5RunWriter:
     """Record sink writing one run file. Call it with each record of the run."""
 
     def __init__(self, path: str | Path, overwrite: bool = False,
-                 durability_interval_s: float | None = None, finalise: bool = True) -> None:
+                 durability_interval_s: float | None = None, finalise: bool = True,
+                 claim: RunFileClaim | None = None) -> None:
         """``finalise=False``: leave the NXdata copies to the caller (:func:`finish_file`),
-        which then adds them together with the analysis in one reopening."""
-        self.path = Path(path)
-        self.overwrite = overwrite
+        which then adds them together with the analysis in one reopening.
+
+        With a ``claim`` the run writes the claim's partial file and publishes it under
+        the claimed name once the first event is flushed and fsync'd (``path`` is then
+        ignored); :attr:`path` is always where the file is now.
+        """
+        self.claim = claim
+        self.path = Path(claim.partial_path if claim is not None else path)
+        self.overwrite = overwrite and claim is None
+        #: the disk or the file failed: the file holds every point flushed before, and no more
+        self.storage_failed = False
+        self._guard: StorageGuard | None = None
+        self._notices: list[Notice] = []
         self.finalise = finalise
         self._interval_override = durability_interval_s
         self.durability_interval_s = 0.0
@@ -201,6 +220,8 @@ class HDF5RunWriter:
         self._pending_spectra = 0
         self._closing = False
         self._error: BaseException | None = None
+        self._error_reported = False  # the run has been told of _error (at an event)
+        self._write_failed = False  # a write itself failed: the file takes nothing more
         self.events = 0
         self.syncs = 0  # flush + fsync rounds of the file thread (S > 0)
 
@@ -211,6 +232,8 @@ class HDF5RunWriter:
             self._start(record)
         elif isinstance(record, RunStop):
             self._stop(record)
+        elif isinstance(record, Notice):
+            self._notice(record)
         elif isinstance(record, Progress):
             pass
 
@@ -220,9 +243,15 @@ class HDF5RunWriter:
         if not (math.isfinite(interval) and interval >= 0):
             raise ValueError(f"durability interval must be >= 0 s, got {interval!r}")
         self.durability_interval_s = float(interval)
-        f = open_h5(self.path, "w" if self.overwrite else "w-")
+        try:
+            f = open_h5(self.path, "w" if self.overwrite else "w-")
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.path}: {_one_line(exc)}") from None
         self._file = f
         try:
+            if self.claim is not None:
+                self.claim.lock_partial()
+            self._guard = StorageGuard(f.id.get_vfd_handle(), self.path)
             write_layout(f, start, self.durability_interval_s)
             self._streams = {s.name: _stream_file(f["entry"], s) for s in start.streams}
             self._pending = {s.name: _Batch() for s in start.streams}
@@ -242,6 +271,7 @@ class HDF5RunWriter:
     # --- per event ------------------------------------------------------------------
     def _event(self, event: Event) -> None:
         if self._error is not None:
+            self._error_reported = True
             raise self._error
         sf = self._streams[event.stream]
         values = event.values
@@ -249,8 +279,12 @@ class HDF5RunWriter:
         if self._syncer is not None:  # S = 0: written and flushed before the next sink sees it
             batch = _Batch()
             batch.add(row, event)
-            self._write(sf, batch)
-            self._file.flush()
+            self._guarded(self._guard.check, _batch_bytes(batch))
+            self._guarded(self._write, sf, batch)
+            self._guarded(self._file.flush)
+            if self.events == 0:  # the first point on the disk: the file takes its name
+                self._guarded(os.fsync, self._file.id.get_vfd_handle())
+                self._publish()
             self._syncer.request()
             self.events += 1
             return
@@ -263,6 +297,35 @@ class HDF5RunWriter:
                 while (self._pending_rows > MAX_PENDING_ROWS or self._pending_spectra > MAX_PENDING_SPECTRA) \
                         and self._error is None and self._thread is not None and self._thread.is_alive():
                     self._lock.wait(0.1)
+
+    def _guarded(self, function, *args) -> Any:
+        """Call a write step; a failure of the disk or file becomes :class:`StorageError`."""
+        try:
+            return function(*args)
+        except StorageError:
+            self.storage_failed = True
+            raise
+        except WRITE_ERRORS as exc:
+            self.storage_failed = self._write_failed = True
+            raise StorageError(f"writing {self.path} failed: {_one_line(exc)}") from None
+
+    def _publish(self) -> None:
+        if self.claim is None or self.claim.published:
+            return
+        self._guarded(self.claim.publish)
+        self.path = self.claim.path
+        if self._guard is not None:
+            self._guard.path = self.path
+
+    def _notice(self, notice: Notice) -> None:
+        if self._file is None:
+            return
+        if self._syncer is not None:
+            self._guarded(_write_notices, self._file, [notice])
+            self._guarded(self._file.flush)
+            return
+        with self._lock:
+            self._notices.append(notice)
 
     def _take_pending(self) -> dict[str, _Batch]:
         with self._lock:
@@ -297,16 +360,49 @@ class HDF5RunWriter:
                 return
 
     def _write_all(self, batches: dict[str, _Batch]) -> None:
+        """One batch of every stream, flushed and fsync'd (S > 0, on the file thread).
+
+        The storage guard is asked first; when the disk is full the batch is still
+        written into the reserve, then the run is told (the error)."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        upcoming = sum(_batch_bytes(b) for b in batches.values())
+        full: StorageError | None = None
+        try:
+            self._guarded(self._guard.check, upcoming)
+        except StorageError as exc:  # the reserve holds this batch (at most S seconds of points)
+            full = exc
+            log.debug("storage guard: %s; %d bytes still reserved for a %d-byte batch", exc,
+                      self._guard.remaining_reserve(), upcoming)
         wrote = False
         for name, batch in batches.items():
             if batch.rows:
-                self._write(self._streams[name], batch)
+                self._guarded(self._write, self._streams[name], batch)
                 wrote = True
+        if notices:
+            self._guarded(_write_notices, self._file, notices)
+            wrote = True
         if wrote:
             assert self._file is not None
-            self._file.flush()
-            os.fsync(self._file.id.get_vfd_handle())
+            self._guarded(self._file.flush)
+            self._guarded(os.fsync, self._file.id.get_vfd_handle())
             self.syncs += 1
+            if self.events:
+                self._publish()
+        if full is not None:
+            raise full
+
+    def _write_leftovers(self) -> None:
+        """Events that arrived while the file thread met a full disk go into the reserve
+        (unless a write itself failed: then the file takes nothing more)."""
+        leftovers = self._take_pending()
+        if self._write_failed or not any(b.rows for b in leftovers.values()):
+            return
+        try:
+            self._write_all(leftovers)
+        except StorageError:
+            if self._write_failed:
+                log.warning("%s: the last events could not be written", self.path)
 
     def _write(self, sf: _StreamFile, batch: _Batch) -> None:
         """Append a batch to one stream's datasets (table first, then its spectra)."""
@@ -336,36 +432,61 @@ class HDF5RunWriter:
             self._thread.join()
             self._thread = None
             if self._error is not None:
-                raise self._error
+                self._write_leftovers()
+                if not self._error_reported:
+                    self._error_reported = True
+                    raise self._error
         if self._syncer is not None:
             syncer, self._syncer = self._syncer, None
             syncer.close()
 
     def _stop(self, stop: RunStop) -> None:
+        """Everything onto the disk, then the end status. A storage failure found here is
+        stored as the run's status and raised (after the file is closed)."""
         f = self._file
         if f is None:
             return
+        failure: BaseException | None = None
         try:
             self._finish_writing()
+        except BaseException as exc:  # noqa: BLE001 - stored, then raised
+            failure = exc
+            self.storage_failed = True
+        status, reason = stop.status, stop.reason
+        if failure is not None:
+            status, reason = FAILED, f"{_one_line(failure)} (after: {stop.reason})"
+            if isinstance(failure, StorageError):
+                reason = f"{failure} (after: {stop.reason})"
+        try:
             entry = f["entry"]
-            entry["status"][0] = stop.status.encode()
-            entry["reason"][0] = stop.reason.encode("utf-8")[:511]
+            entry["status"][0] = status.encode()
+            entry["reason"][0] = reason.encode("utf-8", "replace")[:511]
             entry["end_time_s"][0] = stop.end_time_s
+            if "output_state" in entry:
+                entry["output_state"][0] = stop.output.encode("utf-8", "replace")[:255]
             f.flush()
             os.fsync(f.id.get_vfd_handle())
+        except WRITE_ERRORS as exc:
+            self.storage_failed = True
+            failure = failure or StorageError(f"writing the end of {self.path} failed: {_one_line(exc)}")
         finally:
             self._close_file()
+        if failure is not None:
+            raise failure if isinstance(failure, StorageError) else StorageError(_one_line(failure))
         if not self.finalise:
             return
         try:
             finish_file(self.path, stop)
         except Exception:  # the points are safe; missing NXdata copies are not fatal
-            log.exception("could not finalise %s", self.path)
+            log.warning("could not finalise %s", self.path, exc_info=True)
 
     def _close_file(self) -> None:
         if self._file is not None:
             try:
                 self._file.close()
+            except WRITE_ERRORS as exc:
+                self.storage_failed = True
+                log.warning("closing %s failed: %s", self.path, _one_line(exc))
             finally:
                 self._file = None
 
@@ -375,14 +496,17 @@ class HDF5RunWriter:
             return
         try:
             self._finish_writing()
-        except BaseException:
-            log.exception("could not write the last events of %s", self.path)
+        except BaseException as exc:  # noqa: BLE001 - the points flushed before are safe
+            self.storage_failed = True
+            log.warning("could not write the last events of %s: %s", self.path, _one_line(exc))
         finally:
             self._close_file()
+        if self.storage_failed or not self.finalise:
+            return
         try:
             finish_file(self.path, None)
-        except Exception:
-            log.exception("could not fill the NXdata group of %s", self.path)
+        except Exception:  # noqa: BLE001
+            log.warning("could not fill the NXdata group of %s", self.path, exc_info=True)
 
 
 # --- layout ---------------------------------------------------------------------------
@@ -402,6 +526,15 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     entry.create_dataset("reason", data=np.array([b""], dtype=REASON_DTYPE)).attrs["units"] = ""
     entry.create_dataset("end_time_s", data=np.array([np.nan])).attrs["units"] = TIME_UNITS
     entry.create_dataset("start_time_s", data=start.start_time_s).attrs["units"] = TIME_UNITS
+    entry.create_dataset("output_state", data=np.array([b""], dtype=OUTPUT_STATE_DTYPE)).attrs.update(
+        {"units": "", "description": "what the shutdown confirmed: the source output read back off, or not"})
+    notices = entry.create_group("notices")
+    notices.attrs.update({"NX_class": "NXcollection",
+                          "description": "what the run met and went on from, and the detail behind a failure"})
+    notices.create_dataset("time_s", shape=(0,), maxshape=(None,), dtype="f8", chunks=(64,)).attrs["units"] = \
+        TIME_UNITS
+    for name, dtype in (("level", "S8"), ("message", NOTICE_DTYPE)):
+        notices.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,)).attrs["units"] = ""
 
     measurement = entry.create_group("measurement")
     measurement.attrs["NX_class"] = "NXcollection"
@@ -509,11 +642,40 @@ def _stream_file(entry: h5py.Group, stream: Stream) -> _StreamFile:
     return _StreamFile(stream, table, (g["row"], g["spectral"], g["raw"]))
 
 
+def _write_notices(f: h5py.File, notices: list[Notice]) -> None:
+    group = f["entry/notices"]
+    start = group["time_s"].shape[0]
+    _extend_write(group["time_s"], start, np.array([n.time_s for n in notices], dtype="f8"))
+    _extend_write(group["level"], start, np.array([n.level.encode()[:8] for n in notices], dtype="S8"))
+    _extend_write(group["message"], start, np.array([n.message.encode("utf-8", "replace")[:1024] for n in notices],
+                                                    dtype=NOTICE_DTYPE))
+
+
+def _batch_bytes(batch: _Batch) -> int:
+    """What a batch adds to the file, roughly (spectra stored as float32)."""
+    spectra = sum(4 * (spectral.size + raw.size) for spectral, raw in batch.spectra)
+    return spectra + sum(row.nbytes for row in batch.rows) + 4096
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__
+
+
 # --- end of run -----------------------------------------------------------------------
 def finish_file(path: str | Path, stop: RunStop | None, analysis: dict[str, Any] | None = None) -> None:
     """After the SWMR writer closed: end attributes, the NXdata main curve (chunked copy)
     and, if given, the analysis, in one reopening."""
-    with open_h5(path, "r+") as f:
+    try:
+        f = open_h5(path, "r+")
+    except OSError as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        # another program has the file open for reading (a viewer, a GUI watching the run):
+        # HDF5's lock would refuse; the run's own claim lock keeps other writers out
+        log.info("%s is open in another program; finishing it without HDF5's file lock", path)
+        f = open_h5(path, "r+", locking=False)
+    with f:
         entry = f["entry"]
         if stop is not None:
             entry.attrs["end_time"] = iso(stop.end_time_s)

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 
-from .records import Record, RunStart, RunStop, Sink
+from .records import Event, Notice, Record, RunStart, RunStop, Sink
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,24 @@ class RecordStream:
         self._sinks.append((sink, essential))
 
     def emit(self, record: Record) -> None:
+        """Give ``record`` to every sink. An essential sink's failure is raised: at once for
+        events (the point is not stored: nothing else shows it), after every other sink
+        has it for the start, notices and the stop (the screen shows how the run ended)."""
+        failure: Exception | None = None
         for entry in list(self._sinks):
             sink, essential = entry
             try:
                 sink(record)
-            except Exception:
+            except Exception as exc:
                 if essential:
-                    raise
-                log.exception("sink %r failed; removed", sink)
+                    if isinstance(record, Event):
+                        raise
+                    failure = failure or exc
+                    continue
+                log.warning("sink %r failed (%s); removed", sink, exc)
                 self._sinks.remove(entry)
+        if failure is not None:
+            raise failure
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Let queued sinks finish what they were given (at most ``timeout_s`` each)."""
@@ -63,8 +72,8 @@ class QueuedSink:
     def __call__(self, record: Record) -> None:
         if self.failed:
             return
-        if isinstance(record, (RunStart, RunStop)):
-            try:  # the start and the end must arrive; wait a moment for room
+        if isinstance(record, (RunStart, Notice, RunStop)):
+            try:  # the start, the notices and the end must arrive; wait a moment for room
                 self._queue.put(record, timeout=1.0)
             except queue.Full:
                 self.dropped += 1

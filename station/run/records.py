@@ -127,12 +127,23 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the run met and went on from (a retried time-out), or the detail behind
+    a failure (its traceback); stored in the file's ``entry/notices``."""
+
+    time_s: float
+    message: str
+    level: str = "warning"  # "info", "warning" or "error"
+
+
+@dataclass(frozen=True)
 class RunStop:
     status: str
     reason: str
     end_time_s: float
     events: Mapping[str, int]  # rows recorded per stream
     main_stream: str = ""
+    output: str = ""  # what the shutdown confirmed: "output confirmed off", or the loud warning
 
     @property
     def points(self) -> int:
@@ -140,5 +151,5 @@ class RunStop:
         return self.events.get(self.main_stream, 0)
 
 
-Record = RunStart | Event | Progress | RunStop
+Record = RunStart | Event | Progress | Notice | RunStop
 Sink = Callable[[Record], None]

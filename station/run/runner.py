@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -19,11 +20,12 @@ from typing import Any, Protocol
 import station
 from drivers.spectral_result import SpectralResult
 from station.core import cie
-from station.core.signals import Terminated
+from station.core.errors import StationError
+from station.core.signals import INTERRUPTS, Terminated
 from station.setup.station import Station
 
 from .record_stream import RecordStream
-from .records import ABORTED, FAILED, FINISHED, Event, MainCurve, Progress, RunStart, RunStop, Sink, Stream
+from .records import ABORTED, FAILED, FINISHED, Event, MainCurve, Notice, Progress, RunStart, RunStop, Sink, Stream
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +82,16 @@ class ProcedureRunner:
         if spectrum is not None and not self._streams[stream].spectra:
             raise ValueError(f"stream {stream!r} was not declared with spectra")
         index = self._counts[stream]
-        self._counts[stream] = index + 1
         self.stream.emit(Event(stream, index, values, spectrum))
+        self._counts[stream] = index + 1  # counted once the file (the essential sink) has it
         return index
 
     def progress(self, fraction: float, message: str = "") -> None:
         self.stream.emit(Progress(fraction, message))
+
+    def notice(self, message: str, level: str = "warning") -> None:
+        """Something the run met and went on from; stored in the file, shown on screen."""
+        self.stream.emit(Notice(self.station.clock.now(), message, level))
 
     # --- the run --------------------------------------------------------------------
     def _declare(self) -> tuple[tuple[Stream, ...], MainCurve]:
@@ -116,11 +122,17 @@ class ProcedureRunner:
             provenance=provenance)
 
     def run(self) -> RunStop:
-        """Run to the end. Ctrl-C and SIGTERM are re-raised after the stop record."""
+        """Run to the end. Ctrl-C and SIGTERM are re-raised after the stop record.
+
+        Whatever ends the run, the end runs shielded from further signals: the procedure's
+        shutdown, the output switched off and read back, the stop record (status, reason,
+        what the shutdown confirmed) to every sink.
+        """
         procedure, st = self.procedure, self.station
         streams, main = self._declare()
         provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
         procedure.bind(self)
+        st.smu.notice = self.notice  # transient faults the driver retried
         st.prepare_light()  # darks need the output off, so before startup
         self.start_record = self._start(streams, main, provenance)
         self.stream.emit(self.start_record)
@@ -136,17 +148,42 @@ class ProcedureRunner:
         except Terminated as exc:
             status, reason, interrupt = ABORTED, "terminated (SIGTERM)", exc
         except Exception as exc:
-            log.exception("procedure failed")
-            detail = str(exc).strip().splitlines()
-            status, reason = FAILED, f"{type(exc).__name__}: {detail[-1] if detail else ''}"
+            status, reason = FAILED, _one_line(exc)
+            log.debug("procedure failed", exc_info=True)
+            if not isinstance(exc, StationError):  # an unexpected failure: keep its traceback in the file
+                self._emit_quietly(Notice(st.clock.now(), "".join(traceback.format_exception(exc))[-4000:], "error"))
         finally:
-            try:
-                procedure.shutdown()
-            except Exception:
-                log.exception("procedure shutdown failed; switching the output off directly")
-                st.smu.safe_shutdown()
-            self.stop_record = RunStop(status, reason, st.clock.now(), dict(self._counts), main.stream)
-            self.stream.emit(self.stop_record)
+            with INTERRUPTS.shielded():
+                self._end(status, reason, main)
         if interrupt is not None:
             raise interrupt
+        assert self.stop_record is not None
         return self.stop_record
+
+    def _end(self, status: str, reason: str, main: MainCurve) -> None:
+        st = self.station
+        try:
+            self.procedure.shutdown()
+        except Exception as exc:  # noqa: BLE001 - the station switches the output off below anyway
+            log.warning("procedure shutdown failed (%s); switching the output off directly", _one_line(exc))
+        report = st.ensure_output_off()
+        if not report.confirmed:
+            status, reason = FAILED, f"{reason}; OUTPUT NOT CONFIRMED OFF"
+        self.stop_record = RunStop(status, reason, st.clock.now(), dict(self._counts), main.stream,
+                                   output=report.summary())
+        self.stream.emit(self.stop_record)
+
+    def _emit_quietly(self, record: Notice) -> None:
+        try:
+            self.stream.emit(record)
+        except Exception:  # noqa: BLE001 - the file may be what failed
+            log.debug("could not record the notice", exc_info=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: last line of the message`` (or the message alone for the station's own errors)."""
+    detail = str(exc).strip().splitlines()
+    text = detail[-1] if detail else ""
+    if isinstance(exc, StationError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

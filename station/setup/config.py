@@ -65,6 +65,8 @@ class StationConfig:
     pixel_area_cm2: float
     max_voltage_V: float
     max_current_A: float
+    #: keep trying this long (wall time) to switch off an output that does not read back "off"
+    output_off_timeout_s: float
     #: flush + fsync the run file at least this often (wall time, s); 0 = every point
     durability_interval_s: float
     simulation: Mapping[str, Any]  # the [simulation] table, for the simulated bench
@@ -118,11 +120,22 @@ class _Reader:
             raise self.fail(f"{table}.{key}", "missing")
         value = values[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise self.fail(f"{table}.{key}", "number too large") from None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(f"{table}.{key}", f"expected {kind.__name__}, got {value!r}")
+            raise self.fail(f"{table}.{key}", f"expected {kind.__name__}, got {_short(value)}")
+        if kind is str and ("\x00" in value or len(value) > 4096):
+            raise self.fail(f"{table}.{key}", "contains a NUL character or is too long")
         if kind is float and not math.isfinite(value):
             raise self.fail(f"{table}.{key}", f"must be finite, got {value!r}")
+        return value
+
+    def between(self, table: str, key: str, low: float, high: float, units: str) -> float:
+        value = self.get(table, key, float)
+        if not low <= value <= high:
+            raise self.fail(f"{table}.{key}", f"must be within {low:g}-{high:g} {units}, got {value:g}")
         return value
 
     def positive(self, table: str, key: str) -> float:
@@ -140,9 +153,29 @@ _KNOWN_KEYS = {
     "radiometer": {"address", "timeout_s"},
     "device": {"pixel_area_cm2"},
     "data": {"durability_interval_s"},
-    "safety": {"max_voltage_V", "max_current_A"},
+    "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
     "simulation": None,  # checked by the simulated bench
 }
+
+
+#: largest device area the station accepts (a 10 cm x 10 cm substrate)
+MAX_PIXEL_AREA_CM2 = 100.0
+#: bounds that keep a typo from hanging a run (a dark library of 10^18 scans)
+MAX_DARK_SCANS = 1000
+INTEGRATION_RANGE_S = (1e-6, 600.0)
+OUTPUT_OFF_TIMEOUT_RANGE_S = (0.5, 600.0)
+#: a spectrometer pixel is < 1 nm wide: a window this close to the calibration's ends is cut inside it
+WINDOW_TOLERANCE_NM = 2.0
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300 \
+        and math.isfinite(value)
 
 
 def _parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -150,9 +183,11 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {source}: not valid TOML ({exc})") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ConfigError(f"config {source}: not valid TOML (nested too deeply or too large)") from None
 
 
-def validate_config(data: dict[str, Any], source: str, text: str) -> StationConfig:
+def validate_config(data: dict[str, Any], source: str, text: str, check_calibration: bool = True) -> StationConfig:
     """Check every key of parsed configuration data and build the configuration."""
     r = _Reader(source, data)
     for table, value in data.items():
@@ -174,17 +209,18 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
 
     s = "spectrometer"
     window = r.get(s, "wavelength_range_nm", list)
-    if len(window) != 2 or not all(isinstance(v, (int, float)) for v in window) or not 0 < window[0] < window[1]:
-        raise r.fail(f"{s}.wavelength_range_nm", f"must be [low, high] with 0 < low < high, got {window!r}")
-    min_t, max_t = r.positive(s, "min_integration_s"), r.positive(s, "max_integration_s")
+    if len(window) != 2 or not all(_finite_number(v) for v in window) or not 0 < window[0] < window[1] <= 20000:
+        raise r.fail(f"{s}.wavelength_range_nm", f"must be [low, high] with 0 < low < high nm, got {_short(window)}")
+    min_t = r.between(s, "min_integration_s", *INTEGRATION_RANGE_S, "s")
+    max_t = r.between(s, "max_integration_s", *INTEGRATION_RANGE_S, "s")
     if min_t > max_t:
         raise r.fail(f"{s}.min_integration_s", f"{min_t:g} s is above max_integration_s {max_t:g} s")
     low, high = r.positive(s, "low_fraction"), r.positive(s, "high_fraction")
     if not low < high < 1:
         raise r.fail(f"{s}.high_fraction", f"need low_fraction < high_fraction < 1, got {low:g}, {high:g}")
     dark_scans = r.get(s, "dark_scans", int)
-    if dark_scans < 1:
-        raise r.fail(f"{s}.dark_scans", f"must be at least 1, got {dark_scans}")
+    if not 1 <= dark_scans <= MAX_DARK_SCANS:
+        raise r.fail(f"{s}.dark_scans", f"must be within 1-{MAX_DARK_SCANS}, got {_short(dark_scans)}")
     spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "calibration_file", str), min_t, max_t,
                                       low, high, dark_scans, (float(window[0]), float(window[1])))
 
@@ -193,24 +229,68 @@ def validate_config(data: dict[str, Any], source: str, text: str) -> StationConf
                      "spectrometer's file (ledstation calibrate-sphere)")
     radiometer = RadiometerConfig(r.get("radiometer", "address", str), r.positive("radiometer", "timeout_s"))
     area = r.positive("device", "pixel_area_cm2")
-    if area > 100:
-        raise r.fail("device.pixel_area_cm2", f"{area:g} cm^2 is not a pixel area")
+    if area > MAX_PIXEL_AREA_CM2:
+        raise r.fail("device.pixel_area_cm2", f"{area:g} cm^2 is not a pixel area (at most {MAX_PIXEL_AREA_CM2:g})")
     max_v, max_i = r.positive("safety", "max_voltage_V"), r.positive("safety", "max_current_A")
     if max_v > MAX_VOLTAGE_V:
         raise r.fail("safety.max_voltage_V", f"{max_v:g} V is beyond the Keithley 2400's {MAX_VOLTAGE_V:g} V")
     if max_i > MAX_CURRENT_A:
         raise r.fail("safety.max_current_A", f"{max_i:g} A is beyond the Keithley 2400's {MAX_CURRENT_A:g} A")
+    off_timeout = (r.between("safety", "output_off_timeout_s", *OUTPUT_OFF_TIMEOUT_RANGE_S, "s")
+                   if "output_off_timeout_s" in r.table("safety") else 10.0)
 
     simulation = data.get("simulation", {})
     if not isinstance(simulation, dict):
         raise ConfigError(f"config {source}: [simulation] must be a table")
     light_address = spectrometer.address if geometry == "sphere" else radiometer.address
     durability = _durability_interval(r, smu.address == SIMULATED and light_address == SIMULATED)
-    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, durability,
-                           simulation, text)
+    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, off_timeout,
+                           durability, simulation, text)
+    for role, address in (("smu", smu.address), ("spectrometer" if geometry == "sphere" else "radiometer",
+                                                  light_address)):
+        _check_address(r, role, address, visa=role != "spectrometer")
+    if geometry == "sphere" and check_calibration:
+        _check_calibration(config)
     if config.uses_simulation:
         config.simulation_settings()  # the simulated bench checks its own table
     return config
+
+
+def _check_address(r: _Reader, role: str, address: str, visa: bool) -> None:
+    """A VISA resource name that pyvisa can parse ("sim" aside); a spectrometer serial number."""
+    if address == SIMULATED or not visa:
+        if not address.strip():
+            raise r.fail(f"{role}.address", "empty")
+        return
+    from pyvisa import rname
+
+    try:
+        rname.parse_resource_name(address)
+    except Exception:  # noqa: BLE001 - pyvisa raises several types
+        raise r.fail(f"{role}.address", f"{_short(address)} is not a VISA resource name "
+                                        '(e.g. "GPIB0::24::INSTR", "ASRL/dev/ttyUSB0::INSTR")') from None
+
+
+def _check_calibration(config: StationConfig) -> None:
+    """The sphere's responsivity file loads and covers the spectrometer window (to within
+    :data:`WINDOW_TOLERANCE_NM`: the window is cut to whole pixels, which only the
+    opened spectrometer knows; it checks exactly)."""
+    from drivers.calibration import ResponsivityCalibration
+
+    calibration = ResponsivityCalibration.load(config.resolved_calibration_path())
+    low, high = config.spectrometer.wavelength_range_nm
+    covered = float(calibration.wavelength_nm[0]), float(calibration.wavelength_nm[-1])
+    if low < covered[0] - WINDOW_TOLERANCE_NM or high > covered[1] + WINDOW_TOLERANCE_NM:
+        raise ConfigError(f"config {config.source}: [spectrometer] wavelength_range_nm {low:g}-{high:g} nm is "
+                          f"outside the calibration's {covered[0]:g}-{covered[1]:g} nm")
+
+
+def check_pixel_area(value: float, option: str) -> float:
+    """A pixel area given on the command line, by the configuration's rule."""
+    if not (math.isfinite(value) and 0 < value <= MAX_PIXEL_AREA_CM2):
+        raise ConfigError(f"{option} must be a pixel area in cm^2, above 0 and at most {MAX_PIXEL_AREA_CM2:g}, "
+                          f"got {value:g}")
+    return value
 
 
 def _durability_interval(r: _Reader, fully_simulated: bool) -> float:
@@ -222,20 +302,22 @@ def _durability_interval(r: _Reader, fully_simulated: bool) -> float:
     return float(value)
 
 
-def load_config(path: str | Path | None = None) -> StationConfig:
+def load_config(path: str | Path | None = None, check_calibration: bool = True) -> StationConfig:
     """Load a configuration file, or the simulated-bench default when ``path`` is None.
 
-    Keys missing from a user's file take the default's values, table by table.
+    Keys missing from a user's file take the default's values, table by table. With
+    ``check_calibration`` the sphere's responsivity file is loaded and checked too
+    (``calibrate-sphere``, which writes that file, skips it).
     """
     defaults = _parse_toml(DEFAULT_CONFIG_TEXT, "default")
     if path is None:
-        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT)
+        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT, check_calibration)
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"config {path}: cannot read ({exc})") from None
     user = _parse_toml(text, str(path))
     for table, values in user.items():
@@ -243,4 +325,4 @@ def load_config(path: str | Path | None = None) -> StationConfig:
             defaults[table] = {**defaults[table], **values}
         else:
             defaults[table] = values
-    return validate_config(defaults, str(path), text)
+    return validate_config(defaults, str(path), text, check_calibration)

@@ -7,14 +7,16 @@ for it; a hardware configuration never loads pyvisa-sim or the LED model.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.keithley2400 import SafetyLimits, StationKeithley2400
+from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2400
 from drivers.light_meter import LightMeter
 from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
 from station.core.errors import InstrumentError, StationError
+from station.core.signals import INTERRUPTS
+from station.core.watchdog import Watchdog
 
 from .config import SIMULATED, StationConfig
 from .light_meters import one_line, open_light_meter
@@ -32,6 +34,9 @@ class Station:
     light: LightMeter
     bench: Any | None = None  # the simulated bench, when the configuration uses it
     closed: bool = False
+    #: what the last shutdown confirmed (None: no shutdown yet)
+    output_report: OutputOffReport | None = None
+    _light_calls: Watchdog = field(default_factory=lambda: Watchdog("the light instrument"))
 
     @property
     def geometry(self) -> str:
@@ -44,7 +49,19 @@ class Station:
         self.light.prepare()
 
     def measure_light(self) -> SpectralResult:
-        return self.light.measure()
+        """One light reading, given up (:class:`InstrumentError`) after the instrument's
+        ``measure_timeout_s``: a hung instrument must not keep the source on."""
+        return self._light_calls.call(self.light.measure, self.light.measure_timeout_s)
+
+    def ensure_output_off(self) -> OutputOffReport:
+        """Switch the output off and read it back; a confirmed "off" since the last
+        "on" is not repeated."""
+        smu = self.smu
+        report = smu.last_output_report
+        if not (smu.confirmed_off and report is not None):
+            report = smu.safe_shutdown()
+        self.output_report = report
+        return report
 
     def identities(self) -> dict[str, str]:
         ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
@@ -53,24 +70,28 @@ class Station:
         return ids
 
     def close(self) -> None:
-        """Output off first, whatever else fails; then release the light instrument.
-
-        The output is switched off unless the driver's last output command that went
-        through was "off" (a run's shutdown has done it already: once is enough).
-        """
+        """Output off first (read back), whatever else fails; then release the light
+        instrument. Signals wait until this is done."""
         if self.closed:
             return
-        self.closed = True
-        try:
-            if self.smu.output_on:
-                self.smu.safe_shutdown()
-        finally:
+        with INTERRUPTS.shielded():
+            self.closed = True
             try:
+                self.ensure_output_off()
+            finally:
+                self._release_light()
+
+    def _release_light(self) -> None:
+        try:
+            if self._light_calls.idle(min(self.light.measure_timeout_s, 30.0)):
+                self._light_calls.close()
                 self.light.close()
-            except Exception:  # noqa: BLE001 - closing must not mask the shutdown
-                log.exception("closing the light instrument failed")
-            if self.bench is not None:
-                self.bench.close()
+            else:
+                log.warning("the light instrument is not answering; left as it is")
+        except Exception as exc:  # noqa: BLE001 - closing must not mask the shutdown
+            log.warning("closing the light instrument failed: %s", one_line(exc))
+        if self.bench is not None:
+            self.bench.close()
 
     def __enter__(self) -> Station:
         return self
@@ -93,7 +114,10 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
     try:
         light = open_light_meter(config, bench)
     except BaseException:
-        smu.safe_shutdown()
+        with INTERRUPTS.shielded():
+            smu.safe_shutdown()
+            if bench is not None:
+                bench.close()
         raise
     return Station(config, clock, smu, light, bench)
 
@@ -109,6 +133,7 @@ def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> Station
     try:
         smu = StationKeithley2400(address, limits, clock=clock, read_termination="\n", write_termination="\n",
                                   timeout=5000, **kwargs)
+        smu.output_off_timeout_s = config.output_off_timeout_s
         smu.write(":OUTP 0")  # whatever an earlier session left behind
         identity = smu.id
     except StationError:

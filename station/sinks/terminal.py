@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TextIO
 
-from station.run.records import Event, Progress, Record, RunStart, RunStop, Stream
+from station.run.records import Event, Notice, Progress, Record, RunStart, RunStop, Stream
 
 
 def _fmt(value: float) -> str:
@@ -49,9 +49,12 @@ class TerminalProgress:
                 self._width_written = max(self._width_written, len(line))
             else:
                 self.stream.write(line + "\n")
+        elif isinstance(record, Notice):
+            first = record.message.strip().splitlines()[-1:] or [""]
+            self.stream.write(("\n" if self.tty else "") + f"{record.level}: {first[0]}\n")
         elif isinstance(record, RunStop):
             self.stream.write(("\n" if self.tty else "") + f"{record.status}: {record.reason} "
-                              f"({record.points} points)\n")
+                              f"({record.points} points)" + (f"; {record.output}" if record.output else "") + "\n")
         self.stream.flush()
 
     def _event(self, event: Event) -> None:

@@ -1,0 +1,57 @@
+"""Checks at every operating point that end a run when the device or an instrument is
+not what a measurement needs: an open or shorted device, readings no device gives
+(overflow, NaN), a spectrometer that returns nothing.
+
+Each check raises with a reason that names the fault; the runner ends the run
+"failed" with that reason and switches the output off. The thresholds are deliberately
+far from any working LED's operating range (a forward-biased LED passes well over
+10 nA at 5 V, and needs well over 0.1 V to pass 1 uA).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drivers.keithley2400 import StationKeithley2400
+from station.core.errors import DeviceFault, InstrumentError
+
+from .operating_point import PointReading
+
+#: voltage sourcing: at or above this forward voltage a connected LED passes current
+OPEN_CIRCUIT_CHECK_VOLTAGE_V = 5.0
+#: ... more than this
+OPEN_CIRCUIT_CURRENT_A = 1e-8
+#: current sourcing: an open circuit delivers less than this fraction of the set current
+OPEN_CIRCUIT_FRACTION = 0.01
+#: voltage sourcing: this much current at or below SHORT_VOLTAGE_V is a short (< 500 ohm)
+SHORT_VOLTAGE_V = 0.5
+SHORT_CURRENT_A = 1e-3
+#: current sourcing: a device carrying SHORT_MIN_CURRENT_A at less than this voltage is shorted
+SHORT_CURRENT_SOURCE_VOLTAGE_V = 0.1
+SHORT_MIN_CURRENT_A = 1e-6
+
+
+def check_point(reading: PointReading, smu: StationKeithley2400) -> None:
+    """Raise :class:`DeviceFault` or :class:`InstrumentError` if this point shows a fault."""
+    for smu_reading in (reading.before, reading.after):
+        if not (math.isfinite(smu_reading.voltage_V) and math.isfinite(smu_reading.current_A)):
+            raise InstrumentError("source meter returned an overflow or invalid reading "
+                                  f"(V = {smu_reading.voltage_V}, I = {smu_reading.current_A})")
+    voltage, current = reading.before.voltage_V, abs(reading.figures.current_A)
+    if smu.source_function == "VOLT":
+        if voltage >= OPEN_CIRCUIT_CHECK_VOLTAGE_V and current < OPEN_CIRCUIT_CURRENT_A:
+            raise DeviceFault(f"open circuit: {current:.2g} A at {voltage:.3g} V (check the contacts)")
+        if abs(voltage) <= SHORT_VOLTAGE_V and current >= SHORT_CURRENT_A:
+            raise DeviceFault(f"short circuit: {current:.3g} A at {voltage:.3g} V")
+    else:
+        set_current = abs(smu.source_level)
+        if reading.in_compliance and set_current > 0 and current < OPEN_CIRCUIT_FRACTION * set_current:
+            raise DeviceFault(f"open circuit: compliance voltage reached with {current:.2g} A of "
+                              f"{set_current:.3g} A flowing (check the contacts)")
+        if current >= SHORT_MIN_CURRENT_A and abs(voltage) < SHORT_CURRENT_SOURCE_VOLTAGE_V:
+            raise DeviceFault(f"short circuit: {current:.3g} A at {voltage:.3g} V")
+    spectrum = reading.spectrum
+    if spectrum.raw_units == "counts" and spectrum.raw.size and not np.any(spectrum.raw):
+        raise InstrumentError("spectrometer returned an all-zero spectrum (fibre or detector fault)")
