@@ -5,7 +5,7 @@ not what a measurement needs: an open or shorted device, readings no device give
 Each check raises with a reason that names the fault; the runner ends the run
 "failed" with that reason and switches the output off. The thresholds are deliberately
 far from any working LED's operating range (a forward-biased LED passes well over
-10 nA at 5 V, and needs well over 0.1 V to pass 1 uA).
+10 nA at 5 V, and needs well over 0.05 V to pass 0.1 uA).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ OPEN_CIRCUIT_FRACTION = 0.01
 SHORT_VOLTAGE_V = 0.5
 SHORT_CURRENT_A = 1e-3
 #: current sourcing: a device carrying SHORT_MIN_CURRENT_A at less than this voltage is shorted
-SHORT_CURRENT_SOURCE_VOLTAGE_V = 0.1
-SHORT_MIN_CURRENT_A = 1e-6
+SHORT_CURRENT_SOURCE_VOLTAGE_V = 0.05
+SHORT_MIN_CURRENT_A = 1e-7
 
 
 def check_point(reading: PointReading, smu: StationKeithley2400) -> None:

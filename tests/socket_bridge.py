@@ -72,9 +72,10 @@ class InstrumentServer:
 
 
 @contextmanager
-def served_bench(preset: str = "deep-red-cspbi3-fret") -> Iterator[tuple[SimulatedBench, int, int]]:
-    """(bench, source-meter port, radiometer port)."""
-    bench = SimulatedBench(preset, latency=False)
+def served_bench(preset: str = "deep-red-cspbi3-fret", **bench_options) -> Iterator[tuple[SimulatedBench, int, int]]:
+    """(bench, source-meter port, radiometer port); ``bench_options`` go to the bench
+    (default: no latency)."""
+    bench = SimulatedBench(preset, **{"latency": False, **bench_options})
     library = bench.visa_library
     smu = InstrumentServer(library.devices[bench.smu_address], b"\n")
     radiometer = InstrumentServer(library.devices[bench.radiometer_address], b"\r")

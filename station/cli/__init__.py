@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     defer("pandas")  # pymeasure imports it for CSV results the station does not use
     defer("scipy")  # pint imports it only to know that it is there
+    running_as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     words = _positionals(argv)
     running = bool(words) and words[0] == "run"
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # pymeasure warns at import about optional extras (ZMQ, IPython) it does not need here
         logging.getLogger("pymeasure").setLevel(logging.ERROR)
-    with INTERRUPTS.installed():
+    with INTERRUPTS.installed(hold_after=running_as_program):
         return _run_command(args)
 
 

@@ -62,8 +62,12 @@ class Interrupts:
         raise _exception(signum)
 
     @contextmanager
-    def installed(self) -> Iterator[Interrupts]:
-        """Handle SIGINT and SIGTERM this way while the block runs (main thread only)."""
+    def installed(self, hold_after: bool = False) -> Iterator[Interrupts]:
+        """Handle SIGINT and SIGTERM this way while the block runs (main thread only).
+
+        ``hold_after`` (a program about to exit): once a signal has arrived, later ones
+        are ignored after the block too, so the rest of a burst cannot change the exit code.
+        """
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -75,7 +79,7 @@ class Interrupts:
         finally:
             self._installed = False
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                signal.signal(s, signal.SIG_IGN if hold_after and self.received else handler)
 
     @contextmanager
     def shielded(self) -> Iterator[None]:

@@ -27,7 +27,7 @@ from station.core.errors import ConfigError, StorageError
 #: disk kept allocated beyond the end of a run file while it is written
 RESERVE_BYTES = 8 * 2**20
 #: the reservation is renewed once the file has grown into this much of it, or this often
-RENEW_AFTER_BYTES = RESERVE_BYTES // 4
+RENEW_AFTER_BYTES = 256 * 1024
 RENEW_INTERVAL_S = 1.0
 #: size estimate of one point with spectra (2048-pixel calibrated + compressed raw, a row)
 SPECTRUM_POINT_BYTES = 2048 * 4 * 2 + 1024

@@ -36,6 +36,8 @@ class Station:
     closed: bool = False
     #: what the last shutdown confirmed (None: no shutdown yet)
     output_report: OutputOffReport | None = None
+    #: give up on a light reading after this long (None: the instrument's ``measure_timeout_s``)
+    light_timeout_s: float | None = None
     _light_calls: Watchdog = field(default_factory=lambda: Watchdog("the light instrument"))
 
     @property
@@ -51,7 +53,8 @@ class Station:
     def measure_light(self) -> SpectralResult:
         """One light reading, given up (:class:`InstrumentError`) after the instrument's
         ``measure_timeout_s``: a hung instrument must not keep the source on."""
-        return self._light_calls.call(self.light.measure, self.light.measure_timeout_s)
+        timeout = self.light_timeout_s if self.light_timeout_s is not None else self.light.measure_timeout_s
+        return self._light_calls.call(self.light.measure, timeout)
 
     def ensure_output_off(self) -> OutputOffReport:
         """Switch the output off and read it back; a confirmed "off" since the last
@@ -83,7 +86,7 @@ class Station:
 
     def _release_light(self) -> None:
         try:
-            if self._light_calls.idle(min(self.light.measure_timeout_s, 30.0)):
+            if self._light_calls.idle(min(self.light_timeout_s or self.light.measure_timeout_s, 30.0)):
                 self._light_calls.close()
                 self.light.close()
             else:

@@ -1,0 +1,205 @@
+"""The fault matrix: every injectable fault, into every procedure of the registry.
+
+Each cell runs one procedure on a simulated bench with one fault injected
+(:mod:`sim_instruments.faults`) and records how the run ended, what the station said of
+the output, what the simulated instrument's output really is, and whether the file
+holds every point the run reported. ``python -m tests.fault_matrix`` prints the table
+that ``docs/reliability.md`` keeps; ``tests/test_fault_matrix.py`` asserts every cell.
+
+A procedure added to the registry joins automatically; one whose defaults run long may
+declare ``FAULT_MATRIX_PARAMETERS`` (parameter values for a short run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from procedures import procedure_class, procedure_names
+from sim_instruments.bench import SimulatedBench
+from sim_instruments.faults import Fault
+from station.core.signals import INTERRUPTS, Terminated
+from station.data.reader import read_run
+from station.session import run_to_file
+from station.setup.config import load_config
+from station.setup.station import open_station
+
+#: the reading at which faults start: point 2 of any procedure (readings 5 and 6)
+AT = 5
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fault and what the station must make of it."""
+
+    name: str
+    faults: tuple[Fault, ...]
+    status: str  # the run's end status
+    reason: str  # a word the reason must contain
+    confirmed_off: bool = True  # False: the station must say it could NOT switch the output off
+    notice: str = ""  # a word one of the file's notices must contain
+
+
+CELLS: tuple[Cell, ...] = (
+    Cell("none", (), "finished", ""),
+    Cell("VISA time-out (once)", (Fault("smu_timeout", AT),), "finished", "", notice="reading repeated"),
+    Cell("garbled reply (once)", (Fault("smu_garbled", AT),), "finished", "", notice="reading repeated"),
+    Cell("instrument gone, back after 6 calls", (Fault("smu_gone", AT, 6),), "failed", "source meter"),
+    Cell("instrument gone for good", (Fault("smu_gone", AT, 0),), "failed", "OUTPUT NOT CONFIRMED OFF",
+         confirmed_off=False),
+    Cell(":OUTP 0 ignored", (Fault("output_off_fails", AT, 0),), "failed", "OUTPUT NOT CONFIRMED OFF",
+         confirmed_off=False),
+    Cell("overflow readings", (Fault("overflow", AT, 0),), "failed", "overflow"),
+    Cell("open circuit", (Fault("open_circuit", AT, 0),), "failed", "open circuit"),
+    Cell("short circuit", (Fault("short_circuit", AT, 0),), "failed", "short circuit"),
+    Cell("spectrometer dark (fibre out)", (Fault("spectrometer_dark", AT, 0),), "failed", "all-zero spectrum"),
+    Cell("spectrometer hangs", (Fault("spectrometer_hang", AT),), "failed", "did not answer"),
+    Cell("SIGINT x3, 20 ms apart", (Fault("sigint", AT, 3),), "aborted", "Ctrl-C"),
+    Cell("SIGTERM x3, 20 ms apart", (Fault("sigterm", AT, 3),), "aborted", "SIGTERM"),
+)
+
+
+@dataclass
+class Result:
+    procedure: str
+    cell: str
+    status: str
+    reason: str
+    output_said: str
+    output_really_on: bool
+    points_reported: int
+    rows_in_file: int
+    file_status: str
+    notices: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return self.rows_in_file == self.points_reported and self.file_status == self.status
+
+
+def matrix_procedure(name: str):
+    cls = procedure_class(name)
+    return cls(**getattr(cls, "FAULT_MATRIX_PARAMETERS", {}))
+
+
+def run_cell(procedure_name: str, cell: Cell, directory: Path) -> Result:
+    """One cell, in this process (signals included: the handlers of the command line)."""
+    config = dataclasses.replace(load_config(), output_off_timeout_s=0.5)
+    procedure = matrix_procedure(procedure_name)
+    procedure.validate(config)
+    bench = SimulatedBench(faults=cell.faults)
+    path = directory / f"{procedure_name}-{cell.name.split()[0]}-{abs(hash(cell.name))}.h5"
+    outcome = None
+    with INTERRUPTS.installed():
+        try:
+            with open_station(config, bench=bench) as station:
+                station.light_timeout_s = 1.0  # a hang is given up after 1 s here
+                outcome = run_to_file(procedure, station, path)
+        except (KeyboardInterrupt, Terminated):
+            pass
+        really_on = bench.keithley.output_on
+        if any(f.kind in ("sigint", "sigterm") for f in cell.faults):
+            time.sleep(0.2)  # the burst's later signals arrive while our handlers still hold them
+    run = read_run(path)
+    with run.open() as f:
+        notices = [m.decode() for m in f["entry/notices/message"][:]]
+        output_said = f["entry/output_state"][0].decode()
+    return Result(procedure_name, cell.name, run.status if outcome is None else outcome.status,
+                  run.reason if outcome is None else outcome.reason, output_said, really_on,
+                  run.points if outcome is None else outcome.points, run.points, run.status, notices)
+
+
+def check(cell: Cell, r: Result) -> list[str]:
+    """What is wrong with a result (empty: the cell passes)."""
+    problems = []
+    if r.status != cell.status:
+        problems.append(f"status {r.status!r}, expected {cell.status!r} ({r.reason})")
+    if cell.reason and cell.reason not in r.reason:
+        problems.append(f"reason {r.reason!r} lacks {cell.reason!r}")
+    if cell.confirmed_off:
+        if r.output_said != "output confirmed off" or r.output_really_on:
+            problems.append(f"output: said {r.output_said!r}, really on: {r.output_really_on}")
+    elif "COULD NOT SWITCH THE OUTPUT OFF" not in r.output_said or not r.output_really_on:
+        problems.append(f"output: said {r.output_said!r} but really on is {r.output_really_on}")
+    if not r.intact:
+        problems.append(f"file: {r.rows_in_file} rows, status {r.file_status!r}; run reported "
+                        f"{r.points_reported} points, {r.status!r}")
+    if cell.notice and not any(cell.notice in n for n in r.notices):
+        problems.append(f"no notice with {cell.notice!r}: {r.notices}")
+    return problems
+
+
+# --- the disk: a real size-limited file system, in a child process ----------------------
+DISK_CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from station.cli import main
+    from station.data.reader import read_run
+    code = main(["run", {procedure!r}, "--config", {config!r}, "--out", {out!r}])
+    print("EXIT", code, flush=True)
+    run = read_run({out!r})
+    print("FILE", run.points, run.status)
+""")
+
+
+def can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+def run_disk_full(procedure_name: str, size_mb: int = 32) -> dict:
+    """A run on a ``size_mb`` tmpfs that another program fills at reading :data:`AT`."""
+    root = str(Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory() as work:
+        mount = Path(work) / "disk"
+        mount.mkdir()
+        config = Path(work) / "station.toml"
+        config.write_text(f'[data]\ndurability_interval_s = 0\n[simulation]\nfaults = [{{kind = "fill_disk", '
+                          f'at = {AT}, path = "{mount}/filler"}}]\n')
+        out = mount / "run.h5"
+        child = Path(work) / "child.py"
+        child.write_text(DISK_CHILD.format(root=root, procedure=procedure_name, config=str(config), out=str(out)))
+        script = f"mount -t tmpfs -o size={size_mb}m tmpfs {mount} && exec {sys.executable} {child}"
+        result = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True,
+                                timeout=300, env={**os.environ, "PYTHONPATH": root})
+    lines = result.stdout.splitlines()
+    exit_line = next((x for x in lines if x.startswith("EXIT")), "EXIT ?")
+    file_line = next((x for x in lines if x.startswith("FILE")), "FILE ? ?")
+    last = [x for x in result.stderr.splitlines() if x.strip()]
+    return {"returncode": result.returncode, "exit": exit_line.split()[1], "rows": file_line.split()[1],
+            "file_status": file_line.split()[2], "stderr": result.stderr, "stop_line": next(
+                (x for x in reversed(last) if x.startswith(("failed", "finished", "aborted"))), "")}
+
+
+def main() -> None:
+    """Print the matrix as a Markdown table."""
+    rows = ["| procedure | fault | status | reason | output (said / really on) | points: run / file |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    with tempfile.TemporaryDirectory() as directory:
+        for name in procedure_names():
+            for cell in CELLS:
+                r = run_cell(name, cell, Path(directory))
+                mark = "ok" if not check(cell, r) else "FAIL"
+                rows.append(f"| {name} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
+                            f"{'on' if r.output_really_on else 'off'} | {r.points_reported} / {r.rows_in_file} "
+                            f"{mark} |")
+            if can_mount_tmpfs():
+                d = run_disk_full(name)
+                rows.append(f"| {name} | disk full (tmpfs filled by another program) | {d['file_status']} | "
+                            f"{d['stop_line'][:60]} | see stop line | file {d['rows']} rows |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

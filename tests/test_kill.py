@@ -1,0 +1,150 @@
+"""Kills and signal bursts at random moments of real runs (a child process talking to the
+simulated instruments over sockets, as to hardware, at wall-clock pace).
+
+After every SIGKILL the file opens and holds every point the run printed (durability
+interval 0 on hardware). After every burst of 2-4 SIGINT/SIGTERM 10-120 ms apart the
+simulated source meter's output - read in this process, not as the child claims - is
+off, the child says "output confirmed off", exits 130 or 143, and its file says
+"aborted". The default run does a few of each; ``-m slow`` does 50 kills and 30 bursts
+(figures in docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from station.core.clock import WallClock
+from station.data.reader import read_run
+
+from .socket_bridge import served_bench
+
+PROGRESS = re.compile(r"%\s+(\d+)\s")
+
+
+def hardware_config(tmp_path: Path, smu_port: int, radiometer_port: int) -> Path:
+    config = tmp_path / "station.toml"
+    config.write_text(textwrap.dedent(f"""
+        [smu]
+        address = "TCPIP::127.0.0.1::{smu_port}::SOCKET"
+        visa_library = "@py"
+        [light]
+        geometry = "radiometer"
+        [radiometer]
+        address = "TCPIP::127.0.0.1::{radiometer_port}::SOCKET"
+        timeout_s = 10
+        [safety]
+        output_off_timeout_s = 5
+    """))
+    return config
+
+
+def start_run(config: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "station.cli", "run", "jvl", "--config", str(config), "--out",
+                             str(out), "--settle-time", "0.01", "--start-voltage", "3", "--step-voltage", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_points(out: Path, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.stat().st_size > 0:
+            return
+        time.sleep(0.05)
+
+
+def printed_points(stderr: str) -> int:
+    found = PROGRESS.findall(stderr)
+    return int(found[-1]) if found else 0
+
+
+def run_file(out: Path) -> Path | None:
+    """The run's file: its name once published, else its partial file (killed before the first point)."""
+    if out.exists() and out.stat().st_size > 0:
+        return out
+    partial = list(out.parent.glob(f".{out.name}.*.partial"))
+    return partial[0] if partial else None
+
+
+def kills(tmp_path: Path, runs: int, seed: int) -> list[tuple[int, int]]:
+    """(points printed, rows in the file) of each killed run."""
+    rng = random.Random(seed)
+    results = []
+    with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
+        config = hardware_config(tmp_path, smu_port, radiometer_port)
+        for i in range(runs):
+            out = tmp_path / f"kill{i}.h5"
+            process = start_run(config, out)
+            wait_for_points(out, process)
+            time.sleep(rng.uniform(0.0, 4.0))
+            process.send_signal(signal.SIGKILL)
+            _, stderr = process.communicate(timeout=30)
+            path = run_file(out)
+            rows = read_run(path).points if path is not None else 0
+            results.append((printed_points(stderr), rows))
+    return results
+
+
+def bursts(tmp_path: Path, runs: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    results = []
+    with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
+        config = hardware_config(tmp_path, smu_port, radiometer_port)
+        for i in range(runs):
+            out = tmp_path / f"burst{i}.h5"
+            process = start_run(config, out)
+            wait_for_points(out, process)
+            time.sleep(rng.uniform(0.0, 3.0))
+            signals = [rng.choice((signal.SIGINT, signal.SIGTERM)) for _ in range(rng.randint(2, 4))]
+            for number in signals:
+                process.send_signal(number)
+                time.sleep(rng.uniform(0.010, 0.120))
+            _, stderr = process.communicate(timeout=60)
+            path = run_file(out)
+            run = read_run(path) if path is not None else None
+            results.append({"code": process.returncode, "first": signals[0], "stderr": stderr,
+                            "really_on": bench.keithley.output_on, "printed": printed_points(stderr),
+                            "rows": run.points if run else 0, "status": run.status if run else None})
+    return results
+
+
+def check_kills(results: list[tuple[int, int]]) -> None:
+    for printed, rows in results:
+        assert rows >= printed, results  # no point shown on screen is missing from the file
+
+
+def check_bursts(results: list[dict]) -> None:
+    for r in results:
+        expected = 130 if r["first"] == signal.SIGINT else 143
+        assert r["code"] == expected, r["stderr"]
+        assert not r["really_on"], r["stderr"]  # the instrument itself: output off
+        assert "output confirmed off" in r["stderr"].strip().splitlines()[-1], r["stderr"]
+        assert "Traceback" not in r["stderr"]
+        assert r["status"] in ("aborted", None) and r["rows"] >= r["printed"], r
+
+
+def test_kills_and_signal_bursts_at_random_moments(tmp_path):
+    pytest.importorskip("pyvisa_py")
+    check_kills(kills(tmp_path, runs=3, seed=1))
+    check_bursts(bursts(tmp_path, runs=3, seed=2))
+
+
+@pytest.mark.slow
+def test_fifty_kills_and_thirty_bursts(tmp_path):
+    pytest.importorskip("pyvisa_py")
+    killed = kills(tmp_path, runs=50, seed=11)
+    check_kills(killed)
+    burst = bursts(tmp_path, runs=30, seed=12)
+    check_bursts(burst)
+    print(f"\n50 SIGKILLs: {sum(r >= p for p, r in killed)}/50 files with every printed point "
+          f"({sum(p for p, _ in killed)} points printed, {sum(r for _, r in killed)} in the files); "
+          f"30 bursts: {sum(not r['really_on'] for r in burst)}/30 outputs off, "
+          f"{sum(r['status'] == 'aborted' for r in burst)}/30 files 'aborted'")
