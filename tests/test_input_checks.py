@@ -1,0 +1,88 @@
+"""Bad input: one line, exit 2, nothing opened and nothing written (issue list of the
+fault work: configuration values, paths, titles, sizes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from procedures.jvl_sweep import JVLSweep
+from station import cli
+
+
+def config_file(tmp_path, text: str):
+    path = tmp_path / "station.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[smu]\nnplc = 1" + "0" * 400 + "\n", "nplc"),
+    ("[smu]\naddress = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML"),
+    ('[spectrometer]\ncalibration_file = "a\\u0000b"\n', "NUL"),
+    ("[spectrometer]\ndark_scans = 9223372036854775807\n", "dark_scans: must be within 1-1000"),
+    ("[spectrometer]\nmin_integration_s = 1e-9\n", "min_integration_s: must be within"),
+    ("[spectrometer]\nwavelength_range_nm = [200.0, 1010.0]\n", "outside the calibration"),
+    ('[spectrometer]\ncalibration_file = "missing.csv"\n', "cannot read"),
+    ('[smu]\naddress = "not a VISA address"\n', "is not a VISA resource name"),
+    ("[simulation]\nseed = -1\n", "seed: must be within"),
+    ("[simulation]\nfaults = [{kind = \"meteor\"}]\n", "kind must be one of"),
+    ("[safety]\noutput_off_timeout_s = 0\n", "output_off_timeout_s: must be within"),
+])
+def test_configuration_values_are_refused_before_any_instrument(tmp_path, recorded, capsys, text, message):
+    path = config_file(tmp_path, text)
+    out = tmp_path / "run.h5"
+    assert cli.main(["run", "jvl", "--config", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert recorded == [] and not out.exists()  # no simulated instrument was even built
+    assert cli.main(["config", "--check", str(path)]) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--out", "{dir}", "--overwrite"], "is a directory"),
+    (["--out", "", "--overwrite"], "is a directory"),  # argparse makes "" the path "."
+    (["--out", "{dir}/missing/run.h5"], "does not exist"),
+])
+def test_output_paths_are_refused_before_any_instrument(tmp_path, recorded, capsys, args, message):
+    args = [a.replace("{dir}", str(tmp_path)) for a in args]
+    assert cli.main(["run", "jvl", *args]) == 2
+    assert message in capsys.readouterr().err and recorded == []
+
+
+def test_a_title_that_is_not_text_is_refused_and_writes_nothing(tmp_path):
+    out = tmp_path / "t.h5"
+    result = subprocess.run([sys.executable.encode(), b"-m", b"station.cli", b"run", b"jvl", b"--out",
+                             str(out).encode(), b"--title", b"caf\xff"], capture_output=True, timeout=60)
+    assert result.returncode == 2 and b"--title is not valid text" in result.stderr
+    assert not out.exists()
+
+
+def test_calibrate_sphere_checks_its_output_before_the_lamp(tmp_path, recorded, capsys):
+    assert cli.main(["calibrate-sphere", "--out", str(tmp_path / "no" / "resp.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err and recorded == []
+
+
+def test_a_disk_too_small_for_the_run_is_refused_before_any_instrument(tmp_path, recorded, capsys, monkeypatch):
+    from station.data import storage_guard
+
+    monkeypatch.setattr(storage_guard, "free_bytes", lambda directory: 5 * 2**20)
+    assert cli.main(["run", "jvl", "--out", str(tmp_path / "r.h5")]) == 2
+    assert "MB free" in capsys.readouterr().err and recorded == []
+
+
+def test_breakdown_drop_of_one_never_stops_a_sweep():
+    sweep = JVLSweep(breakdown_drop=1.0)
+    sweep._judge.add(684.0, False)
+    values = {"in_compliance": 0, "low_light": 0, "saturated": 0, "luminance_cd_m2": 500.0,
+              "radiance_W_sr_m2": 1.0, "current_density_mA_cm2": 10.0}
+    assert sweep.stop_check(values) == ""
+    values["luminance_cd_m2"] = -3.0  # a noisy negative reading after a bright one
+    assert sweep.stop_check(values) == ""
+    sweep.breakdown_drop = 0.5
+    values["luminance_cd_m2"] = 500.0
+    sweep.stop_check(values)
+    values["luminance_cd_m2"] = 100.0
+    assert sweep.stop_check(values).startswith("breakdown")

@@ -1,0 +1,209 @@
+"""No command writes over a run file it was not told to replace; runs claim their file;
+readers and the writer's last step coexist; truncated files are refused at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+
+from procedures.jvl_sweep import JVLSweep
+from station.core.errors import ConfigError, DataFileError
+from station.data.file_claim import RunFileClaim, being_written
+from station.data.reader import read_run
+from station.session import run_to_file
+from station.setup.config import load_config
+from station.setup.station import open_station
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "station.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory) -> Path:
+    """A finished run (a short sweep), copied by each test that changes anything."""
+    path = tmp_path_factory.mktemp("run") / "j.h5"
+    result = cli("run", "jvl", "--out", str(path), "--stop-voltage", "4", "--step-voltage", "0.5")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def short_sweep(config):
+    procedure = JVLSweep(start_voltage=2.0, stop_voltage=4.0, step_voltage=0.5, settle_time=0.0)
+    procedure.validate(config)
+    return procedure
+
+
+def test_no_command_writes_over_its_input_or_a_run_file(run_file, tmp_path):
+    data = tmp_path / "j.h5"
+    shutil.copy(run_file, data)
+    before = data.read_bytes()
+    image_named = tmp_path / "j.png"  # a run file with an image's name
+    shutil.copy(run_file, image_named)
+    cases = [
+        (["run", "jvl", "--out", str(tmp_path / "fig.png"), "--plot", str(tmp_path / "fig.png")], "own input"),
+        (["run", "jvl", "--out", str(tmp_path / "new.h5"), "--plot", str(image_named)], "HDF5 data file"),
+        (["plot", str(image_named), "-o", str(image_named)], "own input"),
+        (["recover", str(data), "-o", str(data), "--overwrite"], "own input"),
+        (["export", str(data), "--csv", "-o", str(data), "--overwrite"], "own input"),
+        (["export", str(data), "--csv", "-o", str(image_named), "--overwrite"], "HDF5 data file"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert data.read_bytes() == before and read_run(image_named).status == "finished"
+    assert not (tmp_path / "fig.png").exists() and not (tmp_path / "new.h5").exists()
+    csv = tmp_path / "j.csv"
+    assert cli("export", str(data), "--csv").returncode == 0
+    result = cli("export", str(csv), "--csv", "--overwrite")  # a CSV given as the run file
+    assert result.returncode == 2 and "own input" in result.stderr
+
+
+def test_a_truncated_file_is_refused_at_once(run_file, tmp_path):
+    for size in (2048, 100_000, os.path.getsize(run_file) - 1):
+        cut = tmp_path / f"t{size}.h5"
+        cut.write_bytes(run_file.read_bytes()[:size])
+        for command in (["analyze", str(cut)], ["plot", str(cut), "-o", str(tmp_path / "t.png")],
+                        ["export", str(cut), "--csv", "-o", str(tmp_path / "t.csv")],
+                        ["recover", str(cut), "-o", str(tmp_path / "r.h5")]):
+            start = time.monotonic()
+            result = cli(*command, timeout=30)
+            assert result.returncode == 2 and "truncated" in result.stderr, (command, result.stderr)
+            assert time.monotonic() - start < 10  # start-up of the interpreter included
+
+
+def test_overwrite_replaces_only_after_the_first_point_and_a_failed_run_keeps_the_old_file(run_file, tmp_path):
+    config = load_config()
+    target = tmp_path / "j.h5"
+    shutil.copy(run_file, target)
+    old = target.read_bytes()
+
+    class FailsAtOnce(JVLSweep):
+        def startup(self):
+            raise RuntimeError("nothing connected")
+
+    procedure = FailsAtOnce(start_voltage=2.0, stop_voltage=4.0, step_voltage=0.5, settle_time=0.0)
+    with open_station(config) as station:
+        outcome = run_to_file(procedure, station, target, overwrite=True)
+    assert outcome.status == "failed" and outcome.path is None
+    assert target.read_bytes() == old  # the failed run destroyed nothing
+    assert not list(tmp_path.glob(".*.partial"))
+    with open_station(config) as station:
+        outcome = run_to_file(short_sweep(config), station, target, overwrite=True)
+    assert outcome.path == target and read_run(target).points == outcome.points == 5
+
+
+def test_a_file_being_written_cannot_be_claimed_overwritten_or_recovered(run_file, tmp_path):
+    target = tmp_path / "busy.h5"
+    with RunFileClaim(target) as claim:
+        assert being_written(target)
+        with pytest.raises(ConfigError, match="being written by another"):
+            RunFileClaim(target, overwrite=True)
+        result = cli("run", "jvl", "--out", str(target), "--overwrite")
+        assert result.returncode == 2 and "being written by another" in result.stderr
+        assert "jvl run" not in result.stderr  # refused before any instrument was opened
+        del claim
+    assert not target.exists()  # an unused claim leaves nothing behind
+    shutil.copy(run_file, target)
+    with h5py.File(target, "r+") as f:  # make it look like a run that is still going
+        f["entry/status"][0] = b"running"
+    with RunFileClaim(target, overwrite=True):
+        result = cli("recover", str(target), "-o", str(tmp_path / "copy.h5"))
+        assert result.returncode == 2 and "still being written" in result.stderr
+
+
+def test_two_runs_started_together_on_one_new_name(tmp_path):
+    target = tmp_path / "race.h5"
+    runs = [subprocess.Popen([sys.executable, "-m", "station.cli", "run", "jvl", "--out", str(target),
+                              "--stop-voltage", "3", "--step-voltage", "0.5"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in runs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, err in results if code == 2)
+    assert "jvl run" not in loser  # refused before instruments and darks
+    assert read_run(target).status == "finished" and read_run(target).points == 7
+
+
+def test_an_empty_file_left_by_a_run_killed_before_its_first_point_is_taken_over(tmp_path):
+    target = tmp_path / "stale.h5"
+    target.write_bytes(b"")
+    with RunFileClaim(target) as claim:  # no --overwrite needed
+        assert claim.path == target
+
+
+HOLD_OPEN = """
+import sys, time, h5py
+f = h5py.File(sys.argv[1], "r", swmr=True)  # HDF5's default: with its file lock, as a viewer would
+print("open", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_the_writer_finishes_the_file_while_another_program_holds_it_open(tmp_path):
+    config = dataclasses.replace(load_config(), durability_interval_s=0.0)  # the name is taken at point 1
+    target = tmp_path / "watched.h5"
+    readers: list[subprocess.Popen] = []
+
+    class Watched(JVLSweep):
+        def measure_point(self, *args, **kwargs):
+            values = super().measure_point(*args, **kwargs)
+            if not readers:  # like a GUI watching the run from another process
+                reader = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(target), "30"],
+                                          stdout=subprocess.PIPE, text=True)
+                assert reader.stdout.readline().strip() == "open"
+                readers.append(reader)
+            return values
+
+    procedure = Watched(start_voltage=2.0, stop_voltage=4.0, step_voltage=0.5, settle_time=0.0)
+    try:
+        with open_station(config) as station:
+            outcome = run_to_file(procedure, station, target)
+        assert readers and readers[0].poll() is None and outcome.status == "finished"
+    finally:
+        for reader in readers:
+            reader.kill()
+    run = read_run(target)
+    assert run.analysis["max_luminance_cd_m2"] > 0  # the analysis group was written
+    with h5py.File(target, "r") as f:
+        assert f["entry/data/voltage_V"].shape == (5,)  # and the NXdata copies
+
+
+def test_the_run_file_records_the_output_state_and_notices(tmp_path):
+    from sim_instruments.bench import SimulatedBench
+    from sim_instruments.faults import Fault
+
+    config = load_config()
+    target = tmp_path / "n.h5"
+    with open_station(config, bench=SimulatedBench(faults=(Fault("smu_timeout", 3),))) as station:
+        run_to_file(short_sweep(config), station, target)
+    with h5py.File(target, "r") as f:
+        assert f["entry/output_state"][0] == b"output confirmed off"
+        messages = [m.decode() for m in f["entry/notices/message"][:]]
+        assert len(messages) == 1 and "VI_ERROR_TMO" in messages[0] and "reading repeated" in messages[0]
+
+
+def test_a_malformed_run_file_is_bad_input(tmp_path, run_file):
+    broken = tmp_path / "b.h5"
+    shutil.copy(run_file, broken)
+    with h5py.File(broken, "r+") as f:
+        del f["entry/parameters"]
+    result = cli("analyze", str(broken), timeout=30)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    foreign = tmp_path / "f.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    result = cli("analyze", str(foreign), timeout=30)
+    assert result.returncode == 2 and "not an ledstation run file" in result.stderr
+    with pytest.raises(DataFileError):
+        read_run(tmp_path)
