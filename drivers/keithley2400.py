@@ -328,16 +328,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
 
     def _read_point_once(self) -> SMUReading:
         reply = self.ask(":READ?") if self._resource is None else self._resource.query(":READ?")
-        try:
-            values = [float(x) for x in reply.split(",")]
-        except ValueError:
-            raise ValueError(f"unexpected :READ? reply {reply.strip()[:80]!r}") from None
-        if len(values) != len(ELEMENTS):
-            raise ValueError(f"unexpected :READ? reply with {len(values)} values: {reply.strip()[:80]!r}")
-        voltage, current, _, timestamp, status = values
-        voltage = math.nan if voltage == OVERFLOW else voltage
-        current = math.nan if current == OVERFLOW else current
-        return SMUReading(voltage, current, int(status), timestamp)
+        return parse_read_reply(reply)
 
     # --- ramps and shutdown on the station clock ------------------------------------
     def ramp_to_voltage(self, target_voltage: float, steps: int = 10, pause: float = 0.01) -> None:
@@ -408,6 +399,23 @@ class StationKeithley2400(SCPIMixin, Instrument):
             self.safe_shutdown()
         finally:
             self.isShutdown = True
+
+
+def parse_read_reply(reply: str) -> SMUReading:
+    """V, I, status from a ``:READ?`` reply in the :data:`ELEMENTS` format; ValueError if it is
+    not one (overflow, 9.91e37, becomes NaN)."""
+    try:
+        values = [float(x) for x in reply.split(",")]
+    except ValueError:
+        raise ValueError(f"unexpected :READ? reply {reply.strip()[:80]!r}") from None
+    if len(values) != len(ELEMENTS):
+        raise ValueError(f"unexpected :READ? reply with {len(values)} values: {reply.strip()[:80]!r}")
+    voltage, current, _, timestamp, status = values
+    if not (math.isfinite(status) and 0 <= status < 2**32 and status == int(status)):
+        raise ValueError(f"unexpected status word in :READ? reply {reply.strip()[:80]!r}")
+    voltage = math.nan if voltage == OVERFLOW else voltage
+    current = math.nan if current == OVERFLOW else current
+    return SMUReading(voltage, current, int(status), timestamp)
 
 
 def _one_line(exc: BaseException) -> str:

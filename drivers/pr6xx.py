@@ -113,28 +113,14 @@ class PR6xx(Instrument):
         _raise_for_status(code, "M5", self.name)
         values = np.empty(len(wl))
         for i, expected in enumerate(wl):
-            line = self.read().strip()
-            nm_text, _, value_text = line.partition(",")
-            try:
-                nm, value = float(nm_text), float(value_text)
-            except ValueError:
-                raise InstrumentError(f"{self.name}: malformed spectral line {line!r}") from None
-            if abs(nm - expected) > 0.5:
-                raise InstrumentError(f"{self.name}: expected {expected:g} nm, got line {line!r}")
-            values[i] = value
+            values[i] = parse_spectral_line(self.read(), float(expected), self.name)
         extras = self._instrument_photometry()
         return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), "W/(sr m^2 nm)", float("nan"),
                               truncated=runs_off_range(values), instrument=instrument, extras=extras)
 
     def _instrument_photometry(self) -> dict[str, float]:
         """The instrument's own luminance and (x, y) for the last measurement (D1)."""
-        code, fields = _split_status(self.ask("D1"))
-        if code != 0 or len(fields) < 4:
-            return {}
-        units, luminance, x, y = fields[0].strip(), float(fields[1]), float(fields[2]), float(fields[3])
-        if units == "0":
-            luminance *= FOOTLAMBERT_TO_CD_M2
-        return {"instrument_luminance_cd_m2": luminance, "instrument_cie_x": x, "instrument_cie_y": y}
+        return parse_photometry(self.ask("D1"))
 
 
 def _split_status(reply: str) -> tuple[int, list[str]]:
@@ -142,8 +128,37 @@ def _split_status(reply: str) -> tuple[int, list[str]]:
     try:
         code = int(parts[0])
     except ValueError:
-        raise InstrumentError(f"PR-6xx: reply without a status code: {reply!r}") from None
+        raise InstrumentError(f"PR-6xx: reply without a status code: {reply[:80]!r}") from None
     return code, parts[1:]
+
+
+def parse_spectral_line(line: str, expected_nm: float, name: str = "PR-6xx") -> float:
+    """The value of one ``nm,value`` line of an M5 report at ``expected_nm``."""
+    line = line.strip()
+    nm_text, _, value_text = line.partition(",")
+    try:
+        nm, value = float(nm_text), float(value_text)
+    except ValueError:
+        raise InstrumentError(f"{name}: malformed spectral line {line[:80]!r}") from None
+    if not (np.isfinite(nm) and np.isfinite(value)):
+        raise InstrumentError(f"{name}: spectral line with a value that is not a number: {line[:80]!r}")
+    if abs(nm - expected_nm) > 0.5:
+        raise InstrumentError(f"{name}: expected {expected_nm:g} nm, got line {line[:80]!r}")
+    return value
+
+
+def parse_photometry(reply: str) -> dict[str, float]:
+    """The instrument's own luminance and (x, y) from a D1 reply; {} if it has none."""
+    code, fields = _split_status(reply)
+    if code != 0 or len(fields) < 4:
+        return {}
+    try:
+        luminance, x, y = float(fields[1]), float(fields[2]), float(fields[3])
+    except ValueError:
+        return {}  # a cross-check only: a garbled one is left out, never fatal
+    if fields[0].strip() == "0":
+        luminance *= FOOTLAMBERT_TO_CD_M2
+    return {"instrument_luminance_cd_m2": luminance, "instrument_cie_x": x, "instrument_cie_y": y}
 
 
 def _raise_for_status(code: int, command: str, name: str) -> None:

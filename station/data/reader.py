@@ -192,9 +192,9 @@ class RunFile:
     def open(self) -> Iterator[h5py.File]:
         """The file, read-only in SWMR mode and without HDF5's file lock (a reader never
         blocks the writer's last step)."""
-        check_complete_hdf5(self.path)
+        swmr = check_complete_hdf5(self.path)
         try:
-            f = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=READ_CHUNK_CACHE_BYTES, locking=False)
+            f = open_for_reading(self.path, swmr)
         except (OSError, RuntimeError, ValueError) as exc:
             raise DataFileError(f"{self.path}: not a readable HDF5 file ({_one_line(exc)})") from None
         with f:
@@ -381,8 +381,50 @@ def read_run(path: str | Path) -> RunFile:
     return RunFile(path)
 
 
-def check_complete_hdf5(path: str | Path) -> None:
-    """Refuse, at once, a file that is not HDF5 or is shorter than its superblock says.
+#: metadata reads HDF5 tries before it calls a checksum error an error. An SWMR reader
+#: retries (a writer may be half-way through a write) with a growing pause; HDF5's
+#: default of 100 makes a damaged file look like a hang of many minutes
+METADATA_READ_ATTEMPTS = 8
+_hdf5_library: Any = None
+
+
+def open_for_reading(path: str | Path, swmr: bool) -> h5py.File:
+    """The file read-only, without HDF5's file lock (a reader never blocks the writer's
+    last step), SWMR if a writer had it open, with a bounded number of metadata retries."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    fapl.set_file_locking(False, True)
+    mdc, slots, _, w0 = fapl.get_cache()
+    fapl.set_cache(mdc, slots, READ_CHUNK_CACHE_BYTES, w0)
+    _limit_metadata_read_attempts(fapl, METADATA_READ_ATTEMPTS)
+    flags = h5py.h5f.ACC_RDONLY | (h5py.h5f.ACC_SWMR_READ if swmr else 0)
+    return h5py.File(h5py.h5f.open(os.fsencode(path), flags, fapl=fapl))
+
+
+def _limit_metadata_read_attempts(fapl: Any, attempts: int) -> None:
+    """``H5Pset_metadata_read_attempts`` (not wrapped by h5py), on h5py's own HDF5 library."""
+    global _hdf5_library
+    if _hdf5_library is None:
+        import ctypes
+
+        _hdf5_library = False
+        try:
+            with open("/proc/self/maps") as maps:
+                paths = sorted({line.split()[-1] for line in maps if "libhdf5" in line and "_hl" not in line
+                                and line.split()[-1].startswith("/")})
+            if paths:
+                library = ctypes.CDLL(paths[0])
+                library.H5Pset_metadata_read_attempts.argtypes = [ctypes.c_int64, ctypes.c_uint]
+                _hdf5_library = library
+        except (OSError, AttributeError):
+            _hdf5_library = False
+    if _hdf5_library:
+        _hdf5_library.H5Pset_metadata_read_attempts(fapl.id, attempts)
+
+
+def check_complete_hdf5(path: str | Path) -> bool:
+    """Refuse, at once, a file that is not HDF5 or is shorter than its superblock says;
+    return whether a writer had it open in SWMR mode (running, or killed).
 
     A truncated file would otherwise keep HDF5's SWMR reader retrying for many minutes.
     A run's file always holds what its superblock's end-of-file address covers (every
@@ -405,6 +447,8 @@ def check_complete_hdf5(path: str | Path) -> None:
         raise DataFileError(f"{path}: HDF5 superblock not understood")
     if size < offset + end:
         raise DataFileError(f"{path}: truncated ({size} of {offset + end} bytes); the end of the file is missing")
+    # superblock versions 2 and 3: file consistency flags, bit 2 = open by an SWMR writer
+    return head[8] < 2 or bool(head[11] & 0x4)
 
 
 def _superblock_end(head: bytes) -> int | None:

@@ -104,7 +104,8 @@ class Station:
 
 
 def open_station(config: StationConfig, bench: Any | None = None) -> Station:
-    """Open every instrument of ``config``; the source output is switched off at once.
+    """Open every instrument of ``config``: the light instrument, then the source meter,
+    whose output is switched off at once.
 
     ``bench`` replaces the simulated bench the configuration would build (tests).
     """
@@ -113,14 +114,21 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
 
         bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
-    smu = _open_smu(config, bench, clock)
-    try:
+    try:  # the light instrument first: its problems (window, integration range) stop us before the SMU
         light = open_light_meter(config, bench)
     except BaseException:
+        if bench is not None:
+            bench.close()
+        raise
+    try:
+        smu = _open_smu(config, bench, clock)
+    except BaseException:
         with INTERRUPTS.shielded():
-            smu.safe_shutdown()
-            if bench is not None:
-                bench.close()
+            try:
+                light.close()
+            finally:
+                if bench is not None:
+                    bench.close()
         raise
     return Station(config, clock, smu, light, bench)
 
