@@ -378,6 +378,9 @@ class StationKeithley2400(SCPIMixin, Instrument):
                 error = f"the instrument reads back output {state!r}"
             except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
                 error = _one_line(exc)
+            if attempts == 1:
+                self.notice(f"source meter does not confirm the output off ({error}); trying again for up to "
+                            f"{timeout:g} s")
             if time.monotonic() >= deadline:
                 report = OutputOffReport(False, last_level, attempts, error)
                 log.info("could not confirm the Keithley 2400 output off after %d attempts: %s", attempts, error)

@@ -96,6 +96,8 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
             the_runner.stream.close()
             writer.abort_file()
             final = claim.end(keep_unpublished=True)
+            if writer.rescued_path is not None:
+                final = writer.rescued_path
             start, end = the_runner.start_record, the_runner.stop_record
             if final is not None and start is not None and end is not None:
                 try:

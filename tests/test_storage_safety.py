@@ -207,3 +207,24 @@ def test_a_malformed_run_file_is_bad_input(tmp_path, run_file):
     assert result.returncode == 2 and "not an ledstation run file" in result.stderr
     with pytest.raises(DataFileError):
         read_run(tmp_path)
+
+
+def test_a_file_removed_during_the_run_ends_the_run_and_its_points_are_rescued(tmp_path):
+    config = dataclasses.replace(load_config(), durability_interval_s=0.0)
+    target = tmp_path / "gone.h5"
+
+    class Removes(JVLSweep):
+        def measure_point(self, *args, **kwargs):
+            values = super().measure_point(*args, **kwargs)
+            if self.measured == 3:
+                target.unlink()  # someone cleans the directory
+            if self.measured >= 3:
+                time.sleep(0.4)  # the writer looks at its file every second
+            return values
+
+    procedure = Removes(start_voltage=2.0, stop_voltage=6.0, step_voltage=0.25, settle_time=0.0)
+    with open_station(config) as station:
+        outcome = run_to_file(procedure, station, target)
+        assert not station.bench.keithley.output_on
+    assert outcome.status == "failed" and "removed or replaced" in outcome.reason
+    assert outcome.path == target and read_run(target).points == outcome.points >= 4

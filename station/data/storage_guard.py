@@ -75,6 +75,7 @@ class StorageGuard:
         self.fd = fd
         self.path = path  # where the file is (the writer updates it when the file is published)
         self.can_reserve = True
+        self.removed = False  # the file was removed or replaced under the run
         self.reserved_to = 0  # file offset up to which disk is allocated
         self._next_check = 0.0
         self._inode = os.fstat(fd).st_ino
@@ -121,4 +122,5 @@ class StorageGuard:
         except FileNotFoundError:
             same = False
         if not same:
+            self.removed = True
             raise StorageError(f"{self.path} was removed or replaced while the run was writing it")

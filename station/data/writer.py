@@ -207,6 +207,8 @@ class HDF5RunWriter:
         self.storage_failed = False
         self._guard: StorageGuard | None = None
         self._notices: list[Notice] = []
+        #: where the run's data went when its file was removed under it (a copy of the open file)
+        self.rescued_path: Path | None = None
         self.finalise = finalise
         self._interval_override = durability_interval_s
         self.durability_interval_s = 0.0
@@ -466,6 +468,8 @@ class HDF5RunWriter:
                 entry["output_state"][0] = stop.output.encode("utf-8", "replace")[:255]
             f.flush()
             os.fsync(f.id.get_vfd_handle())
+            if self._guard is not None and self._guard.removed:
+                self._rescue(f.id.get_vfd_handle())
         except WRITE_ERRORS as exc:
             self.storage_failed = True
             failure = failure or StorageError(f"writing the end of {self.path} failed: {_one_line(exc)}")
@@ -479,6 +483,23 @@ class HDF5RunWriter:
             finish_file(self.path, stop)
         except Exception:  # the points are safe; missing NXdata copies are not fatal
             log.warning("could not finalise %s", self.path, exc_info=True)
+
+    def _rescue(self, fd: int) -> None:
+        """The file was removed (or replaced) under the run: copy the still-open file, every
+        point in it, back to its name (or next to the file that replaced it)."""
+        import shutil
+
+        target = self.path
+        if target.exists():
+            target = target.with_name(f"{target.stem}.rescued{target.suffix}")
+        if target.exists():
+            return
+        try:
+            shutil.copyfile(f"/proc/self/fd/{fd}", target)
+            self.rescued_path = target
+            log.warning("%s was removed during the run; its data is rescued in %s", self.path, target)
+        except OSError as exc:
+            log.warning("could not rescue the data of the removed %s: %s", self.path, exc)
 
     def _close_file(self) -> None:
         if self._file is not None:
