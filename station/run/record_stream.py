@@ -93,9 +93,10 @@ class QueuedSink:
                 continue
             try:
                 self.sink(record)
-            except Exception:
+            except Exception as exc:
                 self.failed = True
-                log.exception("sink %s failed; it gets no more records", self.name)
+                log.warning("sink %s failed (%s); it gets no more records", self.name, exc)
+                log.debug("sink failure", exc_info=True)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Deliver what is queued, then stop the thread."""
