@@ -41,6 +41,7 @@ from pyvisa.errors import VisaIOError
 
 from station.core.clock import Clock, WallClock
 from station.core.errors import InstrumentError, SafetyLimitError
+from station.core.errors import one_line as _one_line
 from station.core.scpi import canonical
 
 log = logging.getLogger(__name__)
@@ -419,11 +420,6 @@ def parse_read_reply(reply: str) -> SMUReading:
     voltage = math.nan if voltage == OVERFLOW else voltage
     current = math.nan if current == OVERFLOW else current
     return SMUReading(voltage, current, int(status), timestamp)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__
 
 
 def _number(argument: str, command: str) -> float:

@@ -64,6 +64,7 @@ CELLS: tuple[Cell, ...] = (
     Cell("spectrometer hangs", (Fault("spectrometer_hang", AT),), "failed", "did not answer"),
     Cell("SIGINT x3, 20 ms apart", (Fault("sigint", AT, 3),), "aborted", "Ctrl-C"),
     Cell("SIGTERM x3, 20 ms apart", (Fault("sigterm", AT, 3),), "aborted", "SIGTERM"),
+    Cell("Ctrl-C pressed five times", (Fault("sigint", AT, 5),), "aborted", "Ctrl-C"),
 )
 
 

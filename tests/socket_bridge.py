@@ -9,9 +9,11 @@ importing anything of the simulation itself.
 from __future__ import annotations
 
 import socket
+import textwrap
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sim_instruments.bench import SimulatedBench
 
@@ -85,3 +87,19 @@ def served_bench(preset: str = "deep-red-cspbi3-fret", **bench_options) -> Itera
         smu.close()
         radiometer.close()
         bench.close()
+
+
+def hardware_config(directory: Path, smu_port: int, radiometer_port: int, extra: str = "") -> Path:
+    """A station configuration for the served instruments, as for hardware (pyvisa-py)."""
+    config = directory / "station.toml"
+    config.write_text(textwrap.dedent(f"""
+        [smu]
+        address = "TCPIP::127.0.0.1::{smu_port}::SOCKET"
+        visa_library = "@py"
+        [light]
+        geometry = "radiometer"
+        [radiometer]
+        address = "TCPIP::127.0.0.1::{radiometer_port}::SOCKET"
+        timeout_s = 10
+    """) + extra)
+    return config

@@ -32,3 +32,38 @@ def test_a_full_disk_stops_the_run_cleanly_with_every_point_readable(procedure):
         assert "disk full" in result["stop_line"]
     else:  # the run fitted in the reserve the writer holds
         assert result["file_status"] == "finished"
+
+
+def test_a_signal_while_the_file_is_being_finished_waits_for_it(tmp_path, monkeypatch):
+    """Ctrl-C twice after the last point, during the analysis: the figures and the final
+    status are still written, the output is off, and then the interrupt ends the command."""
+    import os
+    import signal
+    import time as clock
+
+    from procedures.jvl_sweep import JVLSweep
+    from sim_instruments.bench import SimulatedBench
+    from station import session
+    from station.core.signals import INTERRUPTS
+    from station.data.reader import read_run
+    from station.setup.config import load_config
+    from station.setup.station import open_station
+
+    analyze = session.analyze_run
+
+    def interrupted_analysis(run):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        clock.sleep(0.05)
+        return analyze(run)
+
+    monkeypatch.setattr(session, "analyze_run", interrupted_analysis)
+    config = load_config()
+    bench = SimulatedBench()
+    target = tmp_path / "late.h5"
+    with INTERRUPTS.installed(), pytest.raises(KeyboardInterrupt):
+        with open_station(config, bench=bench) as station:
+            session.run_to_file(JVLSweep(start_voltage=2.0, stop_voltage=4.0, step_voltage=0.5), station, target)
+    run = read_run(target)
+    assert run.status == "finished" and run.points == 5 and run.analysis["max_luminance_cd_m2"] > 0
+    assert not bench.keithley.output_on and INTERRUPTS.exit_code() == 130

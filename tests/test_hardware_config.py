@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from .socket_bridge import served_bench
+from .socket_bridge import hardware_config, served_bench
 
 CHILD = textwrap.dedent("""
     import json, sys
@@ -37,17 +37,7 @@ CHILD = textwrap.dedent("""
 def test_a_hardware_configuration_runs_without_importing_the_simulation(tmp_path):
     pytest.importorskip("pyvisa_py")
     with served_bench() as (bench, smu_port, radiometer_port):
-        config = tmp_path / "station.toml"
-        config.write_text(textwrap.dedent(f"""
-            [smu]
-            address = "TCPIP::127.0.0.1::{smu_port}::SOCKET"
-            visa_library = "@py"
-            [light]
-            geometry = "radiometer"
-            [radiometer]
-            address = "TCPIP::127.0.0.1::{radiometer_port}::SOCKET"
-            timeout_s = 10
-        """))
+        config = hardware_config(tmp_path, smu_port, radiometer_port)
         result = subprocess.run([sys.executable, "-c", CHILD, str(config), str(tmp_path / "run.h5")],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -25,26 +24,13 @@ import pytest
 from station.core.clock import WallClock
 from station.data.reader import read_run
 
-from .socket_bridge import served_bench
+from .socket_bridge import hardware_config, served_bench
 
 PROGRESS = re.compile(r"%\s+(\d+)\s")
 
 
-def hardware_config(tmp_path: Path, smu_port: int, radiometer_port: int) -> Path:
-    config = tmp_path / "station.toml"
-    config.write_text(textwrap.dedent(f"""
-        [smu]
-        address = "TCPIP::127.0.0.1::{smu_port}::SOCKET"
-        visa_library = "@py"
-        [light]
-        geometry = "radiometer"
-        [radiometer]
-        address = "TCPIP::127.0.0.1::{radiometer_port}::SOCKET"
-        timeout_s = 10
-        [safety]
-        output_off_timeout_s = 5
-    """))
-    return config
+def station_config(tmp_path: Path, smu_port: int, radiometer_port: int) -> Path:
+    return hardware_config(tmp_path, smu_port, radiometer_port, "[safety]\noutput_off_timeout_s = 5\n")
 
 
 def start_run(config: Path, out: Path) -> subprocess.Popen:
@@ -79,7 +65,7 @@ def kills(tmp_path: Path, runs: int, seed: int) -> list[tuple[int, int]]:
     rng = random.Random(seed)
     results = []
     with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
-        config = hardware_config(tmp_path, smu_port, radiometer_port)
+        config = station_config(tmp_path, smu_port, radiometer_port)
         for i in range(runs):
             out = tmp_path / f"kill{i}.h5"
             process = start_run(config, out)
@@ -97,7 +83,7 @@ def bursts(tmp_path: Path, runs: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     results = []
     with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
-        config = hardware_config(tmp_path, smu_port, radiometer_port)
+        config = station_config(tmp_path, smu_port, radiometer_port)
         for i in range(runs):
             out = tmp_path / f"burst{i}.h5"
             process = start_run(config, out)

@@ -47,3 +47,13 @@ class DeviceFault(StationError):
 
 class StorageError(StationError):
     """The run file cannot be written: disk full, I/O error, file removed or taken."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for the user: the station's own errors by their message,
+    any other as ``Type: last line of its message``."""
+    lines = str(exc).strip().splitlines()
+    text = lines[-1] if lines else ""
+    if isinstance(exc, StationError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from station.core.errors import DataFileError
+from station.core.errors import one_line as _one_line
 from station.run.records import RunStart
 
 FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
@@ -470,7 +471,3 @@ def _superblock_end(head: bytes) -> int | None:
         return None
     return None
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__

@@ -46,6 +46,7 @@ import h5py
 import numpy as np
 
 from station.core.errors import StorageError
+from station.core.errors import one_line as _one_line
 from station.run.records import FAILED, RUNNING, Event, Notice, Progress, Record, RunStart, RunStop, Stream
 
 from .file_claim import RunFileClaim
@@ -676,11 +677,6 @@ def _batch_bytes(batch: _Batch) -> int:
     """What a batch adds to the file, roughly (spectra stored as float32)."""
     spectra = sum(4 * (spectral.size + raw.size) for spectral, raw in batch.spectra)
     return spectra + sum(row.nbytes for row in batch.rows) + 4096
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__
 
 
 # --- end of run -----------------------------------------------------------------------

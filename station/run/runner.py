@@ -21,6 +21,7 @@ import station
 from drivers.spectral_result import SpectralResult
 from station.core import cie
 from station.core.errors import StationError
+from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS, Terminated
 from station.setup.station import Station
 
@@ -179,11 +180,3 @@ class ProcedureRunner:
         except Exception:  # noqa: BLE001 - the file may be what failed
             log.debug("could not record the notice", exc_info=True)
 
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: last line of the message`` (or the message alone for the station's own errors)."""
-    detail = str(exc).strip().splitlines()
-    text = detail[-1] if detail else ""
-    if isinstance(exc, StationError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.light_meter import LightMeter
-from station.core.errors import InstrumentError, StationError
+from station.core.errors import InstrumentError, StationError, one_line
 
 from .config import SIMULATED, StationConfig
 
@@ -69,7 +69,3 @@ def _open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
         raise InstrumentError(f"[radiometer] address {r.address!r}: cannot open ({one_line(exc)})") from None
     return radiometer
 
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__

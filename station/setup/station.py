@@ -14,12 +14,12 @@ from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2
 from drivers.light_meter import LightMeter
 from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
-from station.core.errors import InstrumentError, StationError
+from station.core.errors import InstrumentError, StationError, one_line
 from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
 from .config import SIMULATED, StationConfig
-from .light_meters import one_line, open_light_meter
+from .light_meters import open_light_meter
 
 log = logging.getLogger(__name__)
 
