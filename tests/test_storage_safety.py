@@ -228,3 +228,19 @@ def test_a_file_removed_during_the_run_ends_the_run_and_its_points_are_rescued(t
         assert not station.bench.keithley.output_on
     assert outcome.status == "failed" and "removed or replaced" in outcome.reason
     assert outcome.path == target and read_run(target).points == outcome.points >= 4
+
+
+def test_overwrite_of_a_file_another_program_holds_open_replaces_it_whole(run_file, tmp_path):
+    target = tmp_path / "held.h5"
+    shutil.copy(run_file, target)
+    old_inode = target.stat().st_ino
+    reader = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(target), "60"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        result = cli("run", "jvl", "--out", str(target), "--overwrite", "--stop-voltage", "3", "--step-voltage", "1")
+        assert result.returncode == 0, result.stderr
+        assert reader.poll() is None  # the reader still reads the old file, untouched
+    finally:
+        reader.kill()
+    assert target.stat().st_ino != old_inode and read_run(target).points == 4

@@ -155,7 +155,10 @@ class ProcedureRunner:
                 self._emit_quietly(Notice(st.clock.now(), "".join(traceback.format_exception(exc))[-4000:], "error"))
         finally:
             with INTERRUPTS.shielded():
-                self._end(status, reason, main)
+                try:
+                    self._end(status, reason, main)
+                finally:
+                    st.smu.notice = _log_notice  # the run's stream is closed; later notices go to the log
         if interrupt is not None:
             raise interrupt
         assert self.stop_record is not None
@@ -180,3 +183,6 @@ class ProcedureRunner:
         except Exception:  # noqa: BLE001 - the file may be what failed
             log.debug("could not record the notice", exc_info=True)
 
+
+def _log_notice(message: str) -> None:
+    log.warning("%s", message)
