@@ -40,7 +40,7 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from pyvisa.errors import VisaIOError
 
 from station.core.clock import Clock, WallClock
-from station.core.errors import InstrumentError, SafetyLimitError
+from station.core.errors import InstrumentFault, SafetyLimitError
 from station.core.errors import one_line as _one_line
 from station.core.scpi import canonical
 
@@ -315,7 +315,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
 
         A time-out or a garbled reply is retried once (a ``:READ?`` only measures again),
         after a device clear, and reported through :attr:`notice`; a second failure
-        raises :class:`InstrumentError`.
+        raises :class:`InstrumentFault`.
         """
         try:
             return self._read_point_once()
@@ -325,7 +325,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
         try:
             return self._read_point_once()
         except (VisaIOError, ValueError, OSError) as exc:
-            raise InstrumentError(f"source meter failed twice in a row: {_one_line(exc)}") from None
+            raise InstrumentFault(f"source meter failed twice in a row: {_one_line(exc)}") from None
 
     def _read_point_once(self) -> SMUReading:
         reply = self.ask(":READ?") if self._resource is None else self._resource.query(":READ?")

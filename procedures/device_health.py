@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from drivers.keithley2400 import StationKeithley2400
-from station.core.errors import DeviceFault, InstrumentError
+from station.core.errors import DeviceFault, InstrumentFault
 
 from .operating_point import PointReading
 
@@ -34,10 +34,10 @@ SHORT_MIN_CURRENT_A = 1e-7
 
 
 def check_point(reading: PointReading, smu: StationKeithley2400) -> None:
-    """Raise :class:`DeviceFault` or :class:`InstrumentError` if this point shows a fault."""
+    """Raise :class:`DeviceFault` or :class:`InstrumentFault` if this point shows a fault."""
     for smu_reading in (reading.before, reading.after):
         if not (math.isfinite(smu_reading.voltage_V) and math.isfinite(smu_reading.current_A)):
-            raise InstrumentError("source meter returned an overflow or invalid reading "
+            raise InstrumentFault("source meter returned an overflow or invalid reading "
                                   f"(V = {smu_reading.voltage_V}, I = {smu_reading.current_A})")
     voltage, current = reading.before.voltage_V, abs(reading.figures.current_A)
     if smu.source_function == "VOLT":
@@ -54,4 +54,4 @@ def check_point(reading: PointReading, smu: StationKeithley2400) -> None:
             raise DeviceFault(f"short circuit: {current:.3g} A at {voltage:.3g} V")
     spectrum = reading.spectrum
     if spectrum.raw_units == "counts" and spectrum.raw.size and not np.any(spectrum.raw):
-        raise InstrumentError("spectrometer returned an all-zero spectrum (fibre or detector fault)")
+        raise InstrumentFault("spectrometer returned an all-zero spectrum (fibre or detector fault)")

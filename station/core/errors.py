@@ -25,6 +25,13 @@ class InstrumentError(StationError):
     exit_code = 2
 
 
+class InstrumentFault(InstrumentError):
+    """An instrument failed during a measurement (overflow, no spectrum, no answer):
+    the run fails; not bad input."""
+
+    exit_code = 1
+
+
 class SafetyLimitError(StationError, ValueError):
     """A request would exceed the station's safety limits."""
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import InstrumentError
+from .errors import InstrumentFault
 
 T = TypeVar("T")
 
@@ -50,9 +50,9 @@ class Watchdog:
             call.done.set()
 
     def call(self, function: Callable[[], T], timeout_s: float) -> T:
-        """``function()`` on the worker; :class:`InstrumentError` if it takes longer than ``timeout_s``."""
+        """``function()`` on the worker; :class:`InstrumentFault` if it takes longer than ``timeout_s``."""
         if self.hung:
-            raise InstrumentError(f"{self.name} is not answering (an earlier call never returned)")
+            raise InstrumentFault(f"{self.name} is not answering (an earlier call never returned)")
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name=f"watchdog-{self.name}", daemon=True)
             self._thread.start()
@@ -61,7 +61,7 @@ class Watchdog:
         self._requests.put(call)
         if not call.done.wait(timeout_s):
             self.hung = True
-            raise InstrumentError(f"{self.name} did not answer within {timeout_s:g} s")
+            raise InstrumentFault(f"{self.name} did not answer within {timeout_s:g} s")
         self._busy = None
         if call.error is not None:
             raise call.error

@@ -134,11 +134,11 @@ class ProcedureRunner:
         provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
         procedure.bind(self)
         st.smu.notice = self.notice  # transient faults the driver retried
-        st.prepare_light()  # darks need the output off, so before startup
-        self.start_record = self._start(streams, main, provenance)
-        self.stream.emit(self.start_record)
         status, reason, interrupt = FINISHED, "", None
         try:
+            st.prepare_light()  # darks need the output off, so before startup
+            self.start_record = self._start(streams, main, provenance)
+            self.stream.emit(self.start_record)
             procedure.startup()
             procedure.execute()
             reason = procedure.stop_reason or "completed"
