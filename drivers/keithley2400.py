@@ -263,8 +263,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
         return self._level[self._source_mode]
 
     def last_level_text(self) -> str:
-        mode = self._source_mode
-        return f"{self._level[mode]:g} {'V' if mode == 'VOLT' else 'A'}"
+        return f"{self.source_level:g} {'V' if self._source_mode == 'VOLT' else 'A'}"
 
     # --- configuration ----------------------------------------------------------------
     def enable_source(self) -> None:

@@ -60,45 +60,50 @@ def run_file(out: Path) -> Path | None:
     return partial[0] if partial else None
 
 
-def kills(tmp_path: Path, runs: int, seed: int) -> list[tuple[int, int]]:
-    """(points printed, rows in the file) of each killed run."""
+def disturbed_runs(tmp_path: Path, name: str, runs: int, seed: int, disturb) -> list:
+    """``runs`` runs against one served bench; ``disturb(process, rng)`` is called once the
+    run's first point is in its file and returns what it sent. Per run: (exit code, the
+    simulated output really on, what was sent, the child's stderr, its run file or None)."""
     rng = random.Random(seed)
     results = []
     with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
         config = station_config(tmp_path, smu_port, radiometer_port)
         for i in range(runs):
-            out = tmp_path / f"kill{i}.h5"
+            out = tmp_path / f"{name}{i}.h5"
             process = start_run(config, out)
             wait_for_points(out, process)
-            time.sleep(rng.uniform(0.0, 4.0))
-            process.send_signal(signal.SIGKILL)
-            _, stderr = process.communicate(timeout=30)
-            path = run_file(out)
-            rows = read_run(path).points if path is not None else 0
-            results.append((printed_points(stderr), rows))
+            sent = disturb(process, rng)
+            _, stderr = process.communicate(timeout=60)
+            results.append((process.returncode, bench.keithley.output_on, sent, stderr, run_file(out)))
     return results
 
 
+def kills(tmp_path: Path, runs: int, seed: int) -> list[tuple[int, int]]:
+    """(points printed, rows in the file) of each killed run."""
+    def kill(process: subprocess.Popen, rng: random.Random) -> list[int]:
+        time.sleep(rng.uniform(0.0, 4.0))
+        process.send_signal(signal.SIGKILL)
+        return [signal.SIGKILL]
+
+    return [(printed_points(stderr), read_run(path).points if path is not None else 0)
+            for _, _, _, stderr, path in disturbed_runs(tmp_path, "kill", runs, seed, kill)]
+
+
 def bursts(tmp_path: Path, runs: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
+    def burst(process: subprocess.Popen, rng: random.Random) -> list[int]:
+        time.sleep(rng.uniform(0.0, 3.0))
+        signals = [rng.choice((signal.SIGINT, signal.SIGTERM)) for _ in range(rng.randint(2, 4))]
+        for number in signals:
+            process.send_signal(number)
+            time.sleep(rng.uniform(0.010, 0.120))
+        return signals
+
     results = []
-    with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
-        config = station_config(tmp_path, smu_port, radiometer_port)
-        for i in range(runs):
-            out = tmp_path / f"burst{i}.h5"
-            process = start_run(config, out)
-            wait_for_points(out, process)
-            time.sleep(rng.uniform(0.0, 3.0))
-            signals = [rng.choice((signal.SIGINT, signal.SIGTERM)) for _ in range(rng.randint(2, 4))]
-            for number in signals:
-                process.send_signal(number)
-                time.sleep(rng.uniform(0.010, 0.120))
-            _, stderr = process.communicate(timeout=60)
-            path = run_file(out)
-            run = read_run(path) if path is not None else None
-            results.append({"code": process.returncode, "first": signals[0], "stderr": stderr,
-                            "really_on": bench.keithley.output_on, "printed": printed_points(stderr),
-                            "rows": run.points if run else 0, "status": run.status if run else None})
+    for code, really_on, signals, stderr, path in disturbed_runs(tmp_path, "burst", runs, seed, burst):
+        run = read_run(path) if path is not None else None
+        results.append({"code": code, "first": signals[0], "stderr": stderr, "really_on": really_on,
+                        "printed": printed_points(stderr), "rows": run.points if run else 0,
+                        "status": run.status if run else None})
     return results
 
 

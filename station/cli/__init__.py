@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from station.core.errors import StationError
+from station.core.errors import StationError, one_line
 from station.core.signals import INTERRUPTS, Terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -160,8 +160,7 @@ def _run_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the user; -v shows the traceback
         if args.verbose:
             logging.exception("unexpected failure")
-        detail = str(exc).strip().splitlines()
-        code, message = EXIT_FAILED, f"failed: {type(exc).__name__}: {detail[-1] if detail else ''} (-v for details)"
+        code, message = EXIT_FAILED, f"failed: {one_line(exc)} (-v for details)"
     held = INTERRUPTS.exit_code()
     if held is not None and code in (EXIT_OK, EXIT_FAILED):  # a signal arrived while the run was ending
         code, message = held, ("interrupted (Ctrl-C)" if held == EXIT_INTERRUPTED else "terminated (SIGTERM)")

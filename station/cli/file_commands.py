@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from station.core.errors import ConfigError, DataFileError
+from station.core.errors import ConfigError, DataFileError, one_line
 
 from . import EXIT_OK
 from .output import check_figure_output, check_output, print_analysis
@@ -20,9 +20,7 @@ def malformed_is_bad_input(path: Path) -> Iterator[None]:
     try:
         yield
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError, RuntimeError) as exc:
-        text = str(exc).strip().splitlines()
-        raise DataFileError(f"{path}: malformed run file ({type(exc).__name__}: {text[-1] if text else ''})") \
-            from None
+        raise DataFileError(f"{path}: malformed run file ({one_line(exc)})") from None
 
 
 def analyze_command(args: argparse.Namespace) -> int:

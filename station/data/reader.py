@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -454,8 +455,6 @@ def check_complete_hdf5(path: str | Path) -> bool:
 
 def _superblock_end(head: bytes) -> int | None:
     """base address + end-of-file address from an HDF5 superblock (versions 0-3)."""
-    import struct
-
     version = head[8] if len(head) > 8 else -1
     try:
         if version in (2, 3):

@@ -458,15 +458,12 @@ class HDF5RunWriter:
         status, reason = stop.status, stop.reason
         if failure is not None:
             status, reason = FAILED, f"{_one_line(failure)} (after: {stop.reason})"
-            if isinstance(failure, StorageError):
-                reason = f"{failure} (after: {stop.reason})"
         try:
             entry = f["entry"]
             entry["status"][0] = status.encode()
             entry["reason"][0] = reason.encode("utf-8", "replace")[:511]
             entry["end_time_s"][0] = stop.end_time_s
-            if "output_state" in entry:
-                entry["output_state"][0] = stop.output.encode("utf-8", "replace")[:255]
+            entry["output_state"][0] = stop.output.encode("utf-8", "replace")[:255]
             f.flush()
             os.fsync(f.id.get_vfd_handle())
             if self._guard is not None and self._guard.removed:
