@@ -14,7 +14,9 @@ What the station adds:
   instrument and reset compliance).
 * Safety limits from the station configuration are enforced on every command that
   leaves the driver (``write`` is guarded), whatever the caller asks, including raw
-  SCPI and the ramps.
+  SCPI, the ramps and the instrument's own sweep and list levels. Commands that would
+  switch the output on or reset the compliance behind the guard (``:CONFigure``,
+  ``:MEASure?``, auto output-off, recalled setups, auto-ohms) are refused.
 * :meth:`StationKeithley2400.safe_shutdown` ramps to zero, switches the output off and
   reads the output state back; it keeps trying for :data:`OUTPUT_OFF_TIMEOUT_S` if the
   instrument does not answer, and reports what it could confirm
@@ -117,6 +119,29 @@ class SMUReading:
 
 _VOLTAGE_LEVEL = {":SOUR:VOLT", ":SOUR:VOLT:LEV", ":SOUR:VOLT:LEV:IMM", ":SOUR:VOLT:LEV:IMM:AMPL"}
 _CURRENT_LEVEL = {":SOUR:CURR", ":SOUR:CURR:LEV", ":SOUR:CURR:LEV:IMM", ":SOUR:CURR:LEV:IMM:AMPL"}
+#: levels the instrument's own sweeps and lists source (checked against the limits like a level)
+_SWEEP_LEVELS = {":SOUR:VOLT:STAR": True, ":SOUR:VOLT:STOP": True, ":SOUR:VOLT:CENT": True,
+                 ":SOUR:VOLT:SPAN": True, ":SOUR:CURR:STAR": False, ":SOUR:CURR:STOP": False,
+                 ":SOUR:CURR:CENT": False, ":SOUR:CURR:SPAN": False, ":SOUR:LIST:VOLT": True,
+                 ":SOUR:LIST:CURR": False}
+
+
+def _refusal(header: str, argument: str) -> str:
+    """Why a command is refused outright ("" if it is not): commands that would switch
+    the output on, or change the compliance or the source, behind the guard's back
+    (2400 manual: :CONFigure resets the function's settings, compliance included, to
+    their *RST values and switches the output on; :MEASure? is :CONFigure + :READ?)."""
+    value = argument.strip().strip("'\"").upper()
+    if header.startswith(":CONF") or (header.startswith(":MEAS") and header.endswith("?")):
+        return (f"{header} resets the compliance to its *RST value and switches the output on; "
+                "the station reads with :READ? (read_point)")
+    if header == ":SOUR:CLE:AUTO" and value not in ("0", "OFF"):
+        return "auto output-off mode switches the output on at every reading"
+    if header in ("*RCL", ":SYST:MEM:REC", ":SYST:POS") and not header.endswith("?"):
+        return f"{header} restores a stored setup (source, compliance, output) the station cannot check"
+    if header == ":SENS:RES:MODE" and value.startswith("AUTO"):
+        return "auto-ohms mode sources a current of the instrument's choosing"
+    return ""
 
 
 def _flag(command: str, doc: str):
@@ -197,6 +222,19 @@ class StationKeithley2400(SCPIMixin, Instrument):
         limits = self.limits
         if header == "*RST":
             return self._reset_tracking
+        refusal = _refusal(header, argument)
+        if refusal:
+            raise SafetyLimitError(f"refusing {command!r}: {refusal}")
+        if header in _SWEEP_LEVELS:
+            is_voltage = _SWEEP_LEVELS[header]
+            limit = limits.max_voltage_V if is_voltage else limits.max_current_A
+            for text in argument.split(","):
+                value = _number(text, command)
+                if abs(value) > limit:
+                    unit, key = ("V", "max_voltage_V") if is_voltage else ("A", "max_current_A")
+                    raise SafetyLimitError(f"{header} {value:g} {unit} exceeds the station limit of "
+                                           f"{limit:g} {unit} ([safety] {key})")
+            return None
         if header in _VOLTAGE_LEVEL or header in _CURRENT_LEVEL:
             is_voltage = header in _VOLTAGE_LEVEL
             value = _number(argument, command)

@@ -1,26 +1,40 @@
 """Simulated Photo Research PR-655/670 spectroradiometer (remote protocol, serial).
 
-Protocol as implemented (one command per line, CR-terminated; replies CRLF-terminated):
+The protocol as the instrument implements it, and the sources for each part:
 
+* Framing: a command ends with CR, LF or CRLF (the instrument's manual: commands end
+  with a carriage return; Psychtoolbox's ``PR655write`` sends CR, many clients send
+  CRLF or LF); several commands may arrive in one write and are answered in order;
+  ``PHOTO`` and ``Q`` are acted on as soon as they are typed, with or without a
+  terminator (clients send a bare ``Q`` to leave remote mode). Replies end with CRLF.
 * ``PHOTO`` enters remote mode (reply ``REMOTE MODE``); nothing else is answered before.
 * ``M0`` measures and replies with the 5-digit status code; ``M1``..``M5`` measure and
-  reply as the matching ``D`` command.
-* ``D1`` ``qqqqq,U,Y,x,y``; ``D2`` ``qqqqq,U,X,Y,Z``; ``D3`` ``qqqqq,U,Y,u',v'``;
-  ``D4`` ``qqqqq,U,Y,CCT,0``; ``D5`` ``qqqqq,U`` then one ``nm,value`` line per
-  wavelength (W/(sr m^2 nm)); ``D110`` ``00000,serial``; ``D111`` ``00000,model``.
-* ``Q`` leaves remote mode. Status ``00018`` = light too low: no numbers follow.
-* U is the units code: 1 = metric (cd/m^2), 0 = English (footlamberts).
+  reply as the matching ``D`` report. A measurement takes the instrument's own time
+  (adaptive exposure up to 6 s plus about 1.2 s of processing), on the bench clock.
+* ``D1`` ``qqqqq,U,Y,x,y``; ``D2`` ``qqqqq,U,X,Y,Z``; ``D3`` ``qqqqq,U,Y,u',v'`` (U: the
+  units code, 1 = metric cd/m^2, 0 = English fL).
+* ``D4`` ``qqqqq,U,Y,CCT,duv``: correlated colour temperature (K) from the nearest point
+  of the Planckian locus in the CIE 1960 (u, v) diagram, and duv, the signed distance
+  from it (+ above the locus). CIE 15 defines CCT only within |duv| <= 0.05: outside
+  (saturated colours such as a deep-red LED) CCT is reported as 0.
+* ``D5`` header ``qqqqq,UUUU,w.wwwe+eee,i.iiie+eee,p.pppe+ppp``: status, the 4-digit
+  units code, peak wavelength (nm), integrated radiance (W/(sr m^2)) and integrated
+  photon radiance (photons/(s sr m^2)); then one ``nnn,v.vvvve-ee`` line per
+  wavelength of the model's grid (W/(sr m^2 nm)), 16 bytes with CRLF, the fixed width
+  that Psychtoolbox's ``PR655parsespdstr`` reads; ISET's PR-6xx reader takes the peak
+  wavelength from the header's third field.
+* ``D110`` ``00000,serial``; ``D111`` ``00000,model``.
+* Status ``00018`` = light too low: no numbers follow; ``00001`` = unknown command.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from pyvisa_sim.component import NoResponse
 
-from drivers.pr6xx import SPECTRAL_GRIDS, spectral_grid_nm
+from drivers.pr6xx import SPECTRAL_GRIDS, SPECTRAL_REPEATABILITY_FRACTION, spectral_grid_nm
 from station.core import photometry
 
 if TYPE_CHECKING:
@@ -54,7 +68,39 @@ class SimulatedPR6xx:
         self.measurements = 0
         self._status = STATUS_NO_MEASUREMENT
         self._spectral_radiance: np.ndarray | None = None
+        self._pending = bytearray()
         device._match = self.match
+        device.write = self.write
+        self._tables = photometry.grid_weights(self.wavelength_nm)  # colour tables warm at open
+        self._planckian = planckian_locus_uv()
+
+    # --- framing: what arrives on the serial line -------------------------------------
+    def write(self, data: bytes) -> None:
+        """Bytes from the client (replaces pyvisa-sim's ``Device.write``): commands end
+        with CR, LF or CRLF; ``PHOTO`` and ``Q`` need no terminator."""
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError("data must be bytes")
+        self._pending += data
+        while True:
+            ends = [i for i in (self._pending.find(b"\r"), self._pending.find(b"\n")) if i >= 0]
+            if not ends:
+                break
+            end = min(ends)
+            line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
+            if line.strip():
+                self._answer(line)
+        if bytes(self._pending).strip().upper() in (b"PHOTO", b"Q"):
+            line, self._pending = bytes(self._pending), bytearray()
+            self._answer(line)
+
+    def _answer(self, line: bytes) -> None:
+        reply = self.match(line)
+        if reply is not NoResponse and reply is not None:
+            self.device._output_buffers.append(bytearray(reply) + b"\r\n")
+
+    def clear(self) -> None:
+        """Device clear: drop a half-typed command."""
+        self._pending = bytearray()
 
     def match(self, query: bytes):
         command = query.decode("ascii", errors="replace").strip().upper()
@@ -84,7 +130,7 @@ class SimulatedPR6xx:
         if total < LOW_LIGHT_RADIANCE_W_SR_M2:
             self._status, self._spectral_radiance = STATUS_LIGHT_TOO_LOW, None
             return
-        noise = self.bench.rng.normal(0.0, 1.0, radiance.shape) * (0.002 * radiance + 2e-8)
+        noise = self.bench.rng.normal(0.0, 1.0, radiance.shape) * (SPECTRAL_REPEATABILITY_FRACTION * radiance + 2e-8)
         self._status, self._spectral_radiance = STATUS_OK, np.clip(radiance + noise, 0.0, None)
 
     def _report(self, code: int) -> bytes:
@@ -97,21 +143,59 @@ class SimulatedPR6xx:
         if self._status != STATUS_OK or self._spectral_radiance is None:
             return f"{self._status:05d}".encode()
         wl, s = self.wavelength_nm, self._spectral_radiance
-        luminance = photometry.photometric_total(s, wl)
+        totals = photometry.spectrum_totals(s, wl)
+        luminance = float(totals[photometry.LUMINOUS])
+        big_x, big_y, big_z = (photometry.K_M_LM_PER_W * float(totals[k])
+                               for k in (photometry.X, photometry.Y, photometry.Z))
         head = f"{STATUS_OK:05d},1"
+        total = big_x + big_y + big_z
+        x, y = (big_x / total, big_y / total) if total > 0 else (0.0, 0.0)
         if code == 1:
-            x, y = photometry.chromaticity_xy(s, wl)
             return f"{head},{luminance:.4e},{x:.4f},{y:.4f}".encode()
         if code == 2:
-            X, Y, Z = (photometry.K_M_LM_PER_W * t for t in photometry.tristimulus(s, wl))
-            return f"{head},{X:.4e},{Y:.4e},{Z:.4e}".encode()
+            return f"{head},{big_x:.4e},{big_y:.4e},{big_z:.4e}".encode()
+        denominator = big_x + 15 * big_y + 3 * big_z
+        u, v = (4 * big_x / denominator, 9 * big_y / denominator) if denominator > 0 else (0.0, 0.0)
         if code == 3:
-            u, v = photometry.chromaticity_uv_prime(s, wl)
             return f"{head},{luminance:.4e},{u:.4f},{v:.4f}".encode()
         if code == 4:
-            x, y = photometry.chromaticity_xy(s, wl)
-            cct = photometry.cct_mccamy_K(x, y)
-            cct = cct if 1000 < cct < 25000 and math.isfinite(cct) else 0.0
-            return f"{head},{luminance:.4e},{cct:.0f},0.0000".encode()
-        lines = [head] + [f"{w:.0f},{v:.4e}" for w, v in zip(wl, s, strict=True)]
+            cct, duv = correlated_colour_temperature(u, v * 2 / 3, self._planckian)
+            return f"{head},{luminance:.4e},{cct:.0f},{duv:.4f}".encode()
+        peak = float(wl[int(np.argmax(s))])
+        header = f"{STATUS_OK:05d},0001,{peak:.3e},{float(totals[photometry.TOTAL]):.4e}," \
+                 f"{float(totals[photometry.PHOTONS]):.4e}"
+        lines = [header] + [f"{w:.0f},{v:.4e}" for w, v in zip(wl, s, strict=True)]
         return "\r\n".join(lines).encode()
+
+
+#: CIE 15: CCT is defined only this close to the Planckian locus (CIE 1960 uv)
+MAX_DUV = 0.05
+
+
+def planckian_locus_uv(temperatures_K: np.ndarray | None = None) -> np.ndarray:
+    """[T, u, v] rows of the Planckian locus in the CIE 1960 diagram, from Planck's law
+    and the CIE 1931 functions (the tables the station uses), 1000-25000 K."""
+    from station.core import cie
+
+    temperatures = temperatures_K if temperatures_K is not None else np.geomspace(1000.0, 25000.0, 4000)
+    tables = cie.source_tables()
+    wl_m = np.asarray(tables.wavelength_nm, float) * 1e-9
+    c2 = photometry.PLANCK_J_S * photometry.SPEED_OF_LIGHT_M_S / 1.380649e-23
+    radiance = 1.0 / (wl_m[None, :] ** 5 * np.expm1(c2 / (wl_m[None, :] * temperatures[:, None])))
+    xyz = radiance @ np.asarray(tables.xyz, float).T
+    denominator = xyz[:, 0] + 15 * xyz[:, 1] + 3 * xyz[:, 2]
+    return np.column_stack([temperatures, 4 * xyz[:, 0] / denominator, 6 * xyz[:, 1] / denominator])
+
+
+def correlated_colour_temperature(u: float, v: float, locus: np.ndarray) -> tuple[float, float]:
+    """(CCT in K, duv) of a CIE 1960 (u, v); CCT 0 where |duv| > :data:`MAX_DUV` or the
+    nearest locus point is an end of the 1000-25000 K table (out of range)."""
+    distance = np.hypot(locus[:, 1] - u, locus[:, 2] - v)
+    k = int(np.argmin(distance))
+    lo, hi = max(k - 1, 0), min(k + 1, len(locus) - 1)
+    du, dv = locus[hi, 1] - locus[lo, 1], locus[hi, 2] - locus[lo, 2]  # locus direction
+    sign = 1.0 if du * (v - locus[k, 2]) - dv * (u - locus[k, 1]) <= 0 else -1.0  # + above the locus
+    duv = sign * float(distance[k])
+    if abs(duv) > MAX_DUV or k in (0, len(locus) - 1):
+        return 0.0, duv
+    return float(locus[k, 0]), duv

@@ -109,6 +109,8 @@ class SimBenchLibrary(SimVisaLibrary):
         device._input_buffer = bytearray()
         if self._smu_session(session):
             self.keithley.reply_lost = False
+        elif device is self.radiometer.device:
+            self.radiometer.clear()
         return constants.StatusCode.success
 
     @classmethod

@@ -21,7 +21,9 @@ from sim_instruments.bench import SimulatedBench
 class InstrumentServer:
     """One pyvisa-sim device behind a listening socket (one client at a time)."""
 
-    def __init__(self, device, query_eom: bytes) -> None:
+    def __init__(self, device, query_eom: bytes | None) -> None:
+        """``query_eom`` None: the device frames its own input (bytes are passed on as
+        they arrive, as on a serial line)."""
         self.device = device
         self.eom = query_eom
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -54,10 +56,15 @@ class InstrumentServer:
             if not data:
                 return
             pending += data
-            while self.eom in pending:
+            messages = []
+            if self.eom is None:
+                messages, pending = [pending], b""
+            while self.eom is not None and self.eom in pending:
                 message, pending = pending.split(self.eom, 1)
+                messages.append(message + self.eom)
+            for message in messages:
                 with self.lock:
-                    self.device.write(message + self.eom)
+                    self.device.write(message)
                     reply = bytearray()
                     while True:
                         byte, _ = self.device.read()
@@ -80,7 +87,7 @@ def served_bench(preset: str = "deep-red-cspbi3-fret", **bench_options) -> Itera
     bench = SimulatedBench(preset, **{"latency": False, **bench_options})
     library = bench.visa_library
     smu = InstrumentServer(library.devices[bench.smu_address], b"\n")
-    radiometer = InstrumentServer(library.devices[bench.radiometer_address], b"\r")
+    radiometer = InstrumentServer(library.devices[bench.radiometer_address], None)
     try:
         yield bench, smu.port, radiometer.port
     finally:

@@ -45,11 +45,37 @@ def test_configure_voltage_source_traffic():
     lambda smu: smu.write(":SOUR:VOLT MAX"),
     lambda smu: smu.write(":OUTP 0;:SOUR:VOLT 1e3"),
     lambda smu: smu.ramp_to_voltage(12.0),
+    lambda smu: smu.ask(":MEAS:CURR?"),  # :CONF:CURR: compliance back to 105 uA, output on
+    lambda smu: smu.ask(":measure:voltage?"),
+    lambda smu: smu.write(":CONF:CURR"),
+    lambda smu: smu.write(":SOUR:CLE:AUTO ON"),
+    lambda smu: smu.write("*RCL 1"),
+    lambda smu: smu.write(":SENS:RES:MODE AUTO"),
+    lambda smu: smu.write(":SOUR:VOLT:STOP 20"),
+    lambda smu: smu.write(":SOUR:LIST:VOLT 1,2,30"),
+    lambda smu: smu.write(":SOUR:CURR:STAR 0.2"),
 ])
 def test_requests_beyond_the_safety_limits_never_reach_the_instrument(action):
     with keithley([]) as smu:  # any traffic would fail the protocol check
         with pytest.raises(SafetyLimitError):
             action(smu)
+
+
+def test_the_guard_stops_measure_from_switching_the_output_on_against_the_simulated_2400():
+    """On the simulated 2400, as on the instrument, :MEAS:CURR? resets the compliance to
+    105 uA and switches the output on; through the station's driver it never leaves."""
+    from sim_instruments.bench import SimulatedBench
+
+    bench = SimulatedBench(latency=False)
+    smu = StationKeithley2400(bench.smu_address, LIMITS, clock=bench.clock, visa_library=bench.visa_library,
+                              read_termination="\n", write_termination="\n")
+    smu.compliance_current = 1e-6
+    with pytest.raises(SafetyLimitError, match="switches the output on"):
+        smu.ask(":MEAS:CURR?")
+    assert smu.ask(":OUTP?").strip() == "0"
+    assert float(smu.ask(":SENS:CURR:PROT?")) == pytest.approx(1e-6)
+    smu.write(":SOUR:VOLT:STOP 5")  # within the limits: allowed
+    bench.close()
 
 
 def test_output_is_refused_while_the_reset_compliance_voltage_exceeds_the_limit():
@@ -108,12 +134,14 @@ def test_pr655_m5_spectrum_is_parsed_line_by_line():
     wl = np.arange(380, 781, 4)
     values = 1e-3 * np.exp(-0.5 * ((wl - 620) / 12.0) ** 2)
     lines = [(None, f"{w},{v:.4e}".encode()) for w, v in zip(wl, values, strict=True)]
-    with pr655([(b"M5", b"00000,1"), *lines, (b"D1", b"00000,1,1.2345e+02,0.6812,0.3102")]) as pr:
+    with pr655([(b"M5", b"00000,0001,6.200e+02,3.0081e-02,9.3879e+16"), *lines,
+                (b"D1", b"00000,1,1.2345e+02,0.6812,0.3102"), (b"D2", b"00000,1,2.7e+02,1.2345e+02,2.1e+00")]) as pr:
         pr.enter_remote()
         result = pr.measure()
     assert result.quantity == "spectral_radiance" and result.valid
     np.testing.assert_allclose(result.spectral, values, rtol=1e-4)
     assert result.extras["instrument_luminance_cd_m2"] == pytest.approx(123.45)
+    assert result.extras["instrument_Y"] == pytest.approx(123.45)
 
 
 def test_pr655_low_light_code_gives_a_flagged_result_not_numbers():
@@ -134,7 +162,9 @@ def test_pr655_other_error_codes_raise_with_their_meaning():
 def test_pr655_footlamberts_are_converted():
     wl = np.arange(380, 781, 4)
     lines = [(None, f"{w},1.0000e-04".encode()) for w in wl]
-    with pr655([(b"M5", b"00000,0"), *lines, (b"D1", b"00000,0,10.0,0.3,0.3")]) as pr:
+    with pr655([(b"M5", b"00000,0001,6.200e+02,4.0e-02,1.2e+17"), *lines, (b"D1", b"00000,0,10.0,0.3,0.3"),
+                (b"D2", b"00000,0,9.0,10.0,11.0")]) as pr:
         pr.enter_remote()
         result = pr.measure()
     assert result.extras["instrument_luminance_cd_m2"] == pytest.approx(34.262591)
+    assert result.extras["instrument_X"] == pytest.approx(9.0 * 3.4262591)

@@ -23,11 +23,14 @@ def test_pymeasures_own_keithley2400_reads_the_models_current(bench):
     smu.source_voltage = 3.5
     smu.enable_source()
     model_current = bench.led.model.current_at_voltage_A(3.5, bench.led.condition())
-    assert smu.current == pytest.approx(model_current, rel=1e-3)
-    reading = smu.measure_all()
+    reading = smu.measure_all()  # :READ?
     assert reading["voltage"] == pytest.approx(3.5, abs=1e-3)
     assert reading["current"] == pytest.approx(model_current, rel=1e-3)
     assert not reading["status"] & STATUS_COMPLIANCE
+    # pymeasure's `current` is :MEAS:CURR?, i.e. :CONF:CURR + :READ?: as on the instrument,
+    # the current compliance goes back to its *RST value of 105 uA, which this device exceeds
+    assert smu.current == pytest.approx(105e-6, rel=1e-3)
+    assert smu.compliance_current == pytest.approx(105e-6)
     smu.shutdown()
     assert smu.source_enabled is False
     assert bench.led.drive is None
