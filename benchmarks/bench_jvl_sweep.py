@@ -8,7 +8,8 @@ Like with like:
   point: set V, :READ?, the spectrometer scans with their integration times, :READ?).
   The other variants replay exactly that traffic on a fresh bench.
 * **Same work and stored data.** Every variant subtracts the dark, calibrates, computes
-  the same figures (EQE, L, L_e, CE, PE, peak, FWHM, centroid, CIE, the three flags) and
+  the same figures (the emission band and every integral over it, EQE, L, L_e, CE, PE,
+  peak, FWHM, centroid, CIE, the uncertainties and every flag) and
   stores the scalar row *and* both spectra (raw counts and calibrated) of every point.
 * **Same timed region.** From the first point to the data being in its file (closed);
   darks, file creation and instrument set-up are before it for everyone, and the ramp
@@ -52,7 +53,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, Procedure, Re
 from pymeasure.instruments.keithley import Keithley2400
 
 from procedures.jvl_sweep import JVLSweep
-from station.core import photometry
+from station.core import emission_band, photometry
 from station.data.writer import HDF5RunWriter
 from station.run.records import Event, RunStart
 from station.run.runner import ProcedureRunner
@@ -61,7 +62,7 @@ from station.setup.station import open_station
 
 START_V, STOP_V = 0.0, 5.98  # every sweep covers this range, in as many points as asked
 AREA_CM2 = 0.04
-COLUMNS = 33  # as ours stores
+COLUMNS = 48  # as ours stores
 
 
 # --- the traffic of our run -------------------------------------------------------------
@@ -141,27 +142,38 @@ class PlainFigures:
 
     def point(self, counts: np.ndarray, t: float, v: float, i_before: float, i_after: float) -> tuple[np.ndarray, ...]:
         counts = counts[self.window]
-        flux = (counts - self.darks[t]) / t * self.responsivity
+        per_count = self.responsivity / t
+        flux = (counts - self.darks[t]) * per_count
+        noise = self.noise[t] * math.sqrt(1 + 1 / 5) * per_count
         saturated = counts.max() >= 0.999 * self.max_counts
-        sums = np.cumsum(counts - self.darks[t])  # 15-pixel boxcar maximum
-        smoothed_max = max(sums[14], float((sums[15:] - sums[:-15]).max())) / 15
-        low = smoothed_max < 6 * self.noise[t] * math.sqrt(1 + 1 / 5) / math.sqrt(15)
-        edge = max(flux[:40].sum(), flux[-40:].sum()) / 40
-        truncated = not low and edge > 0.05 * smoothed_max / t * self.responsivity.mean()
+        band = emission_band.find_emission_band(self.wl, flux, noise)  # the same band, flags and integrals
+        if not band.detected:
+            return np.concatenate([[v], np.full(COLUMNS - 1, math.nan)]), flux, counts
+        totals, variances = photometry.band_totals(flux, self.wl, band.pixels, noise)
+        sigma = np.sqrt(variances)
+        total, photons, luminous, x_, y_, z_, first = totals
+        low = not total > 5 * sigma[0]
         current = 0.5 * (i_before + i_after)
-        total, photons, luminous, x_, y_, z_, first = self.matrix @ flux
         area_m2 = AREA_CM2 * 1e-4
         eqe = photons / (current / photometry.ELEMENTARY_CHARGE_C) if current > 0 else math.nan
         luminance, radiance = luminous / (math.pi * area_m2), total / (math.pi * area_m2)
-        peak, fwhm = photometry.peak_wavelength_nm(flux, self.wl), photometry.fwhm_nm(flux, self.wl)
+        s, wl = flux[band.pixels], self.wl[band.pixels]
+        peak, fwhm = photometry.peak_wavelength_nm(s, wl), photometry.fwhm_nm(s, wl)
         xyz = x_ + y_ + z_
+        xy_sigma = max(photometry.chromaticity_sigma(self.wl, band.pixels, noise, totals))
+        luminance_sigma = sigma[2] / (math.pi * area_m2)
+        colour_doubtful = (not luminance > 10 * luminance_sigma or not 3 * xy_sigma <= 0.001
+                           or not photometry.inside_spectral_locus(x_ / xyz, y_ / xyz))
         row = np.array([v, current, current / AREA_CM2 * 1e3, photons, eqe, total, luminous, luminance, radiance,
                         luminance * area_m2 / current if current > 0 else math.nan,
                         luminous / (current * v) if current > 0 and v > 0 else math.nan,
                         peak, fwhm, first / total if total else math.nan, x_ / xyz, y_ / xyz,
                         4 * x_ / (x_ + 15 * y_ + 3 * z_), 9 * y_ / (x_ + 15 * y_ + 3 * z_), t,
-                        float(saturated), float(low), float(truncated)])
-        return np.concatenate([row, np.zeros(COLUMNS - len(row))]), flux, counts
+                        float(saturated), float(low), float(band.runs_off), band.start_nm, band.stop_nm,
+                        sigma[0] / (math.pi * area_m2), luminance_sigma, eqe * sigma[1] / photons, xy_sigma,
+                        float(not luminance > 3 * luminance_sigma), float(colour_doubtful),
+                        float(not total > 100 * sigma[0])])
+        return np.concatenate([row, np.zeros(max(COLUMNS - len(row), 0))]), flux, counts
 
 
 def replay_point(read_smu, spectrometer, scans: list[float], current_t: list[float]):
@@ -270,7 +282,9 @@ class PymeasureJVL(Procedure):
     DATA_COLUMNS = ["Voltage (V)", "Current (A)", "Current density (mA/cm^2)", "Photon rate (1/s)", "EQE",
                     "Radiant flux (W)", "Luminous flux (lm)", "Luminance (cd/m^2)", "Radiance (W/(sr m^2))",
                     "CE (cd/A)", "PE (lm/W)", "Peak (nm)", "FWHM (nm)", "Centroid (nm)", "CIE x", "CIE y",
-                    "CIE u'", "CIE v'", "Integration (s)", "Saturated", "Low light", "Truncated"]
+                    "CIE u'", "CIE v'", "Integration (s)", "Saturated", "Low light", "Truncated",
+                    "Band start (nm)", "Band stop (nm)", "Radiance sigma (W/(sr m^2))", "Luminance sigma (cd/m^2)",
+                    "EQE sigma", "CIE xy sigma", "Luminance unreliable", "Colour unreliable", "Shape unreliable"]
     station = traffic = folder = None
     marks: dict = {}
 

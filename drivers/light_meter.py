@@ -75,7 +75,8 @@ class LightMeter(Protocol):
         """Axis, darks and calibration, for the run file (after :meth:`prepare`)."""
 
     def measure(self) -> SpectralResult:
-        """One calibrated reading, with its flags and the dark row it used."""
+        """One calibrated reading, with its noise, its emission band (``spectral_result.assess``),
+        its flags and the dark row it used."""
 
     def close(self) -> None:
         """Release the instrument."""

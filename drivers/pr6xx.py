@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 from pymeasure.instruments import Instrument
 
+from station.core import photometry
+from station.core.emission_band import noise_floor
 from station.core.errors import InstrumentError
 
 from .light_meter import LightDescription, SpectrumAxis
-from .spectral_result import SPECTRAL_RADIANCE, UNITS, SpectralResult, runs_off_range
+from .spectral_result import SPECTRAL_RADIANCE, UNITS, SpectralResult, assess
 
 #: model -> (first nm, last nm, step nm) of the D5 spectral report
 SPECTRAL_GRIDS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
@@ -31,6 +33,11 @@ STATUS_MESSAGES = {
     19: "light source too bright (over range)",
 }
 LOW_LIGHT_CODES = {10, 18}
+#: per-sample repeatability of a reported spectral radiance (fraction, 1 sigma): the
+#: instrument reports no noise, so the station's uncertainties combine this with the noise
+#: floor estimated from the spectrum. Assumed, not from a datasheet (the simulated PR-6xx
+#: uses the same figure): set it from your instrument's repeatability.
+SPECTRAL_REPEATABILITY_FRACTION = 0.002
 FOOTLAMBERT_TO_CD_M2 = 3.4262590996
 
 
@@ -56,6 +63,7 @@ class PR6xx(Instrument):
         self.serial_number = self._report_field("D110")
         if self.model not in SPECTRAL_GRIDS:
             raise InstrumentError(f"{self.name}: unsupported model {self.model!r}")
+        photometry.grid_weights(self.wavelength_nm)  # the colour tables on this grid, before any reading
 
     def leave_remote(self) -> None:
         self.write("Q")
@@ -115,12 +123,15 @@ class PR6xx(Instrument):
         for i, expected in enumerate(wl):
             values[i] = parse_spectral_line(self.read(), float(expected), self.name)
         extras = self._instrument_photometry()
+        noise = np.hypot(noise_floor(values), SPECTRAL_REPEATABILITY_FRACTION * values)  # reported by none: estimated
         return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), "W/(sr m^2 nm)", float("nan"),
-                              truncated=runs_off_range(values), instrument=instrument, extras=extras)
+                              instrument=instrument, extras=extras, noise=noise,
+                              **assess(wl, values, noise).as_fields())
 
     def _instrument_photometry(self) -> dict[str, float]:
-        """The instrument's own luminance and (x, y) for the last measurement (D1)."""
-        return parse_photometry(self.ask("D1"))
+        """The instrument's own luminance and (x, y) (D1) and tristimulus X, Y, Z (D2) of
+        the last measurement: an independent cross-check stored next to the station's."""
+        return {**parse_photometry(self.ask("D1")), **parse_tristimulus(self.ask("D2"))}
 
 
 def _split_status(reply: str) -> tuple[int, list[str]]:
@@ -159,6 +170,20 @@ def parse_photometry(reply: str) -> dict[str, float]:
     if fields[0].strip() == "0":
         luminance *= FOOTLAMBERT_TO_CD_M2
     return {"instrument_luminance_cd_m2": luminance, "instrument_cie_x": x, "instrument_cie_y": y}
+
+
+def parse_tristimulus(reply: str) -> dict[str, float]:
+    """The instrument's own CIE 1931 X, Y, Z from a D2 reply (cd/m^2 scale); {} if none."""
+    code, fields = _split_status(reply)
+    if code != 0 or len(fields) < 4:
+        return {}
+    try:
+        values = [float(f) for f in fields[1:4]]
+    except ValueError:
+        return {}
+    if fields[0].strip() == "0":
+        values = [v * FOOTLAMBERT_TO_CD_M2 for v in values]
+    return dict(zip(("instrument_X", "instrument_Y", "instrument_Z"), values, strict=True))
 
 
 def _raise_for_status(code: int, command: str, name: str) -> None:

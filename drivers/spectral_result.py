@@ -8,6 +8,9 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from station.core import photometry
+from station.core.emission_band import TOTAL_SNR, EmissionBand, find_emission_band
+
 SPECTRAL_FLUX = "spectral_flux"
 SPECTRAL_RADIANCE = "spectral_radiance"
 UNITS = {SPECTRAL_FLUX: "W/nm", SPECTRAL_RADIANCE: "W/(sr m^2 nm)"}
@@ -22,7 +25,11 @@ class SpectralResult:
     (counts for the sphere spectrometer; the radiometer's own spectral radiance), and
     ``dark`` the dark spectrum subtracted (None where the instrument handles dark) and
     ``dark_index`` its row in the instrument's :class:`~drivers.light_meter.DarkLibrary`
-    (-1: none).
+    (-1: none). ``noise`` is the 1-sigma noise of ``spectral`` per pixel (or one value
+    for all), and ``band`` the emission band judged against it
+    (:mod:`station.core.emission_band`); every optical figure is integrated over the band.
+    ``truncated`` is 0 or the :data:`~station.core.emission_band.SHORT_END` /
+    :data:`~station.core.emission_band.LONG_END` bits.
     """
 
     wavelength_nm: NDArray[np.float64]
@@ -35,10 +42,14 @@ class SpectralResult:
     dark_index: int = -1
     saturated: bool = False
     low_light: bool = False
-    truncated: bool = False  # the emission runs off the instrument's wavelength range
+    truncated: int = 0  # the emission runs off the instrument's wavelength range (bits: which end)
     instrument: str = ""
     calibration_sha256: str | None = None
     extras: dict[str, float] = field(default_factory=dict)
+    noise: NDArray[np.float64] | None = None
+    band: EmissionBand | None = None
+    #: the band integrals and their variances (``photometry.band_totals``), when assessed
+    band_totals: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
 
     @property
     def units(self) -> str:
@@ -67,15 +78,28 @@ class SpectralResult:
         return not (self.saturated or self.truncated) and self._finite[1]
 
 
-#: a spectrum whose first or last sample exceeds this fraction of its maximum is cut off
-TRUNCATION_FRACTION = 0.05
+@dataclass(frozen=True)
+class Assessment:
+    """What :func:`assess` found: pass ``as_fields()`` to :class:`SpectralResult`."""
+
+    band: EmissionBand
+    low_light: bool
+    truncated: int
+    band_totals: tuple[NDArray[np.float64], NDArray[np.float64]] | None
+
+    def as_fields(self) -> dict:
+        return {"band": self.band, "low_light": self.low_light, "truncated": self.truncated,
+                "band_totals": self.band_totals}
 
 
-def runs_off_range(spectral: NDArray[np.float64]) -> bool:
-    """True when the emission is still strong at either end of the measured range."""
-    s = np.asarray(spectral, float)
-    peak = np.nanmax(s) if s.size else np.nan
-    if not peak > 0:
-        return False
-    edge = max(np.nanmean(s[:3]), np.nanmean(s[-3:]))
-    return bool(edge > TRUNCATION_FRACTION * peak)
+def assess(wavelength_nm: NDArray[np.float64], spectral: NDArray[np.float64],
+           noise: NDArray[np.float64]) -> Assessment:
+    """Band, low light and truncation of a calibrated spectrum with its noise: low light
+    when no band is detected or the band's radiometric total is not significant."""
+    band = find_emission_band(wavelength_nm, spectral, noise)
+    if not band.detected:
+        return Assessment(band, True, 0, None)
+    totals, variances = photometry.band_totals(spectral, wavelength_nm, band.pixels, noise)
+    total, sigma = float(totals[photometry.TOTAL]), float(np.sqrt(variances[photometry.TOTAL]))
+    low_light = not total > TOTAL_SNR * sigma
+    return Assessment(band, low_light, 0 if low_light else band.runs_off, (totals, variances))

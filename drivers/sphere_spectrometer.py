@@ -16,15 +16,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from station.core import photometry
 from station.core.errors import InstrumentError
 
 from .calibration import ResponsivityCalibration
 from .light_meter import DarkLibrary, LightDescription, SpectrumAxis
-from .spectral_result import SPECTRAL_FLUX, TRUNCATION_FRACTION, UNITS, SpectralResult
+from .spectral_result import SPECTRAL_FLUX, UNITS, SpectralResult, assess
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
-LOW_LIGHT_SNR = 6.0  # smoothed peak below this many noise sigmas is flagged low light
-DETECTION_WINDOW_PIXELS = 15  # boxcar for detection: narrower than any LED band
 
 
 @dataclass(frozen=True)
@@ -64,28 +63,22 @@ def integration_ladder(min_s: float, max_s: float) -> list[float]:
 
 @dataclass(frozen=True)
 class RawSpectrum:
-    """Counts in the analysis window, with the dark used, the net counts and the flags."""
+    """Counts in the analysis window, with the dark used, the net counts, their noise
+    (1 sigma per pixel: the scan's and the averaged dark's read and dark noise) and the
+    saturation flag."""
 
     wavelength_nm: NDArray[np.float64]
     counts: NDArray[np.float64]
     dark: NDArray[np.float64]
     integration_time_s: float
     saturated: bool
-    low_light: bool
+    noise_counts: float
     net: NDArray[np.float64] | None = None  # counts - dark, when already computed
 
     @property
     def net_counts_per_s(self) -> NDArray[np.float64]:
         net = self.net if self.net is not None else self.counts - self.dark
         return net / self.integration_time_s
-
-
-def moving_average_max(values: NDArray[np.float64], width: int) -> float:
-    """Largest mean of ``width`` neighbouring values (a boxcar; cumulative sums: no convolution)."""
-    sums = np.cumsum(values)
-    window_sums = sums[width - 1:].copy()
-    window_sums[1:] -= sums[:-width]
-    return float(window_sums.max()) / width
 
 
 def open_seabreeze(serial_number: str | None = None) -> Any:
@@ -128,12 +121,7 @@ class SphereSpectrometer:
         self.calibration = calibration
         self._responsivity = (calibration.on_grid(self.wavelength_nm, "the spectrometer window")
                               if calibration is not None else None)
-        self._box_pixels = min(DETECTION_WINDOW_PIXELS, len(self.wavelength_nm))
-        self._edge_pixels = max(10, len(self.wavelength_nm) // 50)
-        if self._responsivity is not None:  # rms responsivity over each edge, for the edge noise
-            n = self._edge_pixels
-            self._edge_rms = (float(np.sqrt(np.mean(self._responsivity[:n] ** 2))),
-                              float(np.sqrt(np.mean(self._responsivity[-n:] ** 2))))
+        photometry.grid_weights(self.wavelength_nm)  # the colour tables on this grid, before any reading
         low_us, high_us = device.integration_time_micros_limits
         min_s = max(self.settings.min_s, low_us * 1e-6)
         max_s = min(self.settings.max_s, high_us * 1e-6)
@@ -253,44 +241,22 @@ class SphereSpectrometer:
         saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
         counts = scans[0] if len(scans) == 1 else np.mean(scans, axis=0)
         dark, scan_noise = self._dark(t)
-        net = counts - dark
-        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated,
-                           self._below_detection(net, scan_noise, max(1, averages)), net)
-
-    def _below_detection(self, net: NDArray[np.float64], scan_noise: float, averages: int) -> bool:
-        """No band above the noise: the boxcar-smoothed net spectrum never exceeds
-        LOW_LIGHT_SNR sigmas of its own noise (scan and dark noise combined)."""
-        w = self._box_pixels
-        noise = scan_noise * math.sqrt(1.0 / averages + 1.0 / self.settings.dark_scans) / math.sqrt(w)
-        return moving_average_max(net, w) < LOW_LIGHT_SNR * noise
+        noise = scan_noise * math.sqrt(1.0 / max(1, averages) + 1.0 / self.settings.dark_scans)
+        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated, noise, counts - dark)
 
     def calibrate(self, raw: RawSpectrum) -> SpectralResult:
-        """Spectral flux Phi_e = (counts - dark) / t * R."""
+        """Spectral flux Phi_e = (counts - dark) / t * R, its noise (the count noise
+        through the same factors) and the emission band judged against it."""
         if self._responsivity is None or self.calibration is None:
             raise InstrumentError("spectrometer: no responsivity calibration loaded")
+        per_count = self._responsivity / raw.integration_time_s
         flux = raw.net_counts_per_s * self._responsivity
+        noise = raw.noise_counts * per_count
         return SpectralResult(
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
             dark=raw.dark, dark_index=self._ladder_index[raw.integration_time_s], saturated=raw.saturated,
-            low_light=raw.low_light,
-            truncated=not raw.low_light and self._runs_off_window(raw, flux), instrument=self.identity,
-            calibration_sha256=self.calibration.sha256)
-
-    def _runs_off_window(self, raw: RawSpectrum, flux: NDArray[np.float64]) -> bool:
-        """Emission still present at a window edge: the edge's mean flux is both above
-        TRUNCATION_FRACTION of the peak and significantly (3 sigma) above zero."""
-        n = self._edge_pixels
-        edges = (float(flux[:n].sum()) / n, float(flux[-n:].sum()) / n)
-        if max(edges) <= 0:
-            return False
-        peak = moving_average_max(flux, self._box_pixels)
-        _, scan_noise = self._dark(raw.integration_time_s)
-        count_noise = scan_noise * math.sqrt(1.0 + 1.0 / self.settings.dark_scans) / raw.integration_time_s
-        for mean_flux, rms_responsivity in zip(edges, self._edge_rms, strict=True):
-            noise = count_noise * rms_responsivity / math.sqrt(n)
-            if mean_flux > TRUNCATION_FRACTION * peak and mean_flux > 3 * noise:
-                return True
-        return False
+            instrument=self.identity, calibration_sha256=self.calibration.sha256, noise=noise,
+            **assess(self.wavelength_nm, flux, noise).as_fields())
 
     def measure(self) -> SpectralResult:
         """Auto-integrated, dark-subtracted, calibrated spectral flux."""

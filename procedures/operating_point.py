@@ -13,6 +13,10 @@ from station.setup.station import Station
 
 #: flags under which a display leaves the optical figures out
 _NO_LIGHT = ("low_light", "saturated", "truncated")
+_NO_LUMINANCE = (*_NO_LIGHT, "luminance_unreliable")
+_NO_COLOUR = (*_NO_LIGHT, "chromaticity_unreliable")
+_NO_SHAPE = (*_NO_LIGHT, "shape_unreliable")
+NAN = float("nan")
 #: the columns of one reading (:meth:`PointReading.values`), in file order
 READING_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "s since 1970-01-01 UTC", "time of the source-meter reading"),
@@ -27,24 +31,45 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("eqe", "1", "external quantum efficiency (fraction)", label="EQE", display_units="%", hidden_by=_NO_LIGHT),
     Column("radiant_flux_W", "W"),
     Column("luminous_flux_lm", "lm"),
-    Column("luminance_cd_m2", "cd/m^2", label="L", hidden_by=_NO_LIGHT),
+    Column("luminance_cd_m2", "cd/m^2", label="L", hidden_by=_NO_LUMINANCE),
     Column("radiance_W_sr_m2", "W/(sr m^2)", label="L_e", hidden_by=_NO_LIGHT),
     Column("current_efficiency_cd_A", "cd/A"),
     Column("power_efficiency_lm_W", "lm/W"),
-    Column("peak_wavelength_nm", "nm"),
-    Column("fwhm_nm", "nm"),
-    Column("centroid_nm", "nm"),
-    Column("cie_x", "1"),
-    Column("cie_y", "1"),
-    Column("cie_u_prime", "1"),
-    Column("cie_v_prime", "1"),
+    Column("peak_wavelength_nm", "nm", hidden_by=_NO_SHAPE),
+    Column("fwhm_nm", "nm", hidden_by=_NO_SHAPE),
+    Column("centroid_nm", "nm", hidden_by=_NO_SHAPE),
+    Column("cie_x", "1", hidden_by=_NO_COLOUR),
+    Column("cie_y", "1", hidden_by=_NO_COLOUR),
+    Column("cie_u_prime", "1", hidden_by=_NO_COLOUR),
+    Column("cie_v_prime", "1", hidden_by=_NO_COLOUR),
     Column("integration_time_s", "s", "spectrometer integration time (NaN for the radiometer)"),
     Column("dark_index", "1", "row of the dark library subtracted (-1: none)", "i4"),
     Column("saturated", "1", "spectrum saturated", "u1", label="saturated"),
     Column("low_light", "1", "too little light for optical figures", "u1", label="light below detection"),
-    Column("truncated", "1", "emission runs off the instrument's wavelength range: no optical figures", "u1",
-           label="spectrum cut off by the instrument's range"),
+    Column("truncated", "1", "emission runs off the instrument's wavelength range (1: short end, 2: long end, "
+           "3: both): no optical figures", "u1", label="spectrum cut off by the instrument's range"),
+    Column("band_start_nm", "nm", "emission band, start: every optical figure integrates over the band"),
+    Column("band_stop_nm", "nm", "emission band, end"),
+    Column("radiance_uncertainty_W_sr_m2", "W/(sr m^2)", "1 sigma of the radiance from the spectrum's noise"),
+    Column("luminance_uncertainty_cd_m2", "cd/m^2", "1 sigma of the luminance from the spectrum's noise"),
+    Column("eqe_uncertainty", "1", "1 sigma of the EQE from the spectrum's noise"),
+    Column("luminance_unreliable", "1", "luminance not significant (below 3 sigma): luminance figures left out",
+           "u1", label="luminance below detection", hidden_by=_NO_LIGHT),
+    Column("cie_xy_uncertainty", "1", "1 sigma of CIE x, y (the larger) from the spectrum's noise"),
+    Column("chromaticity_unreliable", "1", "colour not significant: luminance not significant, chromaticity "
+           "outside the spectral locus, or 3 sigma of x, y above 0.001", "u1", label="colour not significant"),
+    Column("shape_unreliable", "1", "band total below 100 sigma: peak, FWHM and centroid noise-limited", "u1",
+           label="spectral shape noise-limited"),
+    Column("instrument_luminance_cd_m2", "cd/m^2", "the radiometer's own luminance (D1; NaN for the sphere)"),
+    Column("instrument_cie_x", "1", "the radiometer's own CIE x (D1)"),
+    Column("instrument_cie_y", "1", "the radiometer's own CIE y (D1)"),
+    Column("instrument_X", "cd/m^2", "the radiometer's own tristimulus X (D2)"),
+    Column("instrument_Y", "cd/m^2", "the radiometer's own tristimulus Y (D2)"),
+    Column("instrument_Z", "cd/m^2", "the radiometer's own tristimulus Z (D2)"),
 )
+#: the radiometer's own figures (:attr:`SpectralResult.extras`), NaN where the instrument has none
+INSTRUMENT_COLUMNS = ("instrument_luminance_cd_m2", "instrument_cie_x", "instrument_cie_y", "instrument_X",
+                      "instrument_Y", "instrument_Z")
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,7 @@ class PointReading:
             "in_compliance": int(self.in_compliance), "integration_time_s": s.integration_time_s,
             "dark_index": s.dark_index, "saturated": int(s.saturated), "low_light": int(s.low_light),
             "truncated": int(s.truncated),
+            **{name: float(s.extras.get(name, NAN)) for name in INSTRUMENT_COLUMNS},
         }
 
 

@@ -15,7 +15,8 @@ from pymeasure.experiment import FloatParameter, ListParameter
 from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
 from station.analysis.stored_run import StoredRun
 from station.analysis.sweep import sweep_analysis
-from station.core.errors import ConfigError
+from station.core.emission_band import runs_off_text
+from station.core.errors import ConfigError, EmissionOutOfRange
 from station.run.records import Column, MainCurve, Stream
 from station.setup.config import StationConfig
 
@@ -24,6 +25,8 @@ from .device_health import check_point
 from .operating_point import READING_COLUMNS, measure_operating_point
 
 INF = math.inf
+#: this many lit points in a row cut off by the instrument's range: it cannot measure the emitter
+CUT_OFF_POINTS_TO_STOP = 3
 #: most points one sweep may plan
 MAX_POINTS = 100_000
 
@@ -38,7 +41,7 @@ SWEEP_COLUMNS: tuple[Column, ...] = (
 )
 POINTS = Stream("points", SWEEP_COLUMNS, spectra=True, description="one row per operating point, with its spectrum",
                 display=("voltage_V", "current_density_mA_cm2", "luminance_cd_m2", "eqe"),
-                flags=("low_light", "saturated", "truncated", "in_compliance"))
+                flags=("low_light", "saturated", "truncated", "in_compliance", "luminance_unreliable"))
 
 
 class SweepProcedure(StationProcedure):
@@ -67,8 +70,9 @@ class SweepProcedure(StationProcedure):
         self.measured = 0
         self._start_s = 0.0
         self._max_light = 0.0
-        self._max_light_radiometric = False
         self._judge = LightQuantityJudge()
+        self._cut_off_in_a_row = 0
+        self._light_range_nm = (math.nan, math.nan)
 
     # --- validation before any instrument is touched --------------------------------
     def validate(self, config: StationConfig) -> None:
@@ -95,6 +99,9 @@ class SweepProcedure(StationProcedure):
         """The runner has recorded the darks (output off); subclasses configure the source."""
         self._start_s = self.station.clock.monotonic()
         self._judge = LightQuantityJudge(self.light_quantity)
+        self._cut_off_in_a_row = 0
+        wavelength_nm = self.station.light.describe().axis.wavelength_nm
+        self._light_range_nm = (float(wavelength_nm[0]), float(wavelength_nm[-1]))
 
     def shutdown(self) -> None:
         self.station.smu.safe_shutdown()
@@ -128,8 +135,33 @@ class SweepProcedure(StationProcedure):
         self.record("points", values, spectrum if spectrum.has_spectrum else None)
         self.measured += 1
         check_point(reading, self.station.smu)  # the point is kept as evidence, then the run fails
-        self._judge.add(values["centroid_nm"], bool(values["low_light"]))
+        if self._judge.add(values, values["index"]):
+            self._run.notice(f"light judged {self._judge.quantity}: {self._judge.reason}", "info")
+        self._check_in_range(values)
         return values
+
+    def _check_in_range(self, values: dict[str, float]) -> None:
+        """Stop once it is certain the light instrument cannot measure this emitter:
+        :data:`CUT_OFF_POINTS_TO_STOP` lit points in a row cut off by its range."""
+        if values["low_light"] or values["saturated"]:
+            return
+        if not values["truncated"]:
+            self._cut_off_in_a_row = 0
+            return
+        self._cut_off_in_a_row += 1
+        if self._cut_off_in_a_row < CUT_OFF_POINTS_TO_STOP:
+            return
+        low, high = self._light_range_nm
+        end = runs_off_text(int(values["truncated"]))
+        if self.station.geometry == "radiometer":
+            alternative = (f'the integrating-sphere spectrometer (geometry = "sphere") or a spectroradiometer whose '
+                           f"range reaches beyond {low if end.startswith('short') else high:.0f} nm")
+        else:
+            alternative = "a spectrometer whose calibrated window covers the whole emission band"
+        raise EmissionOutOfRange(
+            f"the {self.station.light.identity} cannot measure this emitter: its emission runs off the "
+            f"instrument's {low:.0f}-{high:.0f} nm range at the {end} ({self._cut_off_in_a_row} points in a row, "
+            f"last at {values['voltage_V']:.3g} V); measure it with {alternative}")
 
     # --- stopping -------------------------------------------------------------------
     def stop_check(self, values: dict[str, float]) -> str:
@@ -138,16 +170,18 @@ class SweepProcedure(StationProcedure):
             return self.COMPLIANCE_REASON
         if values["low_light"]:
             return ""  # optical figures near the noise floor decide nothing
-        if values["luminance_cd_m2"] >= self.luminance_limit:
+        if values["luminance_cd_m2"] >= self.luminance_limit and not values["luminance_unreliable"]:
             return f"luminance limit {self.luminance_limit:g} cd/m^2 reached"
         if values["radiance_W_sr_m2"] >= self.radiance_limit:
             return f"radiance limit {self.radiance_limit:g} W/(sr m^2) reached"
         if values["saturated"]:
             return "spectrometer saturated at its shortest integration time"
+        if self._judge.decided is None:
+            return ""  # the light quantity is judged once, at an adequately measured point
         radiometric = self._judge.quantity == "radiometric"
-        if radiometric != self._max_light_radiometric:  # the judgement changed: compare like with like
-            self._max_light, self._max_light_radiometric = 0.0, radiometric
         light = values["radiance_W_sr_m2" if radiometric else "luminance_cd_m2"]
+        if not radiometric and values["luminance_unreliable"]:
+            return ""
         threshold = self.turn_on_radiance if radiometric else self.turn_on_luminance
         if math.isfinite(light) and self.breakdown_drop < 1:  # 1 = never
             self._max_light = max(self._max_light, light)

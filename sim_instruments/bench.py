@@ -37,7 +37,10 @@ class SimulatedBench:
             parameters = parameters.with_area(pixel_area_cm2)
         self.clock = clock if clock is not None else VirtualClock()
         self.latency = latency
-        self.rng = np.random.default_rng(seed)
+        #: the seed in force (drawn from the OS when none is given), recorded with every run
+        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self.rng = np.random.default_rng(self.seed)
+        self.radiometer_model = radiometer_model
         self.faults = FaultPlan(faults)
         self.led = SimulatedLED(parameters, self.clock)
         self.lamp = SimulatedCalibrationLamp()
@@ -52,6 +55,13 @@ class SimulatedBench:
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
                    radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None,
                    faults=settings.faults)
+
+    def describe(self) -> str:
+        """The bench in force, one line, for the run file."""
+        clock = "wall clock" if isinstance(self.clock, WallClock) else "virtual clock"
+        faults = f"; faults {', '.join(f.kind for f in self.faults.faults)}" if self.faults.faults else ""
+        return (f"preset {self.led.parameters.name}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
+                f"{clock}; radiometer {self.radiometer_model}{faults}")
 
     @property
     def keithley(self):

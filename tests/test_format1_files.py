@@ -30,6 +30,12 @@ def same(a, b) -> bool:
     return a == b
 
 
+#: figures added since these files were written, and figures whose definition changed
+#: (spectral stability: a robust fit over well-measured points instead of last-minus-first)
+NEW_FIGURES = {"peak_wavelength_shift_uncertainty_nm", "fwhm_change_uncertainty_nm", "spectral_stability_points"}
+REDEFINED_FIGURES = {"peak_wavelength_shift_nm", "fwhm_change_nm"}
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_format1_files_analyse_to_the_figures_their_station_printed(name):
     stored = json.loads((DATA / name).with_suffix(".analysis.json").read_text())
@@ -37,9 +43,10 @@ def test_format1_files_analyse_to_the_figures_their_station_printed(name):
     assert run.file_format == "ledstation-run/1" and run.points == stored["points"]
     assert run.status == stored["status"] and run.stream_names() == ["points"]
     figures = analyze_run(run)["figures"]
-    assert set(figures) == set(stored["figures"])
+    assert set(figures) == set(stored["figures"]) | NEW_FIGURES
     for key, value in stored["figures"].items():
-        assert same(figures[key], value if value is not None else float("nan")), key
+        if key not in REDEFINED_FIGURES:
+            assert same(figures[key], value if value is not None else float("nan")), key
     result = cli("analyze", str(DATA / name), "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)

@@ -28,6 +28,11 @@ def config_file(tmp_path, text: str):
     ('[spectrometer]\ncalibration_file = "missing.csv"\n', "cannot read"),
     ('[smu]\naddress = "not a VISA address"\n', "is not a VISA resource name"),
     ("[simulation]\nseed = -1\n", "seed: must be within"),
+    ('[simulation]\nseed = "7"\n', "seed: expected int"),
+    ("[simulation]\nseed = 1.5\n", "seed: expected int"),
+    ("[simulation]\nlatency = 1\n", "latency: expected bool"),
+    ('[simulation]\nradiometer_model = "PR-999"\n', "radiometer_model: must be one of"),
+    ('[simulation]\npreset = "blue"\n', "unknown preset"),
     ("[simulation]\nfaults = [{kind = \"meteor\"}]\n", "kind must be one of"),
     ("[safety]\noutput_off_timeout_s = 0\n", "output_off_timeout_s: must be within"),
 ])
@@ -75,9 +80,10 @@ def test_a_disk_too_small_for_the_run_is_refused_before_any_instrument(tmp_path,
 
 def test_breakdown_drop_of_one_never_stops_a_sweep():
     sweep = JVLSweep(breakdown_drop=1.0)
-    sweep._judge.add(684.0, False)
-    values = {"in_compliance": 0, "low_light": 0, "saturated": 0, "luminance_cd_m2": 500.0,
-              "radiance_W_sr_m2": 1.0, "current_density_mA_cm2": 10.0}
+    values = {"in_compliance": 0, "low_light": 0, "saturated": 0, "truncated": 0, "luminance_cd_m2": 500.0,
+              "radiance_W_sr_m2": 1.0, "radiance_uncertainty_W_sr_m2": 0.001, "current_density_mA_cm2": 10.0,
+              "centroid_nm": 684.0, "luminance_unreliable": 0}
+    assert sweep._judge.add(values) and sweep._judge.quantity == "photometric"
     assert sweep.stop_check(values) == ""
     values["luminance_cd_m2"] = -3.0  # a noisy negative reading after a bright one
     assert sweep.stop_check(values) == ""
@@ -86,3 +92,25 @@ def test_breakdown_drop_of_one_never_stops_a_sweep():
     sweep.stop_check(values)
     values["luminance_cd_m2"] = 100.0
     assert sweep.stop_check(values).startswith("breakdown")
+
+
+def test_the_seed_in_force_is_stored_whatever_the_configuration_says(tmp_path):
+    from station.data.reader import read_run
+
+    path = config_file(tmp_path, '[simulation]\npreset = "red-cspbbri-qd"\n')  # no seed: the default's
+    out = tmp_path / "run.h5"
+    assert cli.main(["run", "jvl", "--config", str(path), "--out", str(out), "--stop-voltage", "1"]) == 0
+    instruments = read_run(out).metadata["instruments"]
+    assert instruments["simulation_seed"] == "0"
+    assert "preset red-cspbbri-qd; seed 0" in instruments["simulated_bench"]
+
+
+def test_a_bench_without_a_seed_draws_one_and_says_which():
+    from sim_instruments.bench import SimulatedBench
+
+    first, second = SimulatedBench(seed=None), SimulatedBench(seed=None)
+    assert first.seed != second.seed
+    replay = SimulatedBench(seed=first.seed)
+    assert replay.rng.normal() == SimulatedBench(seed=first.seed).rng.normal()
+    for bench in (first, second, replay):
+        bench.close()

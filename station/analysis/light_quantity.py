@@ -1,55 +1,99 @@
 """Whether a device is judged by luminance (photometric) or radiance (radiometric).
 
-One rule, used both while a run goes (stop checks) and on stored columns (figures):
-with ``"auto"``, a device is radiometric when more than half of its usable readings
-(finite centroid, not low light) have their spectral centroid beyond
-:data:`NIR_CENTROID_NM`. The rule needs only two counts, so a run keeps no history.
+One rule, judged once per run and the same way while a run goes (stop checks) and on
+stored columns (figures): with ``"auto"``, the first point whose light is adequately
+measured decides —
+
+* a spectrum cut off at the instrument's long-wavelength end: radiometric (the
+  emission lies beyond the range, which reaches the near-infrared);
+* a usable spectrum with its band total at least :data:`JUDGE_SNR` sigmas above zero:
+  radiometric when its centroid lies beyond :data:`NIR_CENTROID_NM`.
+
+Points below detection decide nothing. Once decided the judgement never changes, so
+running maxima never mix cd/m^2 with W/(sr m^2). Files without uncertainty columns
+(written before the judgement needed them) are judged at their first point not flagged
+low light.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import numpy as np
-from numpy.typing import ArrayLike
+
+from station.core.emission_band import LONG_END
 
 LIGHT_QUANTITIES = ("auto", "photometric", "radiometric")
-#: emitters whose usable readings mostly have their centroid beyond this are judged by radiance
+#: emitters whose centroid lies beyond this are judged by radiance
 NIR_CENTROID_NM = 750.0
+#: the band total of the deciding point is at least this many sigmas above zero
+JUDGE_SNR = 20.0
+#: the columns the judgement reads (those present)
+JUDGE_COLUMNS = ("centroid_nm", "low_light", "truncated", "saturated", "radiance_W_sr_m2",
+                 "radiance_uncertainty_W_sr_m2")
 
 
 class LightQuantityJudge:
-    """Running judgement of the light quantity from readings seen so far."""
+    """The run's light quantity, decided at the first adequately measured point."""
 
     def __init__(self, choice: str = "auto") -> None:
         if choice not in LIGHT_QUANTITIES:
             raise ValueError(f"light quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
         self.choice = choice
-        self.usable = 0
-        self.near_infrared = 0
+        self.decided: str | None = None if choice == "auto" else choice
+        #: why (one line), once decided
+        self.reason = "" if choice == "auto" else "chosen by the user"
 
-    def add(self, centroid_nm: float, low_light: bool = False) -> None:
-        if low_light or not np.isfinite(centroid_nm):
-            return
-        self.usable += 1
-        self.near_infrared += centroid_nm > NIR_CENTROID_NM
-
-    def add_many(self, centroid_nm: ArrayLike, low_light: ArrayLike | None = None) -> None:
-        centroids = np.asarray(centroid_nm, dtype=float)
-        usable = np.isfinite(centroids)
-        if low_light is not None:
-            usable &= np.asarray(low_light) == 0
-        self.usable += int(usable.sum())
-        self.near_infrared += int((centroids[usable] > NIR_CENTROID_NM).sum())
+    def add(self, values: Mapping[str, float], index: int | None = None) -> bool:
+        """Consider one point's values; True when this point decided the judgement."""
+        if self.decided is not None:
+            return False
+        if values.get("low_light", 0) or values.get("saturated", 0):
+            return False
+        at = f" at point {index}" if index is not None else ""
+        if int(values.get("truncated", 0)) & LONG_END:
+            self.decided = "radiometric"
+            self.reason = f"emission runs off the instrument's long-wavelength end{at}"
+            return True
+        centroid = float(values.get("centroid_nm", math.nan))
+        if not math.isfinite(centroid) or values.get("truncated", 0):
+            return False
+        sigma = float(values.get("radiance_uncertainty_W_sr_m2", math.nan))
+        if "radiance_uncertainty_W_sr_m2" in values and math.isfinite(sigma):
+            if not float(values.get("radiance_W_sr_m2", math.nan)) >= JUDGE_SNR * sigma:
+                return False
+        near_infrared = centroid > NIR_CENTROID_NM
+        self.decided = "radiometric" if near_infrared else "photometric"
+        self.reason = f"centroid {centroid:.0f} nm{at} {'beyond' if near_infrared else 'within'} " \
+                      f"{NIR_CENTROID_NM:.0f} nm"
+        return True
 
     @property
     def quantity(self) -> str:
-        """"photometric" or "radiometric"."""
-        if self.choice != "auto":
-            return self.choice
-        return "radiometric" if 2 * self.near_infrared > self.usable else "photometric"
+        """"photometric" or "radiometric" (photometric until decided)."""
+        return self.decided or "photometric"
 
 
-def judged_light_quantity(choice: str, centroid_nm: ArrayLike, low_light: ArrayLike | None = None) -> str:
-    """The judgement of :class:`LightQuantityJudge` over stored columns."""
+def judged_light_quantity(choice: str, columns: Mapping[str, np.ndarray]) -> str:
+    """The judgement of :class:`LightQuantityJudge` over stored columns, in row order
+    (the candidate rows found with array operations, the deciding one by the judge)."""
     judge = LightQuantityJudge(choice)
-    judge.add_many(centroid_nm, low_light)
+    if judge.decided is not None or "centroid_nm" not in columns:
+        return judge.quantity
+    present = {name: np.asarray(columns[name]) for name in JUDGE_COLUMNS if name in columns}
+    n = len(present["centroid_nm"])
+
+    def column(name: str, default: float) -> np.ndarray:
+        return np.asarray(present[name], float) if name in present else np.full(n, default)
+
+    lit = (column("low_light", 0) == 0) & (column("saturated", 0) == 0)
+    truncated = column("truncated", 0).astype(np.int64)
+    sigma = column("radiance_uncertainty_W_sr_m2", np.nan)
+    with np.errstate(invalid="ignore"):
+        adequate = ~np.isfinite(sigma) | (column("radiance_W_sr_m2", np.nan) >= JUDGE_SNR * sigma)
+    candidates = lit & (((truncated & LONG_END) > 0)
+                        | ((truncated == 0) & np.isfinite(column("centroid_nm", np.nan)) & adequate))
+    for i in np.flatnonzero(candidates)[:1]:
+        judge.add({name: present[name][i] for name in present})
     return judge.quantity

@@ -24,25 +24,50 @@ def _arrays(*columns: ArrayLike) -> list[np.ndarray]:
     return [np.asarray(c, dtype=float) for c in columns]
 
 
-def first_crossing(x: ArrayLike, y: ArrayLike, threshold: float, log_y: bool = True) -> float:
-    """x where y first rises through ``threshold``, interpolated (log y by default); NaN if never."""
+def first_crossing(x: ArrayLike, y: ArrayLike, threshold: float, log_y: bool = True,
+                   below: ArrayLike | None = None) -> float:
+    """x where y first rises through ``threshold``, interpolated (log y by default); NaN
+    if never, or if already above at the first point.
+
+    ``below`` marks points without a usable value whose light was nevertheless below the
+    threshold (below detection): evidence that the threshold was not yet reached. When
+    the last point before the crossing is such a point, the crossing is extrapolated
+    down from the slope of the first two points at or above the threshold and kept
+    between the two points.
+    """
     x, y = _arrays(x, y)
     valid = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log_y else True)
-    x, y = x[valid], y[valid]
-    above = np.nonzero(y >= threshold)[0]
+    evidence = valid | (np.isfinite(x) & (np.asarray(below, bool) if below is not None else False))
+    x, y, valid = x[evidence], y[evidence], valid[evidence]
+    above = np.flatnonzero(valid & (y >= threshold))
     if len(above) == 0:
         return NAN
     i = int(above[0])
     if i == 0:
         return float(x[0]) if y[0] == threshold else NAN  # already above at the first point
-    y0, y1 = (np.log(y[i - 1]), np.log(y[i])) if log_y else (y[i - 1], y[i])
-    target = math.log(threshold) if log_y else threshold
-    return float(x[i - 1] + (target - y0) * (x[i] - x[i - 1]) / (y1 - y0))
+
+    def scale(value: float) -> float:
+        return math.log(value) if log_y else value
+
+    target = scale(threshold)
+    if valid[i - 1]:
+        y0, y1 = scale(y[i - 1]), scale(y[i])
+        return float(x[i - 1] + (target - y0) * (x[i] - x[i - 1]) / (y1 - y0))
+    later = [k for k in range(i + 1, len(x)) if valid[k] and x[k] != x[i]][:1]
+    if not later:
+        return float(x[i])
+    k = later[0]
+    slope = (scale(y[k]) - scale(y[i])) / (x[k] - x[i])
+    if not slope > 0:
+        return float(x[i])
+    estimate = x[i] - (scale(y[i]) - target) / slope
+    return float(min(max(estimate, min(x[i - 1], x[i])), max(x[i - 1], x[i])))
 
 
-def turn_on_voltage(voltage_V: ArrayLike, light: ArrayLike, threshold: float = 1.0) -> float:
+def turn_on_voltage(voltage_V: ArrayLike, light: ArrayLike, threshold: float = 1.0,
+                    below: ArrayLike | None = None) -> float:
     """Voltage at which luminance (or radiance) first reaches ``threshold``."""
-    return first_crossing(voltage_V, light, threshold)
+    return first_crossing(voltage_V, light, threshold, below=below)
 
 
 def maximum(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
@@ -101,7 +126,10 @@ class SweepFigures:
     eqe_at_1000_cd_m2: float
     rolloff_current_density_mA_cm2: float
     peak_wavelength_shift_nm: float
+    peak_wavelength_shift_uncertainty_nm: float
     fwhm_change_nm: float
+    fwhm_change_uncertainty_nm: float
+    spectral_stability_points: int
 
     def as_dict(self) -> dict[str, float | str]:
         return asdict(self)
@@ -113,22 +141,65 @@ UNITS = {
     "peak_eqe": "1", "current_density_at_peak_eqe_mA_cm2": "mA/cm^2", "luminance_at_peak_eqe_cd_m2": "cd/m^2",
     "radiance_at_peak_eqe_W_sr_m2": "W/(sr m^2)", "voltage_at_peak_eqe_V": "V", "eqe_at_100_cd_m2": "1",
     "eqe_at_1000_cd_m2": "1", "rolloff_current_density_mA_cm2": "mA/cm^2", "peak_wavelength_shift_nm": "nm",
-    "fwhm_change_nm": "nm",
+    "peak_wavelength_shift_uncertainty_nm": "nm", "fwhm_change_nm": "nm", "fwhm_change_uncertainty_nm": "nm",
+    "spectral_stability_points": "1",
 }
 
 
 OPTICAL_COLUMNS = ("eqe", "luminance_cd_m2", "radiance_W_sr_m2", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
+#: columns left out where the luminance is not significant or the colour impossible
+LUMINANCE_COLUMNS = ("luminance_cd_m2",)
+#: files without a shape flag: spectra whose band total is this many sigmas count for spectral stability
+STABILITY_SNR = 50.0
+#: residuals beyond this many robust sigmas are left out of the stability fit
+OUTLIER_SIGMAS = 4.0
+
+
+def spectral_change(log_current_density: ArrayLike, values: ArrayLike) -> tuple[float, float, int]:
+    """(change, its 1-sigma uncertainty, points used) of a spectrum figure across the sweep.
+
+    The change is the slope of a straight line fitted to the figure versus log10 J,
+    times the span of log10 J over the points given: the change from the first to the last
+    of them, with the noise of every point averaged rather than two points differenced.
+    Points further than :data:`OUTLIER_SIGMAS` robust sigmas from a first fit are left out
+    of the slope. The change is first order in log J: the per-point columns hold the curve.
+    """
+    x, y = _arrays(log_current_density, values)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 3 or np.ptp(x) == 0:
+        return NAN, NAN, int(len(x))
+    span = float(np.ptp(x))  # the change across every adequate point, outliers or not
+    for _ in range(2):
+        slope, intercept = np.polyfit(x, y, 1)
+        residual = y - (slope * x + intercept)
+        robust_sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        inliers = np.abs(residual) <= OUTLIER_SIGMAS * robust_sigma if robust_sigma > 0 else np.ones(len(x), bool)
+        if inliers.all() or inliers.sum() < 3:
+            break
+        x, y = x[inliers], y[inliers]
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    spread = float(np.sum((x - x.mean()) ** 2))
+    slope_sigma = math.sqrt(float(np.sum(residual ** 2)) / (len(x) - 2) / spread) if len(x) > 2 else NAN
+    return float(slope * span), slope_sigma * span, int(len(x))
 
 
 def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photometric",
                   turn_on_luminance_cd_m2: float = 1.0, turn_on_radiance_W_sr_m2: float = 0.01) -> SweepFigures:
-    """All sweep figures from a run's columns (forward-direction points only)."""
+    """All sweep figures from a run's columns (forward-direction points only).
+
+    Points flagged low light give no optical figure but count as below the turn-on
+    threshold; points whose luminance is not significant give no luminance figure.
+    """
     c = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
     forward = c["direction"] >= 0 if "direction" in c else np.ones(len(c["voltage_V"]), bool)
     c = {k: v[forward] for k, v in c.items()}
-    if "low_light" in c:  # spectra near the noise floor: no optical figure is trusted
-        dim = c["low_light"] > 0
-        c = {k: (np.where(dim, NAN, x) if k in OPTICAL_COLUMNS else x) for k, x in c.items()}
+    n = len(c["voltage_V"])
+    dim = c["low_light"] > 0 if "low_light" in c else np.zeros(n, bool)
+    c = {k: (np.where(dim, NAN, x) if k in OPTICAL_COLUMNS else x) for k, x in c.items()}
+    faint = dim | (c["luminance_unreliable"] > 0 if "luminance_unreliable" in c else np.zeros(n, bool))
+    c = {k: (np.where(faint, NAN, x) if k in LUMINANCE_COLUMNS else x) for k, x in c.items()}
     v, j, eqe = c["voltage_V"], c["current_density_mA_cm2"], c["eqe"]
     lum, rad = c["luminance_cd_m2"], c["radiance_W_sr_m2"]
     radiometric = light_quantity == "radiometric"
@@ -141,13 +212,15 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
         at_peak = (j[k], lum[k], rad[k], v[k])
     else:
         at_peak = (NAN,) * 4
-    bright = (rad if radiometric else lum) >= 10 * threshold  # spectra well above the noise
-    peaks = c.get("peak_wavelength_nm", np.full(len(v), NAN))[bright]
-    widths = c.get("fwhm_nm", np.full(len(v), NAN))[bright]
-    finite_peaks, finite_widths = peaks[np.isfinite(peaks)], widths[np.isfinite(widths)]
+    adequate = _adequate_signal(c, rad if radiometric else lum, threshold)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_j = np.where(adequate & (j > 0), np.log10(j), NAN)
+    shift = spectral_change(log_j, c.get("peak_wavelength_nm", np.full(n, NAN)))
+    width = spectral_change(log_j, c.get("fwhm_nm", np.full(n, NAN)))
     return SweepFigures(
         light_quantity=light_quantity,
-        turn_on_voltage_V=turn_on_voltage(v, rad if radiometric else lum, threshold),
+        turn_on_voltage_V=turn_on_voltage(v, rad if radiometric else lum, threshold, below=faint if not radiometric
+                                          else dim),
         turn_on_threshold=threshold,
         max_luminance_cd_m2=l_max, voltage_at_max_luminance_V=v_l_max,
         max_radiance_W_sr_m2=r_max, voltage_at_max_radiance_V=v_r_max,
@@ -157,14 +230,37 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
         eqe_at_100_cd_m2=NAN if radiometric else value_at(eqe, lum, 100.0),
         eqe_at_1000_cd_m2=NAN if radiometric else value_at(eqe, lum, 1000.0),
         rolloff_current_density_mA_cm2=rolloff_current_density(j, eqe),
-        peak_wavelength_shift_nm=float(np.ptp(finite_peaks)) if len(finite_peaks) else NAN,
-        fwhm_change_nm=float(finite_widths[-1] - finite_widths[0]) if len(finite_widths) else NAN,
+        peak_wavelength_shift_nm=shift[0], peak_wavelength_shift_uncertainty_nm=shift[1],
+        fwhm_change_nm=width[0], fwhm_change_uncertainty_nm=width[1], spectral_stability_points=shift[2],
     )
+
+
+def _adequate_signal(c: dict[str, np.ndarray], light: np.ndarray, threshold: float) -> np.ndarray:
+    """Points whose spectra are good enough for peak and width: not flagged
+    ``shape_unreliable`` (older files: band total at least :data:`STABILITY_SNR` sigmas,
+    or without uncertainties light at least 10 times the turn-on threshold), not
+    saturated or cut off."""
+    n = len(light)
+    flagged = np.zeros(n, bool)
+    for name in ("saturated", "truncated", "low_light", "shape_unreliable"):
+        if name in c:
+            flagged |= c[name] > 0
+    sigma = c.get("radiance_uncertainty_W_sr_m2")
+    with np.errstate(invalid="ignore"):
+        if "shape_unreliable" in c:
+            good = np.ones(n, bool)
+        elif sigma is not None and np.isfinite(sigma).any():
+            good = c["radiance_W_sr_m2"] >= STABILITY_SNR * sigma
+        else:
+            good = light >= 10 * threshold
+    return good & ~flagged
 
 
 #: the columns :func:`sweep_figures` uses
 SWEEP_ANALYSIS_COLUMNS = ("voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2",
-                          "direction", "low_light", "peak_wavelength_nm", "fwhm_nm", "centroid_nm")
+                          "direction", "low_light", "peak_wavelength_nm", "fwhm_nm", "centroid_nm",
+                          "luminance_unreliable", "radiance_uncertainty_W_sr_m2", "truncated", "saturated",
+                          "shape_unreliable")
 
 
 def sweep_analysis(run: StoredRun, signal: str = "luminance_cd_m2", stream: str | None = None) -> dict[str, Any]:
@@ -179,8 +275,7 @@ def sweep_analysis(run: StoredRun, signal: str = "luminance_cd_m2", stream: str 
     present = set(run.column_names(stream))
     columns = run.read_columns([name for name in SWEEP_ANALYSIS_COLUMNS if name in present], stream)
     parameters = parameter_values(run)
-    quantity = judged_light_quantity(str(parameters.get("light_quantity", "photometric")), columns["centroid_nm"],
-                                     columns.get("low_light"))
+    quantity = judged_light_quantity(str(parameters.get("light_quantity", "photometric")), columns)
     figures = sweep_figures(columns, quantity, float(parameters.get("turn_on_luminance", 1.0)),
                             float(parameters.get("turn_on_radiance", 0.01)))
     radiometric = quantity == "radiometric"

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 
+from station.core.emission_band import runs_off_text
 from station.core.errors import ConfigError
 
 from . import EXIT_OK
@@ -69,26 +70,39 @@ def measure_command(args: argparse.Namespace) -> int:
 
 def _print_measurement(args, config, identities, reading, truth) -> None:
     f, spectrum = reading.figures, reading.spectrum
+    values = reading.values()
     if args.json:
         print(json.dumps({"figures": f.as_dict(), "in_compliance": reading.before.in_compliance,
                           "saturated": spectrum.saturated, "low_light": spectrum.low_light,
-                          "instruments": identities, "geometry": config.geometry}, indent=2))
+                          "truncated": int(spectrum.truncated), "instrument_figures": dict(spectrum.extras),
+                          "instruments": identities, "geometry": config.geometry},
+                         indent=2, default=float))
         return
     sim = f" (simulated: {identities['simulated_device']})" if "simulated_device" in identities else ""
     print(f"ledstation measure — {config.geometry} geometry{sim}, pixel {config.pixel_area_cm2:g} cm^2")
     print(f"  V   = {f.voltage_V:10.4f} V")
     print(f"  I   = {f.current_A * 1e3:10.4f} mA      J   = {f.current_density_mA_cm2:10.3f} mA/cm^2"
           + ("   [IN COMPLIANCE]" if reading.before.in_compliance else ""))
-    if not spectrum.usable:
-        problem = ("saturated" if spectrum.saturated else "too little light" if spectrum.low_light
-                   else "the emission runs off the instrument's wavelength range")
+    if not spectrum.usable or spectrum.low_light:
+        problem = ("saturated" if spectrum.saturated else "below detection" if spectrum.low_light
+                   else f"the emission runs off the instrument's wavelength range "
+                        f"({runs_off_text(int(spectrum.truncated))})")
         print(f"  light: {problem} — no optical figures")
         return
-    if spectrum.low_light:
-        print("  light: dim spectrum near the noise floor — figures are noisy")
-    print(f"  L   = {f.luminance_cd_m2:10.4g} cd/m^2  L_e = {f.radiance_W_sr_m2:10.4g} W/(sr m^2)")
-    print(f"  EQE = {f.eqe * 100:10.3f} %       CE  = {f.current_efficiency_cd_A:10.4g} cd/A"
-          f"   PE = {f.power_efficiency_lm_W:.4g} lm/W")
-    print(f"  peak {f.peak_wavelength_nm:.1f} nm, FWHM {f.fwhm_nm:.1f} nm, CIE (x, y) = ({f.cie_x:.4f}, {f.cie_y:.4f})")
+    luminance = (f"{f.luminance_cd_m2:10.4g} ± {f.luminance_uncertainty_cd_m2:.2g} cd/m^2"
+                 if not f.luminance_unreliable else "not significant (below 3 sigma)")
+    print(f"  L   = {luminance}")
+    print(f"  L_e = {f.radiance_W_sr_m2:10.4g} ± {f.radiance_uncertainty_W_sr_m2:.2g} W/(sr m^2)")
+    print(f"  EQE = {f.eqe * 100:10.3f} ± {f.eqe_uncertainty * 100:.2g} %"
+          + (f"   CE = {f.current_efficiency_cd_A:.4g} cd/A   PE = {f.power_efficiency_lm_W:.4g} lm/W"
+             if not f.luminance_unreliable else ""))
+    shape = ("noise-limited" if f.shape_unreliable else
+             f"peak {f.peak_wavelength_nm:.1f} nm, FWHM {f.fwhm_nm:.1f} nm")
+    colour = ("not significant" if f.chromaticity_unreliable else f"({f.cie_x:.4f}, {f.cie_y:.4f})")
+    print(f"  {shape}; CIE (x, y) {colour}; band {f.band_start_nm:.0f}-{f.band_stop_nm:.0f} nm")
+    if math.isfinite(values.get("instrument_luminance_cd_m2", math.nan)):
+        print(f"  the instrument's own: L = {values['instrument_luminance_cd_m2']:.4g} cd/m^2, "
+              f"(x, y) = ({values['instrument_cie_x']:.4f}, {values['instrument_cie_y']:.4f})")
     if truth is not None:
-        print(f"  model truth: L = {truth.luminance_cd_m2:.4g} cd/m^2, EQE = {truth.eqe * 100:.3f} %")
+        print(f"  model truth: L = {truth.luminance_cd_m2:.4g} cd/m^2, L_e = {truth.radiance_W_sr_m2:.4g} W/(sr m^2), "
+              f"EQE = {truth.eqe * 100:.3f} %")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from station.analysis.light_quantity import judged_light_quantity
+from station.analysis.light_quantity import JUDGE_COLUMNS, judged_light_quantity
 from station.data.reader import RunFile
 
 #: a main stream with these columns gets the sweep figure set
@@ -30,7 +30,8 @@ def light_quantity_of(run: RunFile) -> str:
     if stored:
         return str(stored)
     choice = str(run.parameters.get("light_quantity", ("photometric", ""))[0])
-    return judged_light_quantity(choice, run.columns["centroid_nm"], run.columns.get("low_light"))
+    present = set(run.column_names())
+    return judged_light_quantity(choice, run.read_columns([c for c in JUDGE_COLUMNS if c in present]))
 
 
 def plot_run(run: RunFile, out: str | Path) -> Path:
@@ -70,7 +71,11 @@ def plot_sweep(run: RunFile, out: str | Path, radiometric: bool | None = None) -
     forward = c["direction"] >= 0
     v, j = c["voltage_V"], c["current_density_mA_cm2"]
     dim = c["low_light"] > 0 if "low_light" in c else np.zeros(len(v), bool)
-    light = np.where(dim, np.nan, c[light_name])  # below detection: not plotted, as in the analysis
+    if not radiometric and "luminance_unreliable" in c:  # luminance not significant: left out, as in the analysis
+        dim_light = dim | (c["luminance_unreliable"] > 0)
+    else:
+        dim_light = dim
+    light = np.where(dim_light, np.nan, c[light_name])  # below detection: not plotted, as in the analysis
     eqe = np.where(dim, np.nan, c["eqe"])
 
     plt.rcParams.update({"font.size": 9, "axes.linewidth": 0.8, "xtick.direction": "in", "ytick.direction": "in",

@@ -52,6 +52,11 @@ class DeviceFault(StationError):
     """The device under test is open, shorted, or gave readings no device gives."""
 
 
+class EmissionOutOfRange(StationError):
+    """The light instrument cannot measure this emitter: its emission lies beyond the
+    instrument's wavelength range. The run stops: driving the device on measures nothing."""
+
+
 class StorageError(StationError):
     """The run file cannot be written: disk full, I/O error, file removed or taken."""
 

@@ -13,6 +13,7 @@ one matrix-vector product (:func:`spectrum_totals`); the results equal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,7 @@ class GridWeights:
     tables: CIETables
     trapezoid: FloatArray
     matrix: FloatArray  # [7, n]
+    functions: FloatArray  # [7, n]: the matrix without the trapezoid weights
 
 
 TOTAL, PHOTONS, LUMINOUS, X, Y, Z, FIRST_MOMENT = range(7)
@@ -98,9 +100,9 @@ def _grid_weights(wavelength_nm: ArrayLike) -> GridWeights:
     tables = CIETables(wl, on_grid(source.photopic_v), *bars, np.vstack(bars))
     w = trapezoid_weights(wl)
     photons_per_joule = wl * (1e-9 / (PLANCK_J_S * SPEED_OF_LIGHT_M_S))
-    matrix = np.vstack([w, w * photons_per_joule, K_M_LM_PER_W * w * tables.photopic_v,
-                        w * bars[0], w * bars[1], w * bars[2], w * wl])
-    weights = GridWeights(tables, w, np.ascontiguousarray(matrix))
+    functions = np.vstack([np.ones_like(wl), photons_per_joule, K_M_LM_PER_W * tables.photopic_v,
+                           bars[0], bars[1], bars[2], wl])
+    weights = GridWeights(tables, w, np.ascontiguousarray(functions * w), np.ascontiguousarray(functions))
     if len(_grid_cache) > 64:
         _grid_cache.clear()
     _grid_cache[key] = weights
@@ -115,6 +117,44 @@ def cie_tables(wavelength_nm: ArrayLike) -> CIETables:
 def spectrum_totals(spectral: ArrayLike, wavelength_nm: ArrayLike) -> FloatArray:
     """All seven integrals of :class:`GridWeights` in one product."""
     return grid_weights(wavelength_nm).matrix @ np.asarray(spectral, float)
+
+
+def band_totals(spectral: ArrayLike, wavelength_nm: ArrayLike, band: slice,
+                noise: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
+    """The seven integrals of :class:`GridWeights` over the pixels ``band`` only (trapezoid
+    on the band's own samples), and their variances from independent per-pixel noise
+    (zeros when ``noise`` is None)."""
+    g = grid_weights(wavelength_nm)
+    wl = np.asarray(wavelength_nm, float)[band]
+    s = np.asarray(spectral, float)[band]
+    functions = g.functions[:, band]
+    w = trapezoid_weights(wl)
+    totals = functions @ (w * s)
+    if noise is None:
+        return totals, np.zeros(len(totals))
+    sigma = np.asarray(noise, float)
+    sigma = sigma[band] if sigma.ndim else np.full(len(wl), float(sigma))
+    return totals, (functions * functions) @ (w * w * sigma * sigma)
+
+
+def chromaticity_sigma(wavelength_nm: ArrayLike, band: slice, noise: ArrayLike | None,
+                       totals: FloatArray) -> tuple[float, float]:
+    """1-sigma uncertainty of CIE 1931 (x, y) over ``band`` from independent per-pixel
+    noise, by first-order propagation through x = X/(X+Y+Z), y = Y/(X+Y+Z)."""
+    if noise is None:
+        return 0.0, 0.0
+    g = grid_weights(wavelength_nm)
+    wl = np.asarray(wavelength_nm, float)[band]
+    bars = g.functions[X:Z + 1, band]
+    big_x, big_y, big_z = float(totals[X]), float(totals[Y]), float(totals[Z])
+    total = big_x + big_y + big_z
+    if not total > 0:
+        return NAN, NAN
+    sigma = np.asarray(noise, float)
+    sigma = (sigma[band] if sigma.ndim else np.full(len(wl), float(sigma))) * trapezoid_weights(wl)
+    d_x = np.array([big_y + big_z, -big_x, -big_x]) / total**2 @ bars
+    d_y = np.array([-big_y, big_x + big_z, -big_y]) / total**2 @ bars
+    return float(np.sqrt(np.sum((d_x * sigma) ** 2))), float(np.sqrt(np.sum((d_y * sigma) ** 2)))
 
 
 def integrate(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
@@ -171,6 +211,53 @@ def chromaticity_uv_prime(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tupl
     return _uv_prime(*tristimulus(spectral, wavelength_nm))
 
 
+def spectral_locus_hull() -> FloatArray:
+    """Convex hull (counter-clockwise, [k, 2]) of the CIE 1931 spectral locus and the
+    purple line: no real spectrum has chromaticity outside it."""
+    if _locus_hull:
+        return _locus_hull[0]
+    source = cie.source_tables()
+    xyz = np.asarray(source.xyz, float)
+    total = xyz.sum(axis=0)
+    keep = total > 1e-6 * total.max()
+    points = sorted({(float(a), float(b)) for a, b in zip(xyz[0][keep] / total[keep], xyz[1][keep] / total[keep],
+                                                          strict=True)})
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for p in points:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(points):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    _locus_hull.append(np.array(lower[:-1] + upper[:-1]))
+    return _locus_hull[0]
+
+
+_locus_hull: list[FloatArray] = []
+#: chromaticities this close to the locus (numerical rounding) count as on it
+LOCUS_TOLERANCE = 1e-4
+
+
+def inside_spectral_locus(x: float, y: float) -> bool:
+    """True when (x, y) is a chromaticity some spectrum can have (within the locus's
+    convex hull, to :data:`LOCUS_TOLERANCE`)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return False
+    hull = spectral_locus_hull()
+    a, b = hull, np.roll(hull, -1, axis=0)
+    edge = b - a
+    lengths = np.hypot(edge[:, 0], edge[:, 1])
+    cross = edge[:, 0] * (y - a[:, 1]) - edge[:, 1] * (x - a[:, 0])
+    return bool(np.all(cross >= -LOCUS_TOLERANCE * lengths))
+
+
 def cct_mccamy_K(x: float, y: float) -> float:
     """Correlated colour temperature from (x, y) by McCamy's cubic (valid ~2000-12500 K)."""
     n = (x - 0.3320) / (0.1858 - y)
@@ -180,11 +267,17 @@ def cct_mccamy_K(x: float, y: float) -> float:
 def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fraction: float = 0.8) -> float:
     """Wavelength of the maximum: vertex of a parabola fitted to the contiguous samples
     above ``top_fraction`` of the maximum around it (at least the top three samples)."""
+    return peak_fit(spectral, wavelength_nm, top_fraction)[0]
+
+
+def peak_fit(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fraction: float = 0.8) -> tuple[float, float]:
+    """(wavelength, height) of the maximum from the parabola of :func:`peak_wavelength_nm`.
+    The fitted height, unlike the largest sample, is not raised by noise."""
     s = np.asarray(spectral, float)
     wl = np.asarray(wavelength_nm, float)
     i = int(np.argmax(s))
     if not s[i] > 0:
-        return NAN
+        return NAN, NAN
     low = s < top_fraction * s[i]
     left = np.flatnonzero(low[:i])
     right = np.flatnonzero(low[i + 1:])
@@ -192,13 +285,18 @@ def peak_wavelength_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fracti
     hi = i + int(right[0]) if len(right) else len(s) - 1
     lo, hi = max(0, min(lo, i - 1)), min(len(s) - 1, max(hi, i + 1))
     if hi - lo < 2:
-        return float(wl[i])
+        return float(wl[i]), float(s[i])
     x = wl[lo:hi + 1] - wl[i]
-    a, b, _ = _quadratic_fit(x, s[lo:hi + 1])
+    top = s[lo:hi + 1]
+    if np.all(top > 0):  # a parabola in log space: exact for a Gaussian band
+        a, b, c = _quadratic_fit(x, np.log(top))
+    else:
+        a, b, c = _quadratic_fit(x, top)
     if a >= 0:
-        return float(wl[i])
-    vertex = -b / (2 * a)
-    return float(wl[i]) + min(max(vertex, float(x[0])), float(x[-1]))
+        return float(wl[i]), float(s[i])
+    vertex = min(max(-b / (2 * a), float(x[0])), float(x[-1]))
+    value = a * vertex * vertex + b * vertex + c
+    return float(wl[i]) + vertex, float(math.exp(value) if np.all(top > 0) else value)
 
 
 def _quadratic_fit(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
@@ -221,26 +319,64 @@ def _quadratic_fit(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
     return a, b, c
 
 
-def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
-    """Full width at half maximum from linearly interpolated half-maximum crossings.
+#: the half-maximum crossings are fitted over the samples between these fractions of the peak
+HALF_MAX_FIT_RANGE = (0.3, 0.7)
+
+
+def fwhm_nm(spectral: ArrayLike, wavelength_nm: ArrayLike, peak: tuple[float, float] | None = None) -> float:
+    """Full width at half maximum: the half of the fitted peak height (:func:`peak_fit`,
+    or ``peak`` when already known), each crossing from a parabola fitted to the samples
+    between 30 % and 70 % of the peak on that side (linear interpolation where fewer than
+    four). Noise neither raises the half-maximum level nor moves a crossing to the first
+    noisy sample below it.
 
     NaN when either crossing lies outside the measured range.
     """
     s = np.asarray(spectral, float)
     wl = np.asarray(wavelength_nm, float)
     i = int(np.argmax(s))
-    half = s[i] / 2.0
+    height = (peak or peak_fit(s, wl))[1]
+    half = height / 2.0
     if not half > 0:
         return NAN
-    below_left = np.flatnonzero(s[: i + 1] < half)
-    below_right = np.flatnonzero(s[i:] < half)
-    if len(below_left) == 0 or len(below_right) == 0:
-        return NAN
-    a = below_left[-1]
-    left = wl[a] + (half - s[a]) * (wl[a + 1] - wl[a]) / (s[a + 1] - s[a])
-    b = i + below_right[0]
-    right = wl[b - 1] + (half - s[b - 1]) * (wl[b] - wl[b - 1]) / (s[b] - s[b - 1])
-    return float(right - left)
+    low, high = HALF_MAX_FIT_RANGE[0] * height, HALF_MAX_FIT_RANGE[1] * height
+    crossings = []
+    for side in (slice(i, None, -1), slice(i, None)):  # from the peak outwards, each way
+        values, wavelengths = s[side], wl[side]
+        below = np.flatnonzero(values < half)
+        if not len(below):
+            return NAN
+        first_below = int(below[0])
+        beyond = np.flatnonzero(values < low)
+        span = slice(0, int(beyond[0]) + 1 if len(beyond) else len(values))
+        near = (values[span] >= low) & (values[span] <= high)
+        crossing = NAN
+        if near.sum() >= 4:  # a local parabola through the crossing's neighbourhood
+            x = wavelengths[span][near] - wl[i]
+            crossing = _parabola_crossing(*_quadratic_fit(x, values[span][near]), half, float(x.min()),
+                                          float(x.max()))
+        if math.isnan(crossing):
+            a, b = first_below - 1, first_below
+            crossing = (wavelengths[a] + (half - values[a]) * (wavelengths[b] - wavelengths[a])
+                        / (values[b] - values[a]) - wl[i])
+        crossings.append(wl[i] + crossing)
+    return float(crossings[1] - crossings[0])
+
+
+def _parabola_crossing(a: float, b: float, c: float, level: float, lo: float, hi: float) -> float:
+    """The one x in [lo, hi] where a x^2 + b x + c = level; NaN if none or two."""
+    c -= level
+    if a == 0:
+        roots = [-c / b] if b else []
+    else:
+        discriminant = b * b - 4 * a * c
+        if discriminant < 0:
+            return NAN
+        root = math.sqrt(discriminant)
+        q = -0.5 * (b + math.copysign(root, b))  # the stable form
+        roots = [q / a] + ([c / q] if q else [])
+    inside = [r for r in roots if lo - 1e-9 <= r <= hi + 1e-9]
+    return inside[0] if len(inside) == 1 else NAN
 
 
 def centroid_nm(spectral: ArrayLike, wavelength_nm: ArrayLike) -> float:
@@ -259,5 +395,6 @@ def spectrum_figures_from_totals(spectral: FloatArray, wavelength_nm: FloatArray
     x, y = _xy(big_x, big_y, big_z)
     u, v = _uv_prime(big_x, big_y, big_z)
     centroid = float(totals[FIRST_MOMENT]) / total if total > 0 else NAN
-    return (peak_wavelength_nm(spectral, wavelength_nm), fwhm_nm(spectral, wavelength_nm), centroid, x, y, u, v)
+    peak = peak_fit(spectral, wavelength_nm)
+    return (peak[0], fwhm_nm(spectral, wavelength_nm, peak), centroid, x, y, u, v)
 

@@ -30,7 +30,7 @@ class Column:
     dtype: str = "f8"
     label: str = ""
     display_units: str = ""
-    hidden_by: tuple[str, ...] = ()  # flag columns that make a live display leave this value out
+    hidden_by: tuple[str, ...] = ()  # flag columns that make a live display leave this value (or flag) out
 
     def display_value(self, value: float) -> float:
         return 100.0 * value if self.display_units == "%" and self.units == "1" else value

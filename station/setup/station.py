@@ -70,6 +70,8 @@ class Station:
         ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
         if self.bench is not None:
             ids["simulated_device"] = self.bench.led.parameters.name
+            ids["simulated_bench"] = self.bench.describe()  # the seed in force, whatever the file said
+            ids["simulation_seed"] = str(self.bench.seed)
         return ids
 
     def close(self) -> None:

@@ -72,5 +72,6 @@ class TerminalProgress:
             units = column.display_units or column.units
             parts.append(f"{column.label or name}={_fmt(column.display_value(value))}"
                          + (f" {units}" if units not in ("", "1") else ""))
-        flags = [stream.column(name).label or name for name in stream.flags if event.values.get(name)]
+        flags = [stream.column(name).label or name for name in stream.flags if event.values.get(name)
+                 and not any(event.values.get(flag) for flag in stream.column(name).hidden_by)]
         self.last = "  ".join(parts + flags)
