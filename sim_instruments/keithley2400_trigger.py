@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from station.core.scpi import short_mnemonic
+
 ARM_SOURCES = ("IMM", "TIM", "MAN", "BUS", "TLIN", "NST", "PST", "BST")
 TRIGGER_SOURCES = ("IMM", "TLIN")
 ARM_OUTPUTS = ("TENT", "TEX", "NONE")
@@ -158,7 +160,7 @@ class TriggerModel:
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     def parse(argument: str) -> str:
         value = argument.strip().strip("'\"").upper()
-        matches = [o for o in options if value == o or (len(value) >= 3 and o.startswith(value[:4]))]
+        matches = [o for o in options if o in (value, short_mnemonic(value))]  # long or short form
         if not matches:
             raise ValueError('-224,"Illegal parameter value"')
         return matches[0]

@@ -2,11 +2,12 @@
 
 The protocol as the instrument implements it, and the sources for each part:
 
-* Framing: a command ends with CR, LF or CRLF (the instrument's manual: commands end
-  with a carriage return; Psychtoolbox's ``PR655write`` sends CR, many clients send
-  CRLF or LF); several commands may arrive in one write and are answered in order;
-  ``PHOTO`` and ``Q`` are acted on as soon as they are typed, with or without a
-  terminator (clients send a bare ``Q`` to leave remote mode). Replies end with CRLF.
+* Framing: a command ends with CR, LF or CRLF, and several commands may arrive in one
+  write, answered in order; ``PHOTO`` and ``Q`` are acted on as soon as they are typed,
+  with or without a terminator. Sources: the behaviour of the instrument that issue 7
+  of this project reports (clients that send LF, CRLF, a bare ``Q`` or two commands at
+  once work on it), and the clients themselves: Psychtoolbox's ``PR655write`` ends
+  commands with CR, ISET's PR-6xx code with LF then CR. Replies end with CRLF.
 * ``PHOTO`` enters remote mode (reply ``REMOTE MODE``); nothing else is answered before.
 * ``M0`` measures and replies with the 5-digit status code; ``M1``..``M5`` measure and
   reply as the matching ``D`` report. A measurement takes the instrument's own time
