@@ -241,3 +241,27 @@ def test_a_1_mv_sweep_over_the_whole_range_completes(tmp_path):
     stop, _ = run_sweep(jvl(step_voltage=0.001), config_for("deep-red-cspbi3-fret"), tmp_path / "r.h5")
     assert stop.status == "finished" and stop.reason == "completed", stop.reason
     assert read_run(tmp_path / "r.h5").points == 8001
+
+
+def test_radiometer_figures_recompute_from_the_stored_spectra_over_the_stored_band(tmp_path):
+    """What an auditor does: every stored figure of a radiometer run from its stored
+    spectral radiance, integrated over the stored band (MEASUREMENTS.md section 3)."""
+    run_sweep(jvl(start_voltage=2.8, stop_voltage=5.0, step_voltage=0.2), config_for("red-cspbbri-qd", "radiometer"),
+              tmp_path / "r.h5")
+    run = read_run(tmp_path / "r.h5")
+    c, spectra, area_m2 = run.columns, run.spectra, run.metadata["pixel_area_cm2"] * 1e-4
+    checked = 0
+    for k, row in enumerate(spectra.rows):
+        if not np.isfinite(c["eqe"][row]):
+            continue
+        band = (spectra.wavelength_nm >= c["band_start_nm"][row]) & (spectra.wavelength_nm <= c["band_stop_nm"][row])
+        wl, radiance = spectra.wavelength_nm[band], np.asarray(spectra.raw[k], float)[band]
+        assert photometry.radiometric_total(radiance, wl) == pytest.approx(c["radiance_W_sr_m2"][row], rel=1e-5)
+        assert photometry.photometric_total(radiance, wl) == pytest.approx(c["luminance_cd_m2"][row], rel=1e-5)
+        photons = math.pi * area_m2 * photometry.photon_rate(radiance, wl)
+        eqe = photons / (c["current_A"][row] / photometry.ELEMENTARY_CHARGE_C)
+        assert eqe == pytest.approx(c["eqe"][row], rel=1e-5)
+        x, y = photometry.chromaticity_xy(radiance, wl)
+        assert (x, y) == pytest.approx((c["cie_x"][row], c["cie_y"][row]), abs=1e-6)
+        checked += 1
+    assert checked >= 8
