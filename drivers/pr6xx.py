@@ -158,32 +158,39 @@ def parse_spectral_line(line: str, expected_nm: float, name: str = "PR-6xx") -> 
     return value
 
 
-def parse_photometry(reply: str) -> dict[str, float]:
-    """The instrument's own luminance and (x, y) from a D1 reply; {} if it has none."""
+def _three_values(reply: str) -> tuple[bool, list[float]] | None:
+    """(in English units, the three numbers) of a D1/D2 reply ``qqqqq,U,a,b,c``; None if it
+    has none or a garbled one (a cross-check only: left out, never fatal)."""
     code, fields = _split_status(reply)
     if code != 0 or len(fields) < 4:
-        return {}
+        return None
     try:
-        luminance, x, y = float(fields[1]), float(fields[2]), float(fields[3])
+        values = [float(f) for f in fields[1:4]]
     except ValueError:
-        return {}  # a cross-check only: a garbled one is left out, never fatal
-    if fields[0].strip() == "0":
+        return None
+    return fields[0].strip() == "0", values
+
+
+def parse_photometry(reply: str) -> dict[str, float]:
+    """The instrument's own luminance and (x, y) from a D1 reply; {} if it has none."""
+    parsed = _three_values(reply)
+    if parsed is None:
+        return {}
+    english, (luminance, x, y) = parsed
+    if english:
         luminance *= FOOTLAMBERT_TO_CD_M2
     return {"instrument_luminance_cd_m2": luminance, "instrument_cie_x": x, "instrument_cie_y": y}
 
 
 def parse_tristimulus(reply: str) -> dict[str, float]:
     """The instrument's own CIE 1931 X, Y, Z from a D2 reply (cd/m^2 scale); {} if none."""
-    code, fields = _split_status(reply)
-    if code != 0 or len(fields) < 4:
+    parsed = _three_values(reply)
+    if parsed is None:
         return {}
-    try:
-        values = [float(f) for f in fields[1:4]]
-    except ValueError:
-        return {}
-    if fields[0].strip() == "0":
-        values = [v * FOOTLAMBERT_TO_CD_M2 for v in values]
-    return dict(zip(("instrument_X", "instrument_Y", "instrument_Z"), values, strict=True))
+    english, values = parsed
+    scale = FOOTLAMBERT_TO_CD_M2 if english else 1.0
+    return {name: value * scale for name, value in zip(("instrument_X", "instrument_Y", "instrument_Z"), values,
+                                                       strict=True)}
 
 
 def _raise_for_status(code: int, command: str, name: str) -> None:

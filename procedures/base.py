@@ -116,6 +116,11 @@ class StationProcedure(Procedure):
         assert self._run is not None, "the procedure is not bound to a run"
         self._run.progress(fraction, message)
 
+    def notice(self, message: str, level: str = "warning") -> None:
+        """Something the run met and went on from: stored in the file, shown on screen."""
+        assert self._run is not None, "the procedure is not bound to a run"
+        self._run.notice(message, level)
+
     def _emit(self, topic: str, data: Any) -> None:
         """pymeasure's ``emit``: "progress" in per cent, "results" to the main stream."""
         if topic == "progress":

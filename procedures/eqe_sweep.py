@@ -59,9 +59,8 @@ class EQESweep(SweepProcedure):
         return max(2, int(round(decades * self.points_per_decade)) + 1)
 
     def current_densities_mA_cm2(self) -> np.ndarray:
-        decades = math.log10(self.stop_current_density / self.start_current_density)
-        n = max(2, int(round(decades * self.points_per_decade)) + 1)
-        return np.logspace(math.log10(self.start_current_density), math.log10(self.stop_current_density), n)
+        return np.logspace(math.log10(self.start_current_density), math.log10(self.stop_current_density),
+                           self.planned_points())
 
     def startup(self) -> None:
         super().startup()

@@ -136,7 +136,7 @@ class SweepProcedure(StationProcedure):
         self.measured += 1
         check_point(reading, self.station.smu)  # the point is kept as evidence, then the run fails
         if self._judge.add(values, values["index"]):
-            self._run.notice(f"light judged {self._judge.quantity}: {self._judge.reason}", "info")
+            self.notice(f"light judged {self._judge.quantity}: {self._judge.reason}", "info")
         self._check_in_range(values)
         return values
 

@@ -48,6 +48,7 @@ CONFIGURE_DEFAULTS = {
     "VOLT": ("compliance_voltage", "voltage_range", "voltage_range_auto"),
     "RES": ("resistance_range", "resistance_range_auto", "resistance_mode"),
 }
+OUTPUT_DISABLED = '+803,"Output disabled"'
 BEEP_FREQUENCY_HZ = (65.0, 2e6)
 BEEP_DURATION_S = (0.0, 7.9)
 DRIVE_HEADERS = {":OUTP", ":SOUR:FUNC", ":SOUR:VOLT", ":SOUR:CURR", ":SENS:CURR:PROT", ":SENS:VOLT:PROT",
@@ -154,8 +155,7 @@ class SimulatedKeithley2400:
             trigger.waiting = False
             return NoResponse
         if header == ":TRAC:CLE":
-            trigger.buffer.clear()
-            trigger.measurement_event &= ~(1 << 9)
+            trigger.clear_buffer()
             return NoResponse
         if header == ":TRAC:DATA?":
             return self._format_readings(trigger.buffer) if trigger.buffer else b""
@@ -231,20 +231,24 @@ class SimulatedKeithley2400:
         if self.trigger.arm_source not in ("IMM", "TIM"):
             self.trigger.waiting = True
             return NoResponse  # waits for a trigger; the client times out, as on the instrument
-        if not self.output_on and not bool(self.value("auto_output_off")):
-            return self._error('+803,"Output disabled"')
+        if self._output_disabled():
+            return self._error(OUTPUT_DISABLED)
         readings = self._sweep()
         self.trigger.store(readings)
         return self._format_readings(readings)
 
     def _initiate(self):
-        if not self.output_on and not bool(self.value("auto_output_off")):
-            return self._error('+803,"Output disabled"')
+        if self._output_disabled():
+            return self._error(OUTPUT_DISABLED)
         if self.trigger.arm_source in ("IMM", "TIM"):
             self.trigger.store(self._sweep())
         else:
             self.trigger.waiting = True
         return NoResponse
+
+    def _output_disabled(self) -> bool:
+        """A reading now would meet error +803: output off and not in auto output-off mode."""
+        return not self.output_on and not bool(self.value("auto_output_off"))
 
     def _counts(self) -> int:
         return int(self.value("arm_count")) * int(self.value("trigger_count"))
@@ -277,7 +281,7 @@ class SimulatedKeithley2400:
         self.bench.led.set_drive(self.drive())
 
     def push_error(self, text: str) -> None:
-        self.device._error_queues[b":SYST:ERR?"]._queue.append(text.encode("ascii"))
+        self._error_queue().append(text.encode("ascii"))
 
     def _measure(self):
         self.measurements += 1
@@ -292,9 +296,8 @@ class SimulatedKeithley2400:
             reply = self._faulty_reading(n)
             if reply is not None:
                 return reply
-        if not self.output_on and not bool(self.value("auto_output_off")):
-            self.push_error('+803,"Output disabled"')
-            return NoResponse
+        if self._output_disabled():
+            return self._error(OUTPUT_DISABLED)
         reading = self._take_reading()
         self.trigger.store([reading])
         return self._format_readings([reading])

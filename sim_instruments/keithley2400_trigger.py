@@ -93,6 +93,11 @@ class TriggerModel:
             stb |= STB_MSS
         return stb
 
+    def clear_buffer(self) -> None:
+        """:TRAC:CLE: the readings gone, the buffer-full event with them."""
+        self.buffer.clear()
+        self.measurement_event &= ~BUFFER_FULL_BIT
+
     def store(self, readings: list[Reading]) -> None:
         """Readings of one sweep into the buffer (feed control NEXT), until it is full."""
         self.last_readings = readings
@@ -121,30 +126,14 @@ class TriggerModel:
         bad argument (the instrument's -2xx error)."""
         query = header.endswith("?")
         key = header.rstrip("?")
-        handlers = {
-            ":ARM:SOUR": ("arm_source", _choice(ARM_SOURCES)),
-            ":ARM:TIM": ("arm_timer_s", _bounded(0.001, 99999.99)),
-            ":ARM:ILIN": ("arm_input_line", _line), ":ARM:OLIN": ("arm_output_line", _line),
-            ":ARM:OUTP": ("arm_output", _choice(ARM_OUTPUTS)),
-            ":TRIG:SOUR": ("trigger_source", _choice(TRIGGER_SOURCES)),
-            ":TRIG:ILIN": ("trigger_input_line", _line), ":TRIG:OLIN": ("trigger_output_line", _line),
-            ":TRIG:OUTP": ("trigger_output", _event_list),
-            ":TRAC:POIN": ("trace_points", _integer(1, MAX_TRACE_POINTS)),
-            ":TRAC:FEED": ("feed", _choice(("SENS", "CALC1", "CALC2"))),
-            ":TRAC:FEED:CONT": ("feed_control", _choice(("NEXT", "NEV"))),
-            ":CALC3:FORM": ("calc3_format", _choice(CALC3_FORMATS)),
-            ":STAT:MEAS:ENAB": ("measurement_enable", _integer(0, 65535)),
-            "*SRE": ("service_request_enable", _integer(0, 255)),
-            "*ESE": ("standard_event_enable", _integer(0, 255)),
-        }
         if key == ":TRAC:POIN:ACT" and query:
             return str(len(self.buffer))
         if key == ":STAT:MEAS" and query:  # reading the event register clears it
             value, self.measurement_event = self.measurement_event, 0
             return str(value)
-        if key not in handlers:
+        if key not in _SETTINGS:
             return False
-        name, parse = handlers[key]
+        name, parse = _SETTINGS[key]
         if query:
             value = getattr(self, name)
             return f"{value:g}" if isinstance(value, float) else str(value)
@@ -205,3 +194,22 @@ def _event_list(argument: str) -> str:
     if "NONE" in events and len(events) > 1:
         raise ValueError('-224,"Illegal parameter value"')
     return ",".join(events)
+
+
+#: SCPI setting header -> (TriggerModel attribute, argument parser)
+_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
+    ":ARM:SOUR": ("arm_source", _choice(ARM_SOURCES)),
+    ":ARM:TIM": ("arm_timer_s", _bounded(0.001, 99999.99)),
+    ":ARM:ILIN": ("arm_input_line", _line), ":ARM:OLIN": ("arm_output_line", _line),
+    ":ARM:OUTP": ("arm_output", _choice(ARM_OUTPUTS)),
+    ":TRIG:SOUR": ("trigger_source", _choice(TRIGGER_SOURCES)),
+    ":TRIG:ILIN": ("trigger_input_line", _line), ":TRIG:OLIN": ("trigger_output_line", _line),
+    ":TRIG:OUTP": ("trigger_output", _event_list),
+    ":TRAC:POIN": ("trace_points", _integer(1, MAX_TRACE_POINTS)),
+    ":TRAC:FEED": ("feed", _choice(("SENS", "CALC1", "CALC2"))),
+    ":TRAC:FEED:CONT": ("feed_control", _choice(("NEXT", "NEV"))),
+    ":CALC3:FORM": ("calc3_format", _choice(CALC3_FORMATS)),
+    ":STAT:MEAS:ENAB": ("measurement_enable", _integer(0, 65535)),
+    "*SRE": ("service_request_enable", _integer(0, 255)),
+    "*ESE": ("standard_event_enable", _integer(0, 255)),
+}

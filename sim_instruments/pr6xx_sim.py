@@ -72,7 +72,7 @@ class SimulatedPR6xx:
         self._pending = bytearray()
         device._match = self.match
         device.write = self.write
-        self._tables = photometry.grid_weights(self.wavelength_nm)  # colour tables warm at open
+        photometry.grid_weights(self.wavelength_nm)  # colour tables warm at open
         self._planckian = planckian_locus_uv()
 
     # --- framing: what arrives on the serial line -------------------------------------
@@ -149,14 +149,12 @@ class SimulatedPR6xx:
         big_x, big_y, big_z = (photometry.K_M_LM_PER_W * float(totals[k])
                                for k in (photometry.X, photometry.Y, photometry.Z))
         head = f"{STATUS_OK:05d},1"
-        total = big_x + big_y + big_z
-        x, y = (big_x / total, big_y / total) if total > 0 else (0.0, 0.0)
+        x, y = photometry.xy_from_tristimulus(big_x, big_y, big_z)
         if code == 1:
             return f"{head},{luminance:.4e},{x:.4f},{y:.4f}".encode()
         if code == 2:
             return f"{head},{big_x:.4e},{big_y:.4e},{big_z:.4e}".encode()
-        denominator = big_x + 15 * big_y + 3 * big_z
-        u, v = (4 * big_x / denominator, 9 * big_y / denominator) if denominator > 0 else (0.0, 0.0)
+        u, v = photometry.uv_prime_from_tristimulus(big_x, big_y, big_z)
         if code == 3:
             return f"{head},{luminance:.4e},{u:.4f},{v:.4f}".encode()
         if code == 4:

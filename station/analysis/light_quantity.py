@@ -76,24 +76,17 @@ class LightQuantityJudge:
 
 
 def judged_light_quantity(choice: str, columns: Mapping[str, np.ndarray]) -> str:
-    """The judgement of :class:`LightQuantityJudge` over stored columns, in row order
-    (the candidate rows found with array operations, the deciding one by the judge)."""
+    """The judgement of :class:`LightQuantityJudge` over stored columns, in row order: the
+    judge's own rule on each lit row (not flagged low light or saturated) until one decides."""
     judge = LightQuantityJudge(choice)
     if judge.decided is not None or "centroid_nm" not in columns:
         return judge.quantity
     present = {name: np.asarray(columns[name]) for name in JUDGE_COLUMNS if name in columns}
-    n = len(present["centroid_nm"])
-
-    def column(name: str, default: float) -> np.ndarray:
-        return np.asarray(present[name], float) if name in present else np.full(n, default)
-
-    lit = (column("low_light", 0) == 0) & (column("saturated", 0) == 0)
-    truncated = column("truncated", 0).astype(np.int64)
-    sigma = column("radiance_uncertainty_W_sr_m2", np.nan)
-    with np.errstate(invalid="ignore"):
-        adequate = ~np.isfinite(sigma) | (column("radiance_W_sr_m2", np.nan) >= JUDGE_SNR * sigma)
-    candidates = lit & (((truncated & LONG_END) > 0)
-                        | ((truncated == 0) & np.isfinite(column("centroid_nm", np.nan)) & adequate))
-    for i in np.flatnonzero(candidates)[:1]:
-        judge.add({name: present[name][i] for name in present})
+    lit = np.ones(len(present["centroid_nm"]), bool)
+    for flag in ("low_light", "saturated"):
+        if flag in present:
+            lit &= present[flag] == 0
+    for i in np.flatnonzero(lit):
+        if judge.add({name: present[name][i] for name in present}):
+            break
     return judge.quantity

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -132,9 +133,14 @@ def band_totals(spectral: ArrayLike, wavelength_nm: ArrayLike, band: slice,
     totals = functions @ (w * s)
     if noise is None:
         return totals, np.zeros(len(totals))
-    sigma = np.asarray(noise, float)
-    sigma = sigma[band] if sigma.ndim else np.full(len(wl), float(sigma))
+    sigma = _band_noise(noise, band, len(wl))
     return totals, (functions * functions) @ (w * w * sigma * sigma)
+
+
+def _band_noise(noise: ArrayLike, band: slice, pixels: int) -> FloatArray:
+    """Per-pixel noise over ``band`` (a spectrum's noise, or one value for all pixels)."""
+    sigma = np.asarray(noise, float)
+    return sigma[band] if sigma.ndim else np.full(pixels, float(sigma))
 
 
 def chromaticity_sigma(wavelength_nm: ArrayLike, band: slice, noise: ArrayLike | None,
@@ -150,8 +156,7 @@ def chromaticity_sigma(wavelength_nm: ArrayLike, band: slice, noise: ArrayLike |
     total = big_x + big_y + big_z
     if not total > 0:
         return NAN, NAN
-    sigma = np.asarray(noise, float)
-    sigma = (sigma[band] if sigma.ndim else np.full(len(wl), float(sigma))) * trapezoid_weights(wl)
+    sigma = _band_noise(noise, band, len(wl)) * trapezoid_weights(wl)
     d_x = np.array([big_y + big_z, -big_x, -big_x]) / total**2 @ bars
     d_y = np.array([-big_y, big_x + big_z, -big_y]) / total**2 @ bars
     return float(np.sqrt(np.sum((d_x * sigma) ** 2))), float(np.sqrt(np.sum((d_y * sigma) ** 2)))
@@ -191,31 +196,32 @@ def tristimulus(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, f
     return float(xyz[0]), float(xyz[1]), float(xyz[2])
 
 
-def _xy(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+def xy_from_tristimulus(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+    """CIE 1931 (x, y) from X, Y, Z; NaN when they sum to nothing."""
     total = big_x + big_y + big_z
     return (big_x / total, big_y / total) if total > 0 else (NAN, NAN)
 
 
-def _uv_prime(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+def uv_prime_from_tristimulus(big_x: float, big_y: float, big_z: float) -> tuple[float, float]:
+    """CIE 1976 (u', v') from X, Y, Z; NaN when undefined."""
     denominator = big_x + 15 * big_y + 3 * big_z
     return (4 * big_x / denominator, 9 * big_y / denominator) if denominator > 0 else (NAN, NAN)
 
 
 def chromaticity_xy(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
     """CIE 1931 (x, y); NaN when the spectrum has no weight under the CMFs."""
-    return _xy(*tristimulus(spectral, wavelength_nm))
+    return xy_from_tristimulus(*tristimulus(spectral, wavelength_nm))
 
 
 def chromaticity_uv_prime(spectral: ArrayLike, wavelength_nm: ArrayLike) -> tuple[float, float]:
     """CIE 1976 (u', v')."""
-    return _uv_prime(*tristimulus(spectral, wavelength_nm))
+    return uv_prime_from_tristimulus(*tristimulus(spectral, wavelength_nm))
 
 
+@lru_cache(maxsize=1)
 def spectral_locus_hull() -> FloatArray:
     """Convex hull (counter-clockwise, [k, 2]) of the CIE 1931 spectral locus and the
     purple line: no real spectrum has chromaticity outside it."""
-    if _locus_hull:
-        return _locus_hull[0]
     source = cie.source_tables()
     xyz = np.asarray(source.xyz, float)
     total = xyz.sum(axis=0)
@@ -236,11 +242,9 @@ def spectral_locus_hull() -> FloatArray:
         while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
             upper.pop()
         upper.append(p)
-    _locus_hull.append(np.array(lower[:-1] + upper[:-1]))
-    return _locus_hull[0]
+    return np.array(lower[:-1] + upper[:-1])
 
 
-_locus_hull: list[FloatArray] = []
 #: chromaticities this close to the locus (numerical rounding) count as on it
 LOCUS_TOLERANCE = 1e-4
 
@@ -288,15 +292,13 @@ def peak_fit(spectral: ArrayLike, wavelength_nm: ArrayLike, top_fraction: float 
         return float(wl[i]), float(s[i])
     x = wl[lo:hi + 1] - wl[i]
     top = s[lo:hi + 1]
-    if np.all(top > 0):  # a parabola in log space: exact for a Gaussian band
-        a, b, c = _quadratic_fit(x, np.log(top))
-    else:
-        a, b, c = _quadratic_fit(x, top)
+    logarithmic = bool(np.all(top > 0))  # a parabola in log space: exact for a Gaussian band
+    a, b, c = _quadratic_fit(x, np.log(top) if logarithmic else top)
     if a >= 0:
         return float(wl[i]), float(s[i])
     vertex = min(max(-b / (2 * a), float(x[0])), float(x[-1]))
     value = a * vertex * vertex + b * vertex + c
-    return float(wl[i]) + vertex, float(math.exp(value) if np.all(top > 0) else value)
+    return float(wl[i]) + vertex, float(math.exp(value) if logarithmic else value)
 
 
 def _quadratic_fit(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
@@ -392,8 +394,8 @@ def spectrum_figures_from_totals(spectral: FloatArray, wavelength_nm: FloatArray
                                  totals: FloatArray) -> tuple[float, ...]:
     """Peak, FWHM, centroid, CIE (x, y) and (u', v') of a spectrum, given its totals."""
     big_x, big_y, big_z, total = float(totals[X]), float(totals[Y]), float(totals[Z]), float(totals[TOTAL])
-    x, y = _xy(big_x, big_y, big_z)
-    u, v = _uv_prime(big_x, big_y, big_z)
+    x, y = xy_from_tristimulus(big_x, big_y, big_z)
+    u, v = uv_prime_from_tristimulus(big_x, big_y, big_z)
     centroid = float(totals[FIRST_MOMENT]) / total if total > 0 else NAN
     peak = peak_fit(spectral, wavelength_nm)
     return (peak[0], fwhm_nm(spectral, wavelength_nm, peak), centroid, x, y, u, v)
