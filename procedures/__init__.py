@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "jvl": "procedures.jvl_sweep:JVLSweep",
     "eqe": "procedures.eqe_sweep:EQESweep",
+    "lifetime": "procedures.lifetime:Lifetime",
+    "cycling": "procedures.cycling:Cycling",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 import pyvisa
 from numpy.typing import NDArray
@@ -9,10 +12,11 @@ from numpy.typing import NDArray
 from station.core.clock import Clock, VirtualClock, WallClock
 
 from .calibration_lamp import SimulatedCalibrationLamp
+from .device_state import DeviceState, DeviceStateFile
 from .faults import Fault, FaultPlan
 from .presets import DEFAULT_PRESET, preset
 from .settings import SimulationSettings
-from .simulated_led import SimulatedLED
+from .simulated_led import Drive, SimulatedLED
 from .spectrometer_sim import SimulatedSpectrometer
 from .visa_library import RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
 
@@ -31,11 +35,16 @@ class SimulatedBench:
 
     def __init__(self, preset_name: str = DEFAULT_PRESET, *, pixel_area_cm2: float | None = None,
                  clock: Clock | None = None, seed: int | None = 0, latency: bool = True,
-                 radiometer_model: str = "PR-655", faults: tuple[Fault, ...] = ()) -> None:
+                 radiometer_model: str = "PR-655", faults: tuple[Fault, ...] = (),
+                 state_path: str | Path | None = None) -> None:
         parameters = preset(preset_name)
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
-        self.clock = clock if clock is not None else VirtualClock()
+        self.state_file = DeviceStateFile(state_path) if state_path is not None else None
+        saved = self.state_file.load() if self.state_file is not None else None
+        if clock is None:  # a saved device brings its clock: the saved time plus the real time since
+            clock = VirtualClock(saved.clock_now_s + saved.gap_s) if saved is not None else VirtualClock()
+        self.clock = clock
         self.latency = latency
         #: the seed in force (drawn from the OS when none is given), recorded with every run
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
@@ -43,6 +52,15 @@ class SimulatedBench:
         self.radiometer_model = radiometer_model
         self.faults = FaultPlan(faults)
         self.led = SimulatedLED(parameters, self.clock)
+        #: the real time between the saved state and this bench (None: a fresh device)
+        self.resumed_gap_s: float | None = None
+        if saved is not None:
+            drive = Drive(saved.drive_mode, saved.drive_level, saved.drive_compliance) if saved.drive_mode else None
+            self.resumed_gap_s = saved.gap_s
+            self.led.restore(saved.equivalent_age_s, saved.on_time_s, saved.operating_s, saved.on_off_cycles, drive,
+                             saved.gap_s)
+        if self.state_file is not None:
+            self.led.on_change = self._save_device
         self.lamp = SimulatedCalibrationLamp()
         self.light_source = "dut"
         self.spectrometer = SimulatedSpectrometer(self)
@@ -50,11 +68,20 @@ class SimulatedBench:
         self._resource_manager: pyvisa.ResourceManager | None = None
 
     @classmethod
-    def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None) -> SimulatedBench:
-        """The bench a configuration's ``[simulation]`` table describes."""
+    def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None,
+                      state_path: str | Path | None = None) -> SimulatedBench:
+        """The bench a configuration's ``[simulation]`` table describes (``state_path``: where
+        its device's state is kept between programs, see :mod:`.device_state`)."""
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
                    radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None,
-                   faults=settings.faults)
+                   faults=settings.faults, state_path=state_path)
+
+    def _save_device(self, led: SimulatedLED) -> None:
+        assert self.state_file is not None
+        drive = led.drive
+        self.state_file.save(DeviceState(time.time(), self.clock.now(), led.equivalent_age_s, led.on_time_s,
+                                         led.operating_s(), led.on_off_cycles, drive.mode if drive else None,
+                                         drive.level if drive else 0.0, drive.compliance if drive else 0.0))
 
     def describe(self) -> str:
         """The bench in force, one line, for the run file."""
@@ -101,6 +128,10 @@ class SimulatedBench:
 
     def close(self) -> None:
         self.faults.released.set()  # a hung simulated instrument returns
+        if self.state_file is not None:
+            self.led.on_change = None
+            self.state_file.close()
+            self.state_file = None
         if self._resource_manager is not None:
             self._resource_manager.close()
             self._resource_manager = None

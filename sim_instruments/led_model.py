@@ -10,8 +10,9 @@ Spectrum: a Gaussian in wavelength (photon-number distribution) whose peak and w
 may drift with log current density.
 
 Ageing (see :class:`AgeingParameters`): stretched-exponential luminance loss with a time
-constant that scales with drive as L0^n * T = const, a junction-voltage rise, an
-on/off-cycling response, and optional open- or short-circuit failure.
+constant that scales with drive as L0^n * T = const, an optional initial rise (brightening
+over the first minutes under drive), a junction-voltage rise, an on/off-cycling response,
+and optional open- or short-circuit failure.
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ class AgeingParameters:
     voltage_rise_V_at_T50: float = 0.3
     cycling_current_gain_max: float = 1.0
     cycling_gain_cycles: float = 60.0
+    #: brightening at the start of operation (perovskite LEDs often brighten for minutes before they
+    #: decay): luminance x (1 + initial_rise_fraction (1 - exp(-t_on / initial_rise_time_s))), t_on the
+    #: time under drive
+    initial_rise_fraction: float = 0.0
+    initial_rise_time_s: float = 600.0
     open_circuit_after_h: float | None = None
     short_circuit_after_h: float | None = None
     short_circuit_resistance_ohm: float = 2.0

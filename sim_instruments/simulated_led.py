@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from station.core.clock import Clock
@@ -40,11 +41,29 @@ class SimulatedLED:
         self._last_update_s = self._start_s
         self.equivalent_age_s = 0.0  # time at the reference drive that gives the same loss
         self.on_off_cycles = 0
+        self.on_time_s = 0.0  # time under drive (the initial rise follows it)
         self._drive: Drive | None = None
         ageing = parameters.ageing
         reference_current_A = ageing.reference_current_density_mA_cm2 * 1e-3 * parameters.pixel_area_cm2
         self._reference_photon_rate = self.model.fresh_photon_rate_at_current(reference_current_A)
         self._tau_s = ageing.reference_tau_s
+        self._rate_cache = (math.nan, 0.0)  # (current, fresh photon rate) of the last ageing step
+        #: called after every change of state (the bench may keep it in a file)
+        self.on_change: Callable[[SimulatedLED], None] | None = None
+
+    def restore(self, equivalent_age_s: float, on_time_s: float, operating_s: float, on_off_cycles: int,
+                drive: Drive | None, gap_s: float) -> None:
+        """Continue a device saved ``gap_s`` ago: it ages over the gap under ``drive``."""
+        with self._lock:
+            now = self.clock.monotonic()
+            self.equivalent_age_s, self.on_time_s, self.on_off_cycles = equivalent_age_s, on_time_s, on_off_cycles
+            self._start_s = now - operating_s - gap_s
+            self._last_update_s = now - gap_s
+            self._drive = drive
+            self._advance()
+
+    def operating_s(self) -> float:
+        return self.clock.monotonic() - self._start_s
 
     # --- condition ------------------------------------------------------------------
     @property
@@ -75,9 +94,10 @@ class SimulatedLED:
             failure = "open"
         fraction = self._ageing_fraction()
         rise_V = a.voltage_rise_V_at_T50 * (1.0 - fraction) / 0.5
+        brightening = 1.0 + a.initial_rise_fraction * -math.expm1(-self.on_time_s / a.initial_rise_time_s)
         gain = 1.0 + (a.cycling_current_gain_max - 1.0) * (1.0 - math.exp(-self.on_off_cycles / a.cycling_gain_cycles))
         cycling_shift_V = -self.model._thermal_V * math.log(gain)
-        return DeviceCondition(luminance_fraction=fraction, junction_shift_V=rise_V + cycling_shift_V,
+        return DeviceCondition(luminance_fraction=fraction * brightening, junction_shift_V=rise_V + cycling_shift_V,
                                failure=failure)
 
     # --- drive ----------------------------------------------------------------------
@@ -88,6 +108,8 @@ class SimulatedLED:
             if self._drive is None and drive is not None:
                 self.on_off_cycles += 1
             self._drive = drive
+            if self.on_change is not None:
+                self.on_change(self)
 
     @property
     def drive(self) -> Drive | None:
@@ -127,7 +149,9 @@ class SimulatedLED:
     def _acceleration(self, current_A: float) -> float:
         if current_A <= 0 or self._reference_photon_rate <= 0:
             return 0.0
-        rate = self.model.fresh_photon_rate_at_current(current_A)
+        if self._rate_cache[0] != current_A:  # a constant current asks again and again
+            self._rate_cache = (current_A, self.model.fresh_photon_rate_at_current(current_A))
+        rate = self._rate_cache[1]
         return (rate / self._reference_photon_rate) ** self.parameters.ageing.acceleration_exponent
 
     def _advance(self) -> None:
@@ -136,6 +160,14 @@ class SimulatedLED:
         self._last_update_s = now_s
         if remaining_s <= 0 or self._drive is None:
             return
+        self.on_time_s += remaining_s
+        try:
+            self._age(remaining_s)
+        finally:
+            if self.on_change is not None:
+                self.on_change(self)
+
+    def _age(self, remaining_s: float) -> None:
         beta = self.parameters.ageing.stretch_beta
         while remaining_s > 0:
             condition = self._condition()

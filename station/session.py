@@ -9,11 +9,14 @@ use) and stored in the file.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from procedures import procedure_class
 from procedures.base import StationProcedure
@@ -25,8 +28,8 @@ from station.data.file_claim import RunFileClaim
 from station.data.reader import RunFile
 from station.data.writer import HDF5RunWriter, finish_file
 from station.run.record_stream import QueuedSink
-from station.run.records import FAILED, RunStop, Sink
-from station.run.runner import ProcedureRunner
+from station.run.records import FAILED, Notice, RunStop, Sink
+from station.run.runner import ProcedureRunner, Resume
 from station.setup.station import Station
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ def analyze_run(run: StoredRun) -> dict[str, Any]:
 
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,
                 overwrite: bool = False, sinks: Sequence[Sink] = (), title: str = "",
-                queue_sinks: bool = True) -> RunOutcome:
+                queue_sinks: bool = True, resume_from: RunFile | None = None) -> RunOutcome:
     """Run ``procedure`` on ``station`` into a new run file and analyse it.
 
     ``path`` is the file to write or a :class:`RunFileClaim` taken on it before the
@@ -81,7 +84,8 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     claim = path if isinstance(path, RunFileClaim) else RunFileClaim(path, overwrite)
     writer = HDF5RunWriter(claim.partial_path, finalise=False, claim=claim)
     extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
-    the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title)
+    resume = _resume(resume_from, writer, station) if resume_from is not None else None
+    the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title, resume=resume)
     analysis: dict[str, Any] = {}
     final: Path | None = None
     stop: RunStop | None = None
@@ -114,6 +118,54 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     if writer.storage_failed and stop.status != FAILED:
         stop = _failed(stop, StorageError(f"{final or claim.path}: the disk or the file failed at the end"))
     return RunOutcome(final, stop, analysis)
+
+
+def resumable(run: RunFile) -> tuple[type[StationProcedure], bool]:
+    """The procedure class of a stored run that can be resumed, and whether its process
+    left the output on (it died before its shutdown); ConfigError (exit 2) if it cannot."""
+    from station.core.errors import ConfigError
+
+    try:
+        cls = procedure_class(run.procedure)
+    except KeyError:
+        raise ConfigError(f"{run.path}: procedure {run.procedure!r} is unknown to this installation") from None
+    if not getattr(cls, "RESUMABLE", False):
+        raise ConfigError(f"{run.path}: a {run.procedure} run cannot be resumed (only lifetime and cycling runs)")
+    if run.status == "finished":
+        raise ConfigError(f"{run.path}: the run finished ({run.reason}); nothing to resume")
+    with run.open() as f:
+        said = f["entry/output_state"][0].decode("utf-8", "replace") if "entry/output_state" in f else ""
+    return cls, "output confirmed off" not in said
+
+
+def _resume(run: RunFile, writer: HDF5RunWriter, station: Station) -> Resume:
+    from station.data.recovery import events_of, run_start_of
+
+    _, left_on = resumable(run)
+    streams = run.stream_names()
+    counts = {s: run.rows(s) for s in streams}
+    last = run.metadata["start_time_s"]
+    for s in streams:
+        if counts[s] and "time_s" in run.column_names(s):
+            t = run.read_columns(["time_s"], s)["time_s"]
+            if len(t) and np.isfinite(t[-1]):
+                last = max(last, float(t[-1]))
+    notices = stored_notices(run)
+
+    def replay() -> None:
+        writer.copy_events(itertools.chain.from_iterable(events_of(run, s) for s in streams), notices)
+
+    gap_s = max(station.clock.now() - last, 0.0)
+    return Resume(run_start_of(run), counts, replay, run, gap_s, left_on)
+
+
+def stored_notices(run: RunFile) -> list[Notice]:
+    with run.open() as f:
+        if "entry/notices/time_s" not in f:
+            return []
+        g = f["entry/notices"]
+        return [Notice(float(t), m.decode("utf-8", "replace"), lv.decode())
+                for t, lv, m in zip(g["time_s"][:], g["level"][:], g["message"][:], strict=True)]
 
 
 def _failed(stop: RunStop, exc: BaseException) -> RunStop:

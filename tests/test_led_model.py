@@ -47,7 +47,8 @@ def test_eqe_has_leakage_at_low_and_rolloff_at_high_current_density(name):
     assert peak <= PRESETS[name].efficiency.eqe_max
 
 
-@pytest.mark.parametrize("name", ["deep-red-cspbi3-fret", "red-cspbbri-qd"])
+@pytest.mark.parametrize("name", ["deep-red-cspbi3-fret", "red-cspbbri-qd", "deep-red-cspbi3-pin",
+                                  "alpha-cspbi3-control"])
 def test_visible_presets_land_on_published_figures(name):
     model = LEDModel(PRESETS[name])
     published = PUBLISHED[name]

@@ -91,6 +91,21 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     recover.add_argument("-o", "--out", type=Path, required=True, help="new run file")
     recover.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
+    resume = sub.add_parser("resume", help="continue a lifetime or cycling run whose process ended (kill, crash, "
+                                           "SIGTERM), appending to its file")
+    resume.add_argument("file", type=Path)
+    resume.add_argument("--config", type=Path, help="station configuration TOML (default: the one the run used)")
+    resume.add_argument("--status-interval", type=float, default=None,
+                        help="when the output is not a terminal, print the status line at most this often, s")
+
+    fit = sub.add_parser("lifetime-fit", help="acceleration exponent n (L0^n T_x = const) from lifetime runs at "
+                                              "several L0, and lifetimes at reference luminances")
+    fit.add_argument("files", type=Path, nargs="+")
+    fit.add_argument("--percent", type=float, default=50.0, help="x of T_x")
+    fit.add_argument("--reference", type=float, nargs="+", default=[100.0, 1000.0],
+                     help="reference luminances to convert to, cd/m^2")
+    fit.add_argument("--json", action="store_true", help="print as JSON")
+
     sub.add_parser("presets", help="list the simulated device presets")
     config = sub.add_parser("config", help="print the default (simulated bench) configuration")
     config.add_argument("--check", type=Path, help="validate this configuration file instead")
@@ -108,6 +123,8 @@ COMMANDS = {
     "export": ("file_commands", "export_command"),
     "plot": ("file_commands", "plot_command"),
     "recover": ("file_commands", "recover_command"),
+    "resume": ("lifetime_commands", "resume_command"),
+    "lifetime-fit": ("lifetime_commands", "lifetime_fit_command"),
 }
 
 

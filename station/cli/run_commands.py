@@ -44,6 +44,9 @@ def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = Non
         p.add_argument("--plot", type=Path, help="also write the standard figure set to this image file")
         p.add_argument("--title", default="", help="free text stored with the run")
         p.add_argument("--pixel-area", type=float, help="pixel area, cm^2 (default: the configuration's)")
+        p.add_argument("--status-interval", type=float, default=None,
+                       help=f"when the output is not a terminal, print the status line at most every this many "
+                            f"seconds (default {getattr(cls, 'STATUS_INTERVAL_S', 0.0):g}; 0 = at every point)")
         for name, parameter in cls.parameter_definitions().items():
             _add_parameter_option(p, name, parameter)
 
@@ -115,9 +118,13 @@ def run_command(args: argparse.Namespace) -> int:
     if args.plot is not None:
         check_figure_output(args.plot, "--plot", inputs=(out,))
     check_free_space(out, procedure.planned_points())
+    interval = status_interval(args.status_interval, cls)
+    if getattr(cls, "RESUMABLE", False) and config.uses_simulation:  # the simulated device outlives the program
+        config = dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)))
 
     with RunFileClaim(out, args.overwrite) as claim, opened_station(config) as station:
-        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress()], title=args.title)
+        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
+                              title=args.title)
     if outcome.path is None:
         print(f"no point was measured: {out} left as it was")
         return EXIT_FAILED
@@ -131,6 +138,19 @@ def run_command(args: argparse.Namespace) -> int:
         plot_run(read_run(outcome.path), args.plot)
         print(f"wrote {args.plot}")
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
+
+
+def simulated_device_state(run_file: Path) -> Path:
+    """Where the simulated bench keeps the device of a resumable run (next to its file)."""
+    return run_file.with_name(f".{run_file.name}.simulated-device")
+
+
+def status_interval(given: float | None, cls: type) -> float:
+    if given is None:
+        return float(getattr(cls, "STATUS_INTERVAL_S", 0.0))
+    if not (given >= 0 and given < 1e9):
+        raise ConfigError(f"--status-interval must be >= 0 s, got {given}")
+    return given
 
 
 def _check_title(title: str) -> None:

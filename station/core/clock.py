@@ -26,6 +26,14 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None:
         """Wait for ``seconds``."""
 
+    def wait(self, seconds: float, should_stop: Callable[[], bool]) -> bool:
+        """Wait for ``seconds`` unless ``should_stop()`` becomes true (checked at least every
+        :data:`WAIT_SLICE_S` of real time); False when stopped early."""
+
+
+#: longest a waiting procedure goes without looking at its abort flag, in real time
+WAIT_SLICE_S = 0.2
+
 
 class WallClock:
     """Real time, for hardware."""
@@ -39,6 +47,14 @@ class WallClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, seconds: float, should_stop: Callable[[], bool]) -> bool:
+        end = time.monotonic() + seconds
+        while (remaining := end - time.monotonic()) > 0:
+            if should_stop():
+                return False
+            time.sleep(min(remaining, WAIT_SLICE_S))
+        return not should_stop()
 
 
 class VirtualClock:
@@ -73,6 +89,14 @@ class VirtualClock:
             elapsed = self._elapsed_s
         for observer in list(self._observers):
             observer(elapsed)
+
+    def wait(self, seconds: float, should_stop: Callable[[], bool]) -> bool:
+        """Virtual time passes at once: one advance (the abort flag is looked at before)."""
+        if should_stop():
+            return False
+        if seconds > 0:
+            self.sleep(seconds)
+        return True
 
     def on_advance(self, observer: Callable[[float], None]) -> None:
         """Call ``observer(elapsed_s)`` after every advance of virtual time."""

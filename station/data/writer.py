@@ -38,6 +38,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,7 @@ class HDF5RunWriter:
         self._error_reported = False  # the run has been told of _error (at an event)
         self._write_failed = False  # a write itself failed: the file takes nothing more
         self.events = 0
+        self.copied = 0  # rows of a stored run copied into this file (a resumed run)
         self.syncs = 0  # flush + fsync rounds of the file thread (S > 0)
 
     def __call__(self, record: Record) -> None:
@@ -424,6 +426,37 @@ class HDF5RunWriter:
         for i in range(k):  # zlib releases the GIL while it compresses
             raw_ds.id.write_direct_chunk((m + i, 0), zlib.compress(shuffled[i], DEFLATE_LEVEL), 0)
         sf.spectra_written = m + k
+
+    def copy_events(self, events: Iterable[Event], notices: Iterable[Notice] = (), batch_rows: int = 4096) -> None:
+        """Write a stored run's events (and notices) in batches, before any new event of a
+        resumed run; flushed and fsync'd once at the end, and the file published."""
+        if self._file is None or self.events:
+            raise RuntimeError("stored events are copied right after the start, before any new event")
+        batches: dict[str, _Batch] = {}
+        held = 0
+        for event in events:
+            sf = self._streams[event.stream]
+            row = np.fromiter([event.values.get(n, math.nan) for n in sf.names], dtype=float, count=len(sf.names))
+            batches.setdefault(event.stream, _Batch()).add(row, event)
+            held += 1
+            if held >= batch_rows:
+                self._copy_batches(batches)
+                batches, held = {}, 0
+        self._copy_batches(batches)
+        notices = list(notices)
+        if notices:
+            self._guarded(_write_notices, self._file, notices)
+        self._guarded(self._file.flush)
+        self._guarded(os.fsync, self._file.id.get_vfd_handle())
+        self.copied = sum(sf.rows_written for sf in self._streams.values())
+        if self.copied:
+            self._publish()
+
+    def _copy_batches(self, batches: dict[str, _Batch]) -> None:
+        for name, batch in batches.items():
+            if batch.rows:
+                self._guarded(self._guard.check, _batch_bytes(batch))
+                self._guarded(self._write, self._streams[name], batch)
 
     # --- stop -----------------------------------------------------------------------
     def _finish_writing(self) -> None:

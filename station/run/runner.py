@@ -14,13 +14,18 @@ import logging
 import threading
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+import numpy as np
+
 import station
+from drivers.light_meter import DarkLibrary, LightDescription
 from drivers.spectral_result import SpectralResult
+from station.analysis.stored_run import StoredRun
 from station.core import cie
-from station.core.errors import StationError
+from station.core.errors import ConfigError, StationError
 from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS, Terminated
 from station.setup.station import Station
@@ -46,12 +51,29 @@ class RunnableProcedure(Protocol):
     def shutdown(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Resume:
+    """What continuing a stored run needs: its start record, the rows per stream it holds,
+    a function that copies those rows into the new file (before any new row), the stored
+    run (the procedure rebuilds its state from it) and the gap since it ended."""
+
+    start: RunStart
+    counts: Mapping[str, int]
+    replay: Callable[[], None]
+    stored: StoredRun
+    gap_s: float
+    output_left_on: bool
+
+
 class ProcedureRunner:
     """Runs one procedure once. ``abort()`` may be called from another thread."""
 
     def __init__(self, procedure: RunnableProcedure, station: Station,
-                 sinks: Sequence[Sink | tuple[Sink, bool]] = (), title: str = "") -> None:
+                 sinks: Sequence[Sink | tuple[Sink, bool]] = (), title: str = "",
+                 resume: Resume | None = None) -> None:
         self.procedure = procedure
+        self.resume = resume
+        self._dark_offset = 0  # a resumed run's dark spectra follow the stored run's
         self.station = station
         self.title = title
         self.stream = RecordStream()
@@ -83,6 +105,8 @@ class ProcedureRunner:
         if spectrum is not None and not self._streams[stream].spectra:
             raise ValueError(f"stream {stream!r} was not declared with spectra")
         index = self._counts[stream]
+        if self._dark_offset and values.get("dark_index", -1) >= 0:
+            values = {**values, "dark_index": values["dark_index"] + self._dark_offset}
         self.stream.emit(Event(stream, index, values, spectrum))
         self._counts[stream] = index + 1  # counted once the file (the essential sink) has it
         return index
@@ -93,6 +117,13 @@ class ProcedureRunner:
     def notice(self, message: str, level: str = "warning") -> None:
         """Something the run met and went on from; stored in the file, shown on screen."""
         self.stream.emit(Notice(self.station.clock.now(), message, level))
+
+    def _driver_notice(self, message: str) -> None:
+        """A notice a driver posts (a retried reading); the procedure may record it too."""
+        self.notice(message)
+        hook = getattr(self.procedure, "noticed", None)
+        if hook is not None:
+            hook(message, "warning")
 
     # --- the run --------------------------------------------------------------------
     def _declare(self) -> tuple[tuple[Stream, ...], MainCurve]:
@@ -133,12 +164,15 @@ class ProcedureRunner:
         streams, main = self._declare()
         provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
         procedure.bind(self)
-        st.smu.notice = self.notice  # transient faults the driver retried
+        st.smu.notice = self._driver_notice  # transient faults the driver retried
         status, reason, interrupt = FINISHED, "", None
         try:
             st.prepare_light()  # darks need the output off, so before startup
-            self.start_record = self._start(streams, main, provenance)
-            self.stream.emit(self.start_record)
+            if self.resume is None:
+                self.start_record = self._start(streams, main, provenance)
+                self.stream.emit(self.start_record)
+            else:
+                self._continue(streams)
             procedure.startup()
             procedure.execute()
             reason = procedure.stop_reason or "completed"
@@ -164,8 +198,32 @@ class ProcedureRunner:
         assert self.stop_record is not None
         return self.stop_record
 
+    def _continue(self, streams: tuple[Stream, ...]) -> None:
+        """A resumed run: the stored start (the darks of both sessions), the stored rows copied,
+        then the procedure's state rebuilt from them."""
+        resume = self.resume
+        assert resume is not None
+        if tuple(s.column_names for s in streams) != tuple(s.column_names for s in resume.start.streams):
+            raise ConfigError("the stored run's streams differ from this version's procedure: it cannot be resumed")
+        light = _merged_light(resume.start.light, self.station.light.describe())
+        old_darks = resume.start.light.darks if resume.start.light is not None else None
+        self._dark_offset = len(old_darks.integration_time_s) if old_darks is not None else 0
+        self.start_record = replace(resume.start, light=light, instruments={**resume.start.instruments,
+                                                                            **self.station.identities()},
+                                    durability_interval_s=self.station.config.durability_interval_s)
+        self.stream.emit(self.start_record)
+        resume.replay()
+        self._counts.update(resume.counts)
+        self.procedure.resume_from(resume.stored, resume.gap_s, resume.output_left_on)  # type: ignore[attr-defined]
+
     def _end(self, status: str, reason: str, main: MainCurve) -> None:
         st = self.station
+        ending = getattr(self.procedure, "ending", None)
+        if ending is not None and self.start_record is not None:
+            try:
+                ending(status, reason)
+            except Exception as exc:  # noqa: BLE001 - the file may be what failed; the stop record still goes out
+                log.debug("procedure end hook failed: %s", _one_line(exc))
         try:
             self.procedure.shutdown()
         except Exception as exc:  # noqa: BLE001 - the station switches the output off below anyway
@@ -182,6 +240,20 @@ class ProcedureRunner:
             self.stream.emit(record)
         except Exception:  # noqa: BLE001 - the file may be what failed
             log.debug("could not record the notice", exc_info=True)
+
+
+def _merged_light(stored: LightDescription | None, now: LightDescription) -> LightDescription:
+    """The light instrument of a resumed run: the stored axis and calibration, the dark
+    library of both sessions (the new readings' dark rows follow the stored ones)."""
+    if stored is None:
+        return now
+    if len(stored.axis.wavelength_nm) != len(now.axis.wavelength_nm) or stored.axis.quantity != now.axis.quantity:
+        raise ConfigError(f"the light instrument ({now.identity}) is not the one the run used ({stored.identity})")
+    if stored.darks is None or now.darks is None:
+        return replace(stored, darks=stored.darks or now.darks)
+    darks = DarkLibrary(np.concatenate([stored.darks.integration_time_s, now.darks.integration_time_s]),
+                        np.vstack([stored.darks.spectra, now.darks.spectra]), stored.darks.units)
+    return replace(stored, darks=darks)
 
 
 def _log_notice(message: str) -> None:

@@ -71,6 +71,9 @@ class StationConfig:
     durability_interval_s: float
     simulation: Mapping[str, Any]  # the [simulation] table, for the simulated bench
     text: str  # the TOML as read, for the data file
+    #: where the simulated bench keeps its device's state between programs (set by the command
+    #: line for runs that can be resumed; None: the device lives only as long as the program)
+    simulated_device_state: str | None = None
 
     @property
     def light_address(self) -> str:
@@ -309,9 +312,8 @@ def load_config(path: str | Path | None = None, check_calibration: bool = True) 
     ``check_calibration`` the sphere's responsivity file is loaded and checked too
     (``calibrate-sphere``, which writes that file, skips it).
     """
-    defaults = _parse_toml(DEFAULT_CONFIG_TEXT, "default")
     if path is None:
-        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT, check_calibration)
+        return config_from_text(DEFAULT_CONFIG_TEXT, "default", check_calibration)
     path = Path(path)
     try:
         text = path.read_text()
@@ -319,10 +321,18 @@ def load_config(path: str | Path | None = None, check_calibration: bool = True) 
         raise ConfigError(f"config {path}: no such file") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"config {path}: cannot read ({exc})") from None
-    user = _parse_toml(text, str(path))
+    return config_from_text(text, str(path), check_calibration)
+
+
+def config_from_text(text: str, source: str, check_calibration: bool = True) -> StationConfig:
+    """A configuration from its TOML text (a run file keeps the one it ran with), on the defaults."""
+    defaults = _parse_toml(DEFAULT_CONFIG_TEXT, "default")
+    if source == "default" and text == DEFAULT_CONFIG_TEXT:
+        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT, check_calibration)
+    user = _parse_toml(text, source)
     for table, values in user.items():
         if isinstance(values, dict) and isinstance(defaults.get(table), dict):
             defaults[table] = {**defaults[table], **values}
         else:
             defaults[table] = values
-    return validate_config(defaults, str(path), text, check_calibration)
+    return validate_config(defaults, source, text, check_calibration)

@@ -114,7 +114,8 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
     if bench is None and config.uses_simulation:
         from sim_instruments.bench import SimulatedBench
 
-        bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2)
+        bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2,
+                                             state_path=config.simulated_device_state)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
     try:  # the light instrument first: its problems (window, integration range) stop us before the SMU
         light = open_light_meter(config, bench)

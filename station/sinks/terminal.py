@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import TextIO
 
 from station.run.records import Event, Notice, Progress, Record, RunStart, RunStop, Stream
@@ -20,8 +21,11 @@ def _fmt(value: float) -> str:
 class TerminalProgress:
     """Progress bar on stderr (or any stream)."""
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 30, interval_s: float = 0.0) -> None:
+        """``interval_s``: when not a terminal, a progress line at most this often (wall time)."""
         self.stream = stream or sys.stderr
+        self.interval_s = interval_s
+        self._last_line_s = -math.inf
         self.width = width
         self.fraction = 0.0
         self.last = ""
@@ -43,11 +47,12 @@ class TerminalProgress:
             self.fraction = record.fraction
             filled = int(round(self.width * min(max(self.fraction, 0.0), 1.0)))
             bar = "#" * filled + "." * (self.width - filled)
-            line = f"[{bar}] {100 * self.fraction:5.1f}%  {self.points:4d}  {self.last}"
+            line = f"[{bar}] {100 * self.fraction:5.1f}%  {self.points:4d}  {record.message or self.last}"
             if self.tty:  # overwrite the previous bar, padding over any longer line
                 self.stream.write("\r" + line.ljust(self._width_written))
                 self._width_written = max(self._width_written, len(line))
-            else:
+            elif time.monotonic() - self._last_line_s >= self.interval_s:  # a log: a line per interval
+                self._last_line_s = time.monotonic()
                 self.stream.write(line + "\n")
         elif isinstance(record, Notice):
             first = record.message.strip().splitlines()[-1:] or [""]

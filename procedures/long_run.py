@@ -1,0 +1,266 @@
+"""What the long, unattended procedures (lifetime, on/off cycling) share.
+
+* The **drive**: constant current or constant voltage, applied, held, and re-applied at
+  once after a J-V-L checkpoint.
+* The **events** stream (start, L0, T_x, checkpoints, notices, resume with its gap,
+  stop): one row each, with a numeric kind (:data:`EVENT_KINDS`); the words are in the
+  file's notices.
+* **J-V-L checkpoints**: a short voltage sweep into the ``checkpoints`` stream, the output
+  returned to the drive as soon as it ends.
+* **Time under drive**: ``elapsed_s`` counts from the start of the drive, on the station
+  clock; a resumed run continues it (a gap with the output left on counts, one with the
+  output off does not; both are recorded as events).
+* **Resume**: a run whose process died (or was stopped by SIGTERM) continues from its
+  stored rows; the procedure restores its state from them (:meth:`LongRunProcedure.restore`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pymeasure.experiment import FloatParameter, ListParameter
+
+from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
+from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
+from station.analysis.stored_run import StoredRun
+from station.core.errors import ConfigError, DeviceFault
+from station.run.records import Column, Stream
+from station.setup.config import StationConfig
+
+from .base import StationProcedure
+from .device_health import check_point
+from .operating_point import READING_COLUMNS, PointReading, measure_operating_point
+
+TIME_UNITS = "s since 1970-01-01 UTC"
+#: event kinds of the ``events`` stream (column ``kind``); ``value`` says the number each carries
+EVENT_KINDS: dict[str, tuple[int, str]] = {
+    "start": (1, "the drive went on (value: 0)"),
+    "l0": (2, "L0 set (value: L0 in the run's light units)"),
+    "lifetime": (3, "T_x reached (value: x in %)"),
+    "checkpoint_start": (4, "a J-V-L checkpoint began (value: its number)"),
+    "checkpoint_end": (5, "the drive is back after a checkpoint (value: its number)"),
+    "notice": (6, "something the run met and went on from (value: 1 warning, 2 error, 0 info)"),
+    "resume": (7, "the run resumed after its process ended (value: gap in s, negative when the output was off "
+                  "and the gap does not count as time under drive)"),
+    "stop": (8, "the run ended (value: 0 finished, 1 failed, 2 aborted)"),
+    "drive_found": (9, "automatic L0: the drive current was found (value: current density, mA/cm^2)"),
+    "prediction": (10, "the stop rule on the predicted lifetime ended the run (value: predicted T_x in s)"),
+}
+EVENTS = Stream("events", (
+    Column("elapsed_s", "s", "time under drive since the run started"),
+    Column("time_s", TIME_UNITS),
+    Column("kind", "1", "; ".join(f"{code} {name}: {text}" for name, (code, text) in EVENT_KINDS.items()), "i4"),
+    Column("value", "1", "the number the kind carries (see kind)"),
+), description="start, L0, lifetimes, checkpoints, notices, resume gaps and stop, one row each")
+CHECKPOINT_COLUMNS: tuple[Column, ...] = (
+    Column("checkpoint", "1", "checkpoint number (from 0)", "i4"),
+    Column("index", "1", "point number within the checkpoint", "i8"),
+    Column("elapsed_s", "s", "time under drive when the point was measured"),
+    Column("set_voltage_V", "V", "programmed source voltage"),
+    *READING_COLUMNS,
+)
+CHECKPOINTS = Stream("checkpoints", CHECKPOINT_COLUMNS, description="short J-V-L sweeps during the run",
+                     display=("voltage_V", "current_density_mA_cm2", "luminance_cd_m2"))
+DRIVE_MODES = ("current", "voltage")
+STATUS_CODES = {"finished": 0, "failed": 1, "aborted": 2}
+
+
+@dataclass(frozen=True)
+class Drive:
+    """What the source holds: ``mode`` "current" (A) or "voltage" (V), with its compliance."""
+
+    mode: str
+    level: float
+    compliance: float
+
+    def describe(self, area_cm2: float) -> str:
+        if self.mode == "current":
+            return f"{self.level / area_cm2 * 1e3:.4g} mA/cm^2 ({self.level:.4g} A)"
+        return f"{self.level:.4g} V"
+
+
+class LongRunProcedure(StationProcedure):
+    """Base of the lifetime and cycling procedures (not registered itself)."""
+
+    RESUMABLE: ClassVar[bool] = True
+    STATUS_INTERVAL_S: ClassVar[float] = 60.0
+
+    compliance_voltage = FloatParameter("Compliance voltage (current drive)", units="V", default=8.0, minimum=0,
+                                        maximum=MAX_VOLTAGE_V)
+    compliance_current = FloatParameter("Compliance current (voltage drive)", units="A", default=0.1, minimum=0,
+                                        maximum=MAX_CURRENT_A)
+    settle_time = FloatParameter("Settle time before a reading after the drive changes", units="s", default=0.5,
+                                 minimum=0, maximum=3600)
+    light_quantity = ListParameter("Light quantity judged (auto = radiance for NIR emitters)",
+                                   choices=list(LIGHT_QUANTITIES), default="auto")
+    checkpoint_start_voltage = FloatParameter("Checkpoint sweep start", units="V", default=0.0,
+                                              minimum=-MAX_VOLTAGE_V, maximum=MAX_VOLTAGE_V)
+    checkpoint_stop_voltage = FloatParameter("Checkpoint sweep stop", units="V", default=5.0,
+                                             minimum=-MAX_VOLTAGE_V, maximum=MAX_VOLTAGE_V)
+    checkpoint_step_voltage = FloatParameter("Checkpoint sweep step", units="V", default=0.5, minimum=0.001,
+                                             maximum=MAX_VOLTAGE_V)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.drive: Drive | None = None
+        self.judge = LightQuantityJudge(self.light_quantity)
+        self.checkpoints_done = 0
+        self._origin_s = 0.0  # station clock (monotonic) when elapsed_s was 0
+        self._resumed: tuple[float, bool] | None = None  # (gap_s, output_left_on)
+        self._elapsed_offset_s = 0.0
+
+    # --- validation -------------------------------------------------------------------
+    def validate(self, config: StationConfig) -> None:
+        super().validate(config)
+        if self.light_quantity not in LIGHT_QUANTITIES:
+            raise ConfigError(f"parameter light_quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
+        if not 0 < self.compliance_voltage <= min(MAX_VOLTAGE_V, config.max_voltage_V):
+            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V must be within "
+                              f"(0, {min(MAX_VOLTAGE_V, config.max_voltage_V):g}] V (the [safety] limit)")
+        if not 0 < self.compliance_current <= min(MAX_CURRENT_A, config.max_current_A):
+            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A must be within "
+                              f"(0, {min(MAX_CURRENT_A, config.max_current_A):g}] A (the [safety] limit)")
+        highest = max(abs(self.checkpoint_start_voltage), abs(self.checkpoint_stop_voltage))
+        if self.checkpoints_planned() and highest > config.max_voltage_V:
+            raise ConfigError(f"the checkpoint sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
+                              f"{config.max_voltage_V:g} V")
+        if self.checkpoints_planned() and not self.checkpoint_start_voltage < self.checkpoint_stop_voltage:
+            raise ConfigError("parameter checkpoint_start_voltage must be below checkpoint_stop_voltage")
+
+    def checkpoints_planned(self) -> bool:
+        return False
+
+    def checkpoint_voltages(self) -> list[float]:
+        n = int(math.floor((self.checkpoint_stop_voltage - self.checkpoint_start_voltage)
+                           / self.checkpoint_step_voltage + 1e-9))
+        return [self.checkpoint_start_voltage + i * self.checkpoint_step_voltage for i in range(min(n, 10_000) + 1)]
+
+    # --- time -------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Time under drive since the run started (s)."""
+        return self.station.clock.monotonic() - self._origin_s + self._elapsed_offset_s
+
+    def start_clock(self) -> None:
+        self._origin_s = self.station.clock.monotonic()
+
+    def wait_until(self, elapsed_s: float) -> bool:
+        """Wait on the station clock until ``elapsed_s``; False when aborted meanwhile."""
+        remaining = elapsed_s - self.elapsed()
+        if remaining <= 0:
+            return not self.should_stop()
+        return self.station.clock.wait(remaining, self.should_stop)
+
+    # --- events -----------------------------------------------------------------------
+    def event(self, kind: str, value: float = 0.0, message: str = "", level: str = "info") -> None:
+        self.record("events", {"elapsed_s": self.elapsed(), "time_s": self.station.clock.now(),
+                               "kind": EVENT_KINDS[kind][0], "value": value})
+        if message:
+            super().notice(message, level)
+
+    def notice(self, message: str, level: str = "warning") -> None:
+        """A notice is also an event row (faults the run went on from show on the time line)."""
+        super().notice(message, level)
+        self.noticed(message, level)
+
+    def noticed(self, message: str, level: str) -> None:
+        """An event row for a notice; the runner calls this for the notices the drivers post
+        (a retried reading)."""
+        if self._run is not None and self._run.start_record is not None and self.station is not None:
+            self.record("events", {"elapsed_s": self.elapsed(), "time_s": self.station.clock.now(),
+                                   "kind": EVENT_KINDS["notice"][0],
+                                   "value": {"info": 0, "warning": 1, "error": 2}.get(level, 1)})
+
+    # --- drive ------------------------------------------------------------------------
+    def apply_drive(self, drive: Drive) -> None:
+        """Configure the source for ``drive`` and switch the output on at its level."""
+        smu, nplc = self.station.smu, self.station.config.smu.nplc
+        if drive.mode == "current":
+            smu.configure_current_source(drive.compliance, nplc)
+            smu.enable_source()
+            smu.apply_current(drive.level)
+        else:
+            smu.configure_voltage_source(drive.compliance, nplc)
+            smu.enable_source()
+            smu.apply_voltage(drive.level)
+        self.drive = drive
+
+    def measure(self, settle_s: float = 0.0) -> PointReading:
+        """One operating point; a fault of the device or an instrument ends the run (the
+        point is kept as evidence by the caller, which records it first)."""
+        return measure_operating_point(self.station, settle_s)
+
+    def check(self, reading: PointReading) -> None:
+        check_point(reading, self.station.smu)
+        if reading.in_compliance and self.drive is not None:
+            what = "voltage" if self.drive.mode == "current" else "current"
+            raise DeviceFault(f"device failure: {what} at compliance ({reading.before.voltage_V:.3g} V, "
+                              f"{reading.figures.current_A:.3g} A) under a constant {self.drive.mode}")
+
+    def judge_light(self, values: dict[str, float], index: int) -> None:
+        if self.judge.add(values, index):
+            super().notice(f"light judged {self.judge.quantity}: {self.judge.reason}", "info")
+
+    # --- checkpoints ------------------------------------------------------------------
+    def run_checkpoint(self) -> bool:
+        """A short J-V-L sweep, then the drive back at once. False when aborted."""
+        assert self.drive is not None
+        number = self.checkpoints_done
+        drive = self.drive
+        smu = self.station.smu
+        self.event("checkpoint_start", number)
+        smu.configure_voltage_source(self.compliance_current, self.station.config.smu.nplc)
+        smu.enable_source()
+        aborted = False
+        for index, voltage in enumerate(self.checkpoint_voltages()):
+            if self.should_stop():
+                aborted = True
+                break
+            smu.apply_voltage(voltage)
+            reading = measure_operating_point(self.station, 0.0)
+            values = reading.values()
+            values.update(checkpoint=number, index=index, elapsed_s=self.elapsed(), set_voltage_V=voltage)
+            self.record("checkpoints", values)
+            check_point(reading, smu)
+            if reading.in_compliance:
+                break
+        self.apply_drive(drive)
+        self.checkpoints_done += 1
+        self.event("checkpoint_end", number)
+        return not aborted
+
+    # --- lifecycle --------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.station.smu.safe_shutdown()
+
+    def resume_from(self, run: StoredRun, gap_s: float, output_left_on: bool) -> None:
+        """Continue ``run``: the runner calls this before :meth:`startup` of a resumed run."""
+        self._resumed = (gap_s, output_left_on)
+        last = 0.0
+        if run.rows("events"):
+            last = float(run.read_columns(["elapsed_s"], "events")["elapsed_s"][-1])
+        for stream in run.stream_names():
+            if run.rows(stream) and "elapsed_s" in run.column_names(stream):
+                last = max(last, float(run.read_columns(["elapsed_s"], stream)["elapsed_s"][-1]))
+        self._elapsed_offset_s = last + (gap_s if output_left_on else 0.0)
+        if "checkpoints" in run.stream_names() and run.rows("checkpoints"):
+            self.checkpoints_done = int(run.read_columns(["checkpoint"], "checkpoints")["checkpoint"][-1]) + 1
+        self.restore(run)
+
+    def restore(self, run: StoredRun) -> None:
+        """Subclasses rebuild their state from the stored rows."""
+
+    def record_start(self) -> None:
+        if self._resumed is None:
+            self.event("start")
+            return
+        gap_s, left_on = self._resumed
+        self.event("resume", gap_s if left_on else -gap_s,
+                   f"resumed after a gap of {gap_s:.0f} s "
+                   + ("(the output was left on: the gap counts as time under drive)" if left_on
+                      else "(the output was off: the gap is not counted)"), "warning")
+
+    def ending(self, status: str, reason: str) -> None:
+        """The runner's hook before the shutdown: the stop event."""
+        self.event("stop", STATUS_CODES.get(status, 1))
