@@ -88,7 +88,8 @@ class Lifetime(LongRunProcedure):
                                        maximum=86400)
     search_start_current_density = FloatParameter("Automatic L0 - first current density tried", units="mA/cm^2",
                                                   default=0.01, minimum=1e-6, maximum=1e5)
-    l0_definition = ListParameter("L0 definition (initial after the settling time, or maximum for devices that brighten first)",
+    l0_definition = ListParameter("L0 definition (initial after the settling time, or maximum for devices that "
+                                  "brighten first)",
                                   choices=list(L0_DEFINITIONS), default="initial")
     settling_time = FloatParameter("Settling time before L0 (initial definition)", units="s", default=0.0,
                                    minimum=0, maximum=1e6)

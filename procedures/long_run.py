@@ -30,7 +30,7 @@ from station.run.records import Column, Stream
 from station.setup.config import StationConfig
 
 from .base import StationProcedure
-from .device_health import check_point
+from .device_health import OPEN_CIRCUIT_FRACTION, check_point
 from .operating_point import READING_COLUMNS, PointReading, measure_operating_point
 
 TIME_UNITS = "s since 1970-01-01 UTC"
@@ -110,6 +110,7 @@ class LongRunProcedure(StationProcedure):
         self._origin_s = 0.0  # station clock (monotonic) when elapsed_s was 0
         self._resumed: tuple[float, bool] | None = None  # (gap_s, output_left_on)
         self._elapsed_offset_s = 0.0
+        self._drive_current_A: float | None = None  # first current under a constant voltage
 
     # --- validation -------------------------------------------------------------------
     def validate(self, config: StationConfig) -> None:
@@ -184,6 +185,8 @@ class LongRunProcedure(StationProcedure):
             smu.configure_voltage_source(drive.compliance, nplc)
             smu.enable_source()
             smu.apply_voltage(drive.level)
+        if drive != self.drive:
+            self._drive_current_A = None
         self.drive = drive
 
     def measure(self, settle_s: float = 0.0) -> PointReading:
@@ -192,7 +195,18 @@ class LongRunProcedure(StationProcedure):
         return measure_operating_point(self.station, settle_s)
 
     def check(self, reading: PointReading) -> None:
+        """Device and instrument health (:func:`check_point`), and two faults of a held drive:
+        under a constant voltage, the current collapsing below :data:`OPEN_CIRCUIT_FRACTION`
+        of the drive's first reading (an open circuit at any voltage); the compliance reached."""
         check_point(reading, self.station.smu)
+        current = abs(reading.figures.current_A)
+        if self.drive is not None and self.drive.mode == "voltage" and math.isfinite(current):
+            if self._drive_current_A is None:
+                self._drive_current_A = current if current > 0 else None
+            elif current < OPEN_CIRCUIT_FRACTION * self._drive_current_A:
+                raise DeviceFault(f"open circuit: {current:.2g} A at {reading.before.voltage_V:.3g} V, below "
+                                  f"{OPEN_CIRCUIT_FRACTION:.0%} of the {self._drive_current_A:.3g} A the drive "
+                                  f"first gave (check the contacts)")
         if reading.in_compliance and self.drive is not None:
             what = "voltage" if self.drive.mode == "current" else "current"
             raise DeviceFault(f"device failure: {what} at compliance ({reading.before.voltage_V:.3g} V, "

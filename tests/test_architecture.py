@@ -64,7 +64,10 @@ def test_keithley_ranges_live_in_the_driver_and_the_simulation_agrees():
     numbers = re.compile(r"(?<![\d.])(210|1\.05)(?![\d.])")
     offenders = [str(p.relative_to(ROOT)) for p in ABOVE_DRIVERS if numbers.search(source(p))]
     assert offenders == []
-    for cls in (JVLSweep, EQESweep):
+    from procedures.cycling import Cycling
+    from procedures.lifetime import Lifetime
+
+    for cls in (JVLSweep, EQESweep, Lifetime, Cycling):
         for name, parameter in cls.parameter_definitions().items():
             if getattr(parameter, "units", None) == "V" and "voltage" in name and parameter.maximum != float("inf"):
                 assert parameter.maximum == MAX_VOLTAGE_V, name

@@ -40,6 +40,8 @@ MIN_FIT_POINTS = 8
 #: ... and the light this far below its maximum
 MIN_FIT_DECLINE = 0.02
 Z95 = 1.959964
+#: the fit is redone when the decay's span has grown by this fraction (or 200 points came)
+REFIT_TIME_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,8 @@ class DecayTracker:
         points, at_s = self._fit_at
         new = self._history.seen - points
         if not force and self._fit is not None and new < 200 and \
-                not (new >= 5 and self.latest_time_s - self.peak_time_s > 1.05 * (at_s - self.peak_time_s)):
+                not (new >= 5 and self.latest_time_s - self.peak_time_s
+                     > (1 + REFIT_TIME_FRACTION) * (at_s - self.peak_time_s)):
             return self._fit
         if not math.isfinite(self.peak) or self.latest_relative * self.l0 > (1 - MIN_FIT_DECLINE) * self.peak:
             return None

@@ -211,10 +211,11 @@ class ProcedureRunner:
         self.start_record = replace(resume.start, light=light, instruments={**resume.start.instruments,
                                                                             **self.station.identities()},
                                     durability_interval_s=self.station.config.durability_interval_s)
+        # the state first: once the copy holds the stored rows it replaces the stored file
+        self.procedure.resume_from(resume.stored, resume.gap_s, resume.output_left_on)  # type: ignore[attr-defined]
         self.stream.emit(self.start_record)
         resume.replay()
         self._counts.update(resume.counts)
-        self.procedure.resume_from(resume.stored, resume.gap_s, resume.output_left_on)  # type: ignore[attr-defined]
 
     def _end(self, status: str, reason: str, main: MainCurve) -> None:
         st = self.station
