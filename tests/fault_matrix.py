@@ -144,7 +144,7 @@ DISK_CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from station.cli import main
     from station.data.reader import read_run
-    code = main(["run", {procedure!r}, "--config", {config!r}, "--out", {out!r}])
+    code = main(["run", {procedure!r}, "--config", {config!r}, "--out", {out!r}, *{options!r}])
     print("EXIT", code, flush=True)
     run = read_run({out!r})
     print("FILE", run.points, run.status)
@@ -170,7 +170,10 @@ def run_disk_full(procedure_name: str, size_mb: int = 32) -> dict:
                           f'at = {AT}, path = "{mount}/filler"}}]\n')
         out = mount / "run.h5"
         child = Path(work) / "child.py"
-        child.write_text(DISK_CHILD.format(root=root, procedure=procedure_name, config=str(config), out=str(out)))
+        parameters = getattr(procedure_class(procedure_name), "FAULT_MATRIX_PARAMETERS", {})
+        options = [x for name, value in parameters.items() for x in ("--" + name.replace("_", "-"), str(value))]
+        child.write_text(DISK_CHILD.format(root=root, procedure=procedure_name, config=str(config), out=str(out),
+                                           options=options))
         script = f"mount -t tmpfs -o size={size_mb}m tmpfs {mount} && exec {sys.executable} {child}"
         result = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True,
                                 timeout=300, env={**os.environ, "PYTHONPATH": root})
