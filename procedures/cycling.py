@@ -13,7 +13,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter
 
 from drivers.keithley2400 import MAX_VOLTAGE_V
 from station.analysis.cycling import cycling_analysis
-from station.analysis.lifetime import LIGHT_UNITS, usable_light
+from station.analysis.lifetime import LIGHT_UNITS, judge_quantity, usable_light
 from station.analysis.stored_run import StoredRun
 from station.core.errors import ConfigError
 from station.run.records import Column, MainCurve, Stream
@@ -194,8 +194,6 @@ class Cycling(LongRunProcedure):
             light = run.read_columns(["light_mean"], "cycles")["light_mean"]
             finite = [float(x) for x in light if math.isfinite(x)]
             self.first_light = finite[0] if finite else math.nan
-            from station.analysis.lifetime import judge_quantity
-
             self.judge.decided = judge_quantity(run, "cycles", self.light_quantity)
             self.judge.reason = "judged before the run resumed"
 

@@ -20,14 +20,14 @@ from pymeasure.experiment import FloatParameter, ListParameter
 from drivers.keithley2400 import MAX_VOLTAGE_V
 from station.analysis.decay import L0_DEFINITIONS, DecayTracker
 from station.analysis.lifetime import (
-    LIGHT_COLUMNS,
     LIGHT_UNITS,
+    judge_quantity,
     lifetime_analysis,
     lifetime_percents,
     track_decay,
     usable_light,
 )
-from station.analysis.stored_run import StoredRun
+from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, InstrumentFault
 from station.run.records import Column, MainCurve, Stream
 from station.setup.config import StationConfig
@@ -116,7 +116,6 @@ class Lifetime(LongRunProcedure):
         self._next_spectrum_s = 0.0
         self._next_checkpoint_s = math.inf
         self._next_monitor_s = 0.0
-        self._found_current_A = math.nan
 
     @property
     def percents(self) -> tuple[float, ...]:
@@ -316,7 +315,6 @@ class Lifetime(LongRunProcedure):
         else:
             raise InstrumentFault(f"automatic L0: no current gave {target:g} {LIGHT_UNITS[self.judge.quantity]} "
                                   f"within {SEARCH_MAX_READINGS} readings")
-        self._found_current_A = current
         overshoot = max(highest / target - 1, 0.0)
         return current / area * 1e3, (
             f"automatic L0: {current / area * 1e3:.4g} mA/cm^2 gives {light:.4g} {LIGHT_UNITS[self.judge.quantity]} "
@@ -325,24 +323,20 @@ class Lifetime(LongRunProcedure):
 
     # --- resume -----------------------------------------------------------------------
     def restore(self, run: StoredRun) -> None:
-        rows = run.rows("monitor")
-        if not rows:
+        last = last_row(run, ["set_current_A", "set_voltage_V"], "monitor")
+        if last is None:
             raise ConfigError("the run has no monitor point to resume from")
-        last = run.read_columns(["elapsed_s", "set_current_A", "set_voltage_V", "centroid_nm"], "monitor")
-        current, voltage = float(last["set_current_A"][-1]), float(last["set_voltage_V"][-1])
+        current, voltage = float(last["set_current_A"]), float(last["set_voltage_V"])
         self._stored_drive = Drive("current", current, self.compliance_voltage) if math.isfinite(current) else \
             Drive("voltage", voltage, self.compliance_current)
-        from station.analysis.lifetime import judge_quantity
-
         quantity = judge_quantity(run, "monitor", self.light_quantity)
         self.judge.decided, self.judge.reason = quantity, "judged before the run resumed"
-        self.tracker, last_s = track_decay(run, "monitor", quantity, self.l0_definition, self.settling_time,
-                                           self.percents)
-        self.monitor_points, self.spectra_points = rows, run.rows("spectra")
+        self.tracker, _ = track_decay(run, "monitor", quantity, self.l0_definition, self.settling_time, self.percents)
+        self.monitor_points, self.spectra_points = run.rows("monitor"), run.rows("spectra")
         self._next_monitor_s = self._elapsed_offset_s
-        if self.spectra_points:
-            self._next_spectrum_s = float(run.read_columns(["elapsed_s"], "spectra")["elapsed_s"][-1]) \
-                + self.spectrum_interval
+        last_spectrum = last_row(run, ["elapsed_s"], "spectra")
+        if last_spectrum is not None:
+            self._next_spectrum_s = last_spectrum["elapsed_s"] + self.spectrum_interval
         self._next_checkpoint_s = ((self.checkpoints_done + 1) * self.checkpoint_interval * 3600
                                    if self.checkpoint_interval > 0 else math.inf)
 
@@ -351,5 +345,3 @@ class Lifetime(LongRunProcedure):
     def analyze(cls, run: StoredRun) -> dict[str, Any]:
         return lifetime_analysis(run)
 
-
-__all__ = ["Lifetime", "LIGHT_COLUMNS"]

@@ -24,7 +24,7 @@ from pymeasure.experiment import FloatParameter, ListParameter
 
 from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
 from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
-from station.analysis.stored_run import StoredRun
+from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, DeviceFault
 from station.run.records import Column, Stream
 from station.setup.config import StationConfig
@@ -251,15 +251,12 @@ class LongRunProcedure(StationProcedure):
     def resume_from(self, run: StoredRun, gap_s: float, output_left_on: bool) -> None:
         """Continue ``run``: the runner calls this before :meth:`startup` of a resumed run."""
         self._resumed = (gap_s, output_left_on)
-        last = 0.0
-        if run.rows("events"):
-            last = float(run.read_columns(["elapsed_s"], "events")["elapsed_s"][-1])
-        for stream in run.stream_names():
-            if run.rows(stream) and "elapsed_s" in run.column_names(stream):
-                last = max(last, float(run.read_columns(["elapsed_s"], stream)["elapsed_s"][-1]))
-        self._elapsed_offset_s = last + (gap_s if output_left_on else 0.0)
-        if "checkpoints" in run.stream_names() and run.rows("checkpoints"):
-            self.checkpoints_done = int(run.read_columns(["checkpoint"], "checkpoints")["checkpoint"][-1]) + 1
+        ends = [row["elapsed_s"] for stream in run.stream_names() if "elapsed_s" in run.column_names(stream)
+                and (row := last_row(run, ["elapsed_s"], stream)) is not None]
+        self._elapsed_offset_s = max([0.0, *ends]) + (gap_s if output_left_on else 0.0)
+        checkpoint = last_row(run, ["checkpoint"], "checkpoints") if "checkpoints" in run.stream_names() else None
+        if checkpoint is not None:
+            self.checkpoints_done = int(checkpoint["checkpoint"]) + 1
         self.restore(run)
 
     def restore(self, run: StoredRun) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from procedures import procedure_class
 from procedures.base import StationProcedure
-from station.analysis.stored_run import StoredRun
+from station.analysis.stored_run import StoredRun, last_row
 from station.analysis.summary import run_summary
 from station.core.errors import StorageError
 from station.core.signals import INTERRUPTS
@@ -146,10 +146,9 @@ def _resume(run: RunFile, writer: HDF5RunWriter, station: Station) -> Resume:
     counts = {s: run.rows(s) for s in streams}
     last = run.metadata["start_time_s"]
     for s in streams:
-        if counts[s] and "time_s" in run.column_names(s):
-            t = run.read_columns(["time_s"], s)["time_s"]
-            if len(t) and np.isfinite(t[-1]):
-                last = max(last, float(t[-1]))
+        row = last_row(run, ["time_s"], s) if "time_s" in run.column_names(s) else None
+        if row is not None and np.isfinite(row["time_s"]):
+            last = max(last, float(row["time_s"]))
     notices = stored_notices(run)
 
     def replay() -> None:

@@ -30,12 +30,21 @@ class StoredRun(Protocol):
     def rows(self, stream: str | None = None) -> int:
         """Rows stored in a stream."""
 
-    def read_columns(self, names: Sequence[str], stream: str | None = None) -> dict[str, np.ndarray]:
-        """Whole columns (float64, or int64 for integer columns)."""
+    def read_columns(self, names: Sequence[str], stream: str | None = None,
+                     rows: slice | None = None) -> dict[str, np.ndarray]:
+        """Whole columns, or the ``rows`` asked for (float64, or int64 for integer columns)."""
 
     def iter_chunks(self, names: Sequence[str], stream: str | None = None,
                     chunk_rows: int = 65536) -> Iterator[dict[str, np.ndarray]]:
         """The columns ``chunk_rows`` rows at a time."""
+
+
+def last_row(run: StoredRun, names: Sequence[str], stream: str) -> dict[str, Any] | None:
+    """The last stored row of ``stream`` (None when it has none), read alone."""
+    rows = run.rows(stream)
+    if not rows:
+        return None
+    return {name: values[0].item() for name, values in run.read_columns(names, stream, slice(rows - 1, rows)).items()}
 
 
 def parameter_values(run: StoredRun) -> dict[str, Any]:
