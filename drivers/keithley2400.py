@@ -383,8 +383,9 @@ class StationKeithley2400(SCPIMixin, Instrument):
             self.source_current = float(level)
             self.clock.sleep(pause)
 
-    def safe_shutdown(self, timeout_s: float | None = None) -> OutputOffReport:
-        """Ramp to zero, switch the output off and read the state back.
+    def safe_shutdown(self, timeout_s: float | None = None, ramp: bool = True) -> OutputOffReport:
+        """Ramp to zero (unless ``ramp`` is false: an emergency stop), switch the output off
+        and read the state back.
 
         The output-off step runs even if the ramp fails; it is repeated (with a device
         clear, in case an interrupted query left a reply behind) until the instrument
@@ -394,7 +395,9 @@ class StationKeithley2400(SCPIMixin, Instrument):
         timeout = self.output_off_timeout_s if timeout_s is None else timeout_s
         last_level = self.last_level_text()
         try:
-            if self._source_mode == "CURR":
+            if not ramp:
+                pass
+            elif self._source_mode == "CURR":
                 self.ramp_to_current(0.0)
             else:
                 self.ramp_to_voltage(0.0)

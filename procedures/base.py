@@ -29,7 +29,7 @@ from drivers.spectral_result import SpectralResult
 from station.analysis.stored_run import StoredRun
 from station.analysis.summary import run_summary
 from station.core.errors import ConfigError
-from station.run.records import MainCurve, Stream
+from station.run.records import CURVE, SPECTROGRAM, SPECTRUM, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class StationProcedure(Procedure):
     STREAMS: ClassVar[tuple[Stream, ...]] = ()
     #: the curve generic viewers plot
     MAIN: ClassVar[MainCurve | None] = None
+    #: live plots (window, watch mode); empty: the main curve and, if its stream has
+    #: spectra, the latest spectrum and the spectra against the main axis
+    PLOTS: ClassVar[tuple[Plot, ...]] = ()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -78,6 +81,20 @@ class StationProcedure(Procedure):
         if self.MAIN is None:
             raise NotImplementedError(f"{type(self).__name__} declares no main curve")
         return self.MAIN
+
+    @classmethod
+    def plots(cls) -> tuple[Plot, ...]:
+        """The live plots of this procedure (:attr:`PLOTS`, or ones made from the main curve)."""
+        if cls.PLOTS:
+            return cls.PLOTS
+        if cls.MAIN is None:
+            return ()
+        main = cls.MAIN
+        plots = [Plot(main.signal, main.stream, CURVE, main.axis, main.signal)]
+        if any(s.name == main.stream and s.spectra for s in cls.STREAMS):
+            plots += [Plot("Latest spectrum", main.stream, SPECTRUM),
+                      Plot("Spectra", main.stream, SPECTROGRAM, x=main.axis)]
+        return tuple(plots)
 
     def parameters_with_units(self) -> dict[str, tuple[Any, str]]:
         return {name: (getattr(self, name), getattr(p, "units", None) or "")
@@ -112,9 +129,9 @@ class StationProcedure(Procedure):
         assert self._run is not None, "the procedure is not bound to a run"
         return self._run.record(stream, values, spectrum)
 
-    def report_progress(self, fraction: float, message: str = "") -> None:
+    def report_progress(self, fraction: float, message: str = "", values: Mapping[str, float] | None = None) -> None:
         assert self._run is not None, "the procedure is not bound to a run"
-        self._run.progress(fraction, message)
+        self._run.progress(fraction, message, values)
 
     def notice(self, message: str, level: str = "warning") -> None:
         """Something the run met and went on from: stored in the file, shown on screen."""

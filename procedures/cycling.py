@@ -16,7 +16,7 @@ from station.analysis.cycling import cycling_analysis
 from station.analysis.lifetime import LIGHT_UNITS, judge_quantity, usable_light
 from station.analysis.stored_run import StoredRun
 from station.core.errors import ConfigError
-from station.run.records import Column, MainCurve, Stream
+from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
 from .long_run import CHECKPOINTS, DRIVE_MODES, EVENTS, Drive, LongRunProcedure
@@ -57,6 +57,13 @@ class Cycling(LongRunProcedure):
     MAIN = MainCurve("cycles", axis="cycle", signal="relative_light",
                      auxiliary=("luminance_mean_cd_m2", "voltage_mean_V", "current_density_mean_mA_cm2"))
     FAULT_MATRIX_PARAMETERS = {"cycles": 8, "on_time": 2.0, "off_time": 1.0}
+    PLOTS = (
+        Plot("L/L0 against cycle", "cycles", x="cycle", y="relative_light"),
+        Plot("Luminance against cycle", "cycles", x="cycle", y="luminance_mean_cd_m2"),
+        Plot("Voltage against cycle", "cycles", x="cycle", y="voltage_mean_V"),
+        Plot("Latest spectrum", "cycles", SPECTRUM),
+        Plot("Spectra against cycle", "cycles", SPECTROGRAM, x="cycle"),
+    )
     STATUS_INTERVAL_S = 30.0
 
     cycles = IntegerParameter("Cycles", default=650, minimum=1, maximum=MAX_CYCLES)

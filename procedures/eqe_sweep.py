@@ -9,7 +9,7 @@ from pymeasure.experiment import FloatParameter, IntegerParameter
 
 from drivers.keithley2400 import MAX_VOLTAGE_V
 from station.core.errors import ConfigError
-from station.run.records import MainCurve
+from station.run.records import SPECTROGRAM, SPECTRUM, MainCurve, Plot
 from station.setup.config import StationConfig
 
 from .sweep_base import SweepProcedure
@@ -26,6 +26,13 @@ class EQESweep(SweepProcedure):
     MAIN = MainCurve("points", axis="current_density_mA_cm2", signal="eqe",
                      auxiliary=("voltage_V", "luminance_cd_m2", "radiance_W_sr_m2"))
     COMPLIANCE_REASON = "voltage compliance reached"
+    PLOTS = (
+        Plot("EQE-J", "points", x="current_density_mA_cm2", y="eqe", log_x=True),
+        Plot("L-J", "points", x="current_density_mA_cm2", y="luminance_cd_m2", log_x=True, log_y=True),
+        Plot("J-V", "points", x="voltage_V", y="current_density_mA_cm2", log_y=True, absolute=True),
+        Plot("Latest spectrum", "points", SPECTRUM),
+        Plot("Spectra against time", "points", SPECTROGRAM, x="elapsed_s"),
+    )
 
     start_current_density = FloatParameter("Start current density", units="mA/cm^2", default=0.01, minimum=0,
                                            maximum=1e6)

@@ -29,10 +29,10 @@ from station.analysis.lifetime import (
 )
 from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, InstrumentFault
-from station.run.records import Column, MainCurve, Stream
+from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Marks, Plot, Stream
 from station.setup.config import StationConfig
 
-from .long_run import CHECKPOINTS, EVENTS, Drive, LongRunProcedure
+from .long_run import CHECKPOINTS, EVENT_KINDS, EVENTS, Drive, LongRunProcedure
 from .operating_point import READING_COLUMNS
 
 LIFETIME_DRIVES = ("current", "voltage", "luminance")
@@ -72,6 +72,13 @@ class Lifetime(LongRunProcedure):
     MAIN = MainCurve("monitor", axis="elapsed_s", signal="relative_light",
                      auxiliary=("luminance_cd_m2", "radiance_W_sr_m2", "voltage_V", "current_density_mA_cm2"))
     FAULT_MATRIX_PARAMETERS = {"monitor_interval": 1.0, "max_duration": 0.01, "spectrum_interval": 2.0}
+    PLOTS = (
+        Plot("L/L0 against time", "monitor", x="elapsed_s", y="relative_light", x_in_hours=True, prediction=True,
+             marks=(Marks("events", "elapsed_s", "kind", EVENT_KINDS["lifetime"][0], "value", "T{value:g}"),)),
+        Plot("Voltage against time", "monitor", x="elapsed_s", y="voltage_V", x_in_hours=True),
+        Plot("Latest spectrum", "spectra", SPECTRUM),
+        Plot("Spectra against time", "spectra", SPECTROGRAM, x="elapsed_s", x_in_hours=True),
+    )
 
     drive_mode = ListParameter("Drive (constant current density, constant voltage, or the current for a "
                                "requested initial luminance = automatic L0)", choices=list(LIFETIME_DRIVES),
@@ -238,7 +245,7 @@ class Lifetime(LongRunProcedure):
         for percent in reached:
             crossing = self.tracker.crossings[percent]
             self.event("lifetime", percent, f"T{percent:g} reached: {_hours(crossing.time_s)}")
-        self.report_progress(min(elapsed / (self.max_duration * 3600), 1.0), self.status_line())
+        self.report_progress(min(elapsed / (self.max_duration * 3600), 1.0), self.status_line(), self.prediction())
         return self.stop_check(elapsed)
 
     def stop_check(self, elapsed: float) -> str:
@@ -256,6 +263,16 @@ class Lifetime(LongRunProcedure):
                     return (f"T{self.target_percent:g} predicted {_hours(t)} (95 % {_hours(low)} to {_hours(high)}, "
                             f"within +-{self.stop_when_predicted_within:.0%}; extrapolated)")
         return ""
+
+    def prediction(self) -> dict[str, float]:
+        """The running fit and T_x prediction, for a live plot (empty without a fit)."""
+        fit = self.tracker.fit() if self.target_percent not in self.tracker.crossings else None
+        if fit is None or not math.isfinite(self.tracker.l0):
+            return {}
+        t, low, high = fit.time_to(self.target_percent)
+        return {"fit_amplitude": fit.amplitude, "fit_tau_s": fit.tau_s, "fit_beta": fit.beta,
+                "fit_t_peak_s": fit.t_peak_s, "predicted_percent": self.target_percent,
+                "predicted_s": t, "predicted_low_s": low, "predicted_high_s": high}
 
     def status_line(self) -> str:
         """elapsed, L/L0, the T_x reached so far, the prediction."""

@@ -107,7 +107,7 @@ def measure_operating_point(station: Station, settle_s: float) -> PointReading:
     light was measured); the voltage is the first reading's.
     """
     clock, smu = station.clock, station.smu
-    clock.sleep(settle_s)
+    station.wait(settle_s)  # an abort ends the wait at once
     before = smu.read_point()
     time_s = clock.now()
     spectrum = station.measure_light()

@@ -17,7 +17,7 @@ from station.analysis.stored_run import StoredRun
 from station.analysis.sweep import sweep_analysis
 from station.core.emission_band import runs_off_text
 from station.core.errors import ConfigError, EmissionOutOfRange
-from station.run.records import Column, MainCurve, Stream
+from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
 from .base import StationProcedure
@@ -52,6 +52,13 @@ class SweepProcedure(StationProcedure):
     MAIN = MainCurve("points", axis="voltage_V", signal="luminance_cd_m2",
                      auxiliary=("current_density_mA_cm2", "radiance_W_sr_m2", "eqe"))
     COMPLIANCE_REASON: ClassVar[str] = "compliance reached"
+    PLOTS = (
+        Plot("J-V", "points", x="voltage_V", y="current_density_mA_cm2", log_y=True, absolute=True),
+        Plot("L-V", "points", x="voltage_V", y="luminance_cd_m2", log_y=True),
+        Plot("EQE-J", "points", x="current_density_mA_cm2", y="eqe", log_x=True),
+        Plot("Latest spectrum", "points", SPECTRUM),
+        Plot("Spectra against time", "points", SPECTROGRAM, x="elapsed_s"),
+    )
 
     settle_time = FloatParameter("Settle time after each step", units="s", default=0.1, minimum=0, maximum=3600)
     luminance_limit = FloatParameter("Stop at luminance", units="cd/m^2", default=INF, minimum=0, maximum=INF)

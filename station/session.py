@@ -9,9 +9,10 @@ use) and stored in the file.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from station.data.writer import HDF5RunWriter, finish_file
 from station.run.record_stream import QueuedSink
 from station.run.records import FAILED, Notice, RunStop, Sink
 from station.run.runner import ProcedureRunner, Resume
+from station.setup.config import StationConfig
 from station.setup.station import Station
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,19 @@ class RunOutcome:
         return self.stop.points
 
 
+def simulated_device_state(run_file: Path) -> Path:
+    """Where the simulated bench keeps the device of a resumable run (next to its file)."""
+    return run_file.with_name(f".{run_file.name}.simulated-device")
+
+
+def config_for_run(config: StationConfig, cls: type[StationProcedure], out: Path) -> StationConfig:
+    """The configuration a run into ``out`` uses: on the simulated bench a resumable
+    procedure's device outlives the program, in a state file next to the run file."""
+    if getattr(cls, "RESUMABLE", False) and config.uses_simulation:
+        return dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)))
+    return config
+
+
 def analyze_run(run: StoredRun) -> dict[str, Any]:
     """Figures of merit of a stored run, by its procedure's ``analyze``.
 
@@ -71,7 +86,8 @@ def analyze_run(run: StoredRun) -> dict[str, Any]:
 
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,
                 overwrite: bool = False, sinks: Sequence[Sink] = (), title: str = "",
-                queue_sinks: bool = True, resume_from: RunFile | None = None) -> RunOutcome:
+                queue_sinks: bool = True, resume_from: RunFile | None = None,
+                on_runner: Callable[[ProcedureRunner], None] | None = None) -> RunOutcome:
     """Run ``procedure`` on ``station`` into a new run file and analyse it.
 
     ``path`` is the file to write or a :class:`RunFileClaim` taken on it before the
@@ -80,12 +96,15 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     ``sinks`` (terminal, plot ...) get the records through a :class:`QueuedSink` unless
     ``queue_sinks`` is false. Ctrl-C and SIGTERM are re-raised after the file is closed
     with its status and its figures; nothing after the run's end can be interrupted.
+    ``on_runner`` gets the runner before it starts (the window keeps it to abort the run).
     """
     claim = path if isinstance(path, RunFileClaim) else RunFileClaim(path, overwrite)
     writer = HDF5RunWriter(claim.partial_path, finalise=False, claim=claim)
     extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
     resume = _resume(resume_from, writer, station) if resume_from is not None else None
     the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title, resume=resume)
+    if on_runner is not None:
+        on_runner(the_runner)
     analysis: dict[str, Any] = {}
     final: Path | None = None
     stop: RunStop | None = None

@@ -68,6 +68,18 @@ CELLS: tuple[Cell, ...] = (
 )
 
 
+#: the window's own paths (station.gui): the action, taken once the run reaches reading AT
+WINDOW_CELLS: tuple[Cell, ...] = (
+    Cell("window: Abort", (), "aborted", "aborted by the operator"),
+    Cell("window: Emergency stop", (), "aborted", "emergency stop"),
+    Cell("window: closed during the run", (), "aborted", "aborted by the operator"),
+    Cell("window: Abort while the light reading hangs", (Fault("spectrometer_hang", AT),), "aborted",
+         "aborted by the operator"),
+)
+#: the output must be off (on the simulated instrument) this soon after the window's action
+WINDOW_OFF_WITHIN_S = 1.0
+
+
 @dataclass
 class Result:
     procedure: str
@@ -80,6 +92,7 @@ class Result:
     rows_in_file: int
     file_status: str
     notices: list[str]
+    off_after_s: float = 0.0  # window cells: from the action to the simulated output off
 
     @property
     def intact(self) -> bool:
@@ -118,6 +131,58 @@ def run_cell(procedure_name: str, cell: Cell, directory: Path) -> Result:
                   run.points if outcome is None else outcome.points, run.points, run.status, notices)
 
 
+def run_window_cell(procedure_name: str, cell: Cell, directory: Path) -> Result:
+    """One of :data:`WINDOW_CELLS`: the procedure queued in the window (offscreen Qt), the
+    window's action taken from the GUI thread once the run reaches reading AT."""
+    from station.gui.app import application
+    from station.gui.window import StationWindow
+
+    app = application()
+    config = dataclasses.replace(load_config(), output_off_timeout_s=0.5)
+    bench = SimulatedBench(faults=cell.faults)
+
+    def opener(cfg):
+        station = open_station(cfg, bench=bench)
+        station.light_timeout_s = 5.0  # a hang is given up after 5 s here (the abort comes first)
+        return station
+
+    window = StationWindow(config, directory)
+    window.confirm_close = lambda: True
+    window.queue._opener = opener
+    window.queue.add(procedure_name, dict(getattr(procedure_class(procedure_name), "FAULT_MATRIX_PARAMETERS", {})))
+    window.run_queue()
+    deadline = time.monotonic() + 60
+    while bench.readings < AT and window.queue.running and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+    if "hangs" in cell.name:
+        time.sleep(0.3)  # the light reading is hanging by now
+    acted = time.monotonic()
+    if "Emergency" in cell.name:
+        window.abort(emergency=True)
+    elif "closed" in cell.name:
+        window.close()
+    else:
+        window.abort()
+    while bench.keithley.output_on and time.monotonic() - acted < 10:
+        app.processEvents()
+        time.sleep(0.001)
+    off_after = time.monotonic() - acted
+    while not window.queue.wait(0.01):
+        app.processEvents()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    item = window.queue.items[0]
+    run = read_run(item.path)
+    with run.open() as f:
+        notices = [m.decode() for m in f["entry/notices/message"][:]]
+        output_said = f["entry/output_state"][0].decode()
+    bench.close()
+    return Result(procedure_name, cell.name, item.state, item.reason, output_said, bench.keithley.output_on,
+                  run.points, run.points, run.status, notices, off_after)
+
+
 def check(cell: Cell, r: Result) -> list[str]:
     """What is wrong with a result (empty: the cell passes)."""
     problems = []
@@ -133,6 +198,8 @@ def check(cell: Cell, r: Result) -> list[str]:
     if not r.intact:
         problems.append(f"file: {r.rows_in_file} rows, status {r.file_status!r}; run reported "
                         f"{r.points_reported} points, {r.status!r}")
+    if r.off_after_s > WINDOW_OFF_WITHIN_S:
+        problems.append(f"the output went off {r.off_after_s:.2f} s after the window's action")
     if cell.notice and not any(cell.notice in n for n in r.notices):
         problems.append(f"no notice with {cell.notice!r}: {r.notices}")
     return problems
@@ -198,6 +265,12 @@ def main() -> None:
                 rows.append(f"| {name} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
                             f"{'on' if r.output_really_on else 'off'} | {r.points_reported} / {r.rows_in_file} "
                             f"{mark} |")
+            for cell in WINDOW_CELLS:
+                r = run_window_cell(name, cell, Path(directory))
+                mark = "ok" if not check(cell, r) else "FAIL"
+                rows.append(f"| {name} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
+                            f"{'on' if r.output_really_on else 'off'} ({r.off_after_s:.2f} s after) | "
+                            f"{r.points_reported} / {r.rows_in_file} {mark} |")
             if can_mount_tmpfs():
                 d = run_disk_full(name)
                 rows.append(f"| {name} | disk full (tmpfs filled by another program) | {d['file_status']} | "

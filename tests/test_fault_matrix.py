@@ -8,13 +8,21 @@ import pytest
 
 from procedures import procedure_names
 
-from .fault_matrix import CELLS, can_mount_tmpfs, check, run_cell, run_disk_full
+from .fault_matrix import CELLS, WINDOW_CELLS, can_mount_tmpfs, check, run_cell, run_disk_full, run_window_cell
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.name for c in CELLS])
 @pytest.mark.parametrize("procedure", procedure_names())
 def test_fault_matrix_cell(procedure, cell, tmp_path):
     result = run_cell(procedure, cell, tmp_path)
+    assert check(cell, result) == [], result
+
+
+@pytest.mark.parametrize("cell", WINDOW_CELLS, ids=[c.name for c in WINDOW_CELLS])
+@pytest.mark.parametrize("procedure", procedure_names())
+def test_fault_matrix_window_cell(procedure, cell, tmp_path):
+    """The window's Abort, Emergency stop and close: output off within 1 s, file aborted, every point kept."""
+    result = run_window_cell(procedure, cell, tmp_path)
     assert check(cell, result) == [], result
 
 

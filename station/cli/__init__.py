@@ -106,6 +106,15 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
                      help="reference luminances to convert to, cd/m^2")
     fit.add_argument("--json", action="store_true", help="print as JSON")
 
+    gui = sub.add_parser("gui", help="the station window: queue runs, live plots, abort, past runs, watch a file")
+    gui.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
+    gui.add_argument("--folder", type=Path, default=Path("."), help="folder the runs' files are written to")
+    gui.add_argument("--pattern", default="{date}-{time}-{n:03d}-{procedure}.h5",
+                     help="file name of each run: {procedure} {n} {date} {time} {title} and any parameter")
+    gui.add_argument("--watch", type=Path, action="append", default=[],
+                     help="follow this run file, written by another process (repeatable)")
+    gui.add_argument("--open", type=Path, action="append", default=[], help="open this run file in the browser")
+
     sub.add_parser("presets", help="list the simulated device presets")
     config = sub.add_parser("config", help="print the default (simulated bench) configuration")
     config.add_argument("--check", type=Path, help="validate this configuration file instead")
@@ -125,6 +134,7 @@ COMMANDS = {
     "recover": ("file_commands", "recover_command"),
     "resume": ("lifetime_commands", "resume_command"),
     "lifetime-fit": ("lifetime_commands", "lifetime_fit_command"),
+    "gui": ("gui_command", "gui_command"),
 }
 
 

@@ -21,11 +21,11 @@ def resume_command(args: argparse.Namespace) -> int:
     resumed run's copy (every stored row, then new ones) holds its first point."""
     from station.data.file_claim import RunFileClaim, being_written
     from station.data.reader import read_run
-    from station.session import resumable, run_to_file
+    from station.session import resumable, run_to_file, simulated_device_state
     from station.setup.config import config_from_text, load_config
     from station.sinks.terminal import TerminalProgress
 
-    from .run_commands import simulated_device_state, status_interval
+    from .run_commands import status_interval
 
     path: Path = args.file
     if being_written(path):

@@ -6,23 +6,15 @@ import argparse
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
 from procedures import procedure_class, procedure_names
-from procedures.base import StationProcedure
+from procedures.parameters import SAFETY_CAPPED, build_procedure, option
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
 from .output import check_figure_output, opened_station, print_analysis
-
-#: compliance parameters whose default is capped at the station's safety limit
-SAFETY_CAPPED = {"compliance_current": "max_current_A", "compliance_voltage": "max_voltage_V"}
-
-
-def option(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = None) -> None:
@@ -69,31 +61,6 @@ def _add_parameter_option(p: argparse.ArgumentParser, name: str, parameter: Para
         p.add_argument(option(name), default=parameter.default, help=text)
 
 
-def build_procedure(cls: type[StationProcedure], values: dict[str, Any], config: Any) -> StationProcedure:
-    """A procedure from option values, checked against pymeasure's limits and the station."""
-    parameters = cls.parameter_definitions()
-    for name, limit in SAFETY_CAPPED.items():
-        if name in values and values[name] is None:
-            values[name] = min(parameters[name].default, getattr(config, limit))
-    for name, value in values.items():  # NaN passes these range checks; procedure.validate refuses it
-        try:
-            parameters[name].convert(value)
-        except ValueError:
-            p = parameters[name]
-            units = getattr(p, "units", None) or ""
-            allowed = (f"allowed {p.minimum:g} to {p.maximum:g} {units}".rstrip()
-                       if hasattr(p, "minimum") else "not allowed")
-            raise ConfigError(f"bad parameter {option(name)} {value}: {allowed}") from None
-    try:
-        procedure = cls(**values)
-        procedure.check_parameters()
-        procedure.refresh_parameters()
-    except (ValueError, NameError) as exc:
-        raise ConfigError(f"bad parameter: {exc}") from None
-    procedure.validate(config)
-    return procedure
-
-
 #: longest --title stored (the file keeps it as an attribute)
 MAX_TITLE_CHARS = 10_000
 
@@ -102,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Everything checked and the output file claimed before any instrument is opened."""
     from station.data.file_claim import RunFileClaim, check_writable_path
     from station.data.storage_guard import check_free_space
-    from station.session import run_to_file
+    from station.session import config_for_run, run_to_file
     from station.setup.config import check_pixel_area, load_config
     from station.sinks.terminal import TerminalProgress
 
@@ -119,8 +86,7 @@ def run_command(args: argparse.Namespace) -> int:
         check_figure_output(args.plot, "--plot", inputs=(out,))
     check_free_space(out, procedure.planned_points())
     interval = status_interval(args.status_interval, cls)
-    if getattr(cls, "RESUMABLE", False) and config.uses_simulation:  # the simulated device outlives the program
-        config = dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)))
+    config = config_for_run(config, cls, out)
 
     with RunFileClaim(out, args.overwrite) as claim, opened_station(config) as station:
         outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
@@ -138,11 +104,6 @@ def run_command(args: argparse.Namespace) -> int:
         plot_run(read_run(outcome.path), args.plot)
         print(f"wrote {args.plot}")
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
-
-
-def simulated_device_state(run_file: Path) -> Path:
-    """Where the simulated bench keeps the device of a resumable run (next to its file)."""
-    return run_file.with_name(f".{run_file.name}.simulated-device")
 
 
 def status_interval(given: float | None, cls: type) -> float:

@@ -57,6 +57,11 @@ class EmissionOutOfRange(StationError):
     instrument's wavelength range. The run stops: driving the device on measures nothing."""
 
 
+class RunAborted(StationError):
+    """The operator aborted the run (the window's Abort or Emergency stop) while the
+    station was waiting: for the light instrument, a settling time, a monitor interval."""
+
+
 class StorageError(StationError):
     """The run file cannot be written: disk full, I/O error, file removed or taken."""
 

@@ -84,6 +84,71 @@ class MainCurve:
         return (self.axis, self.signal, *[n for n in self.auxiliary if n not in (self.axis, self.signal)])
 
 
+#: kinds of :class:`Plot`
+CURVE, SPECTRUM, SPECTROGRAM = "curve", "spectrum", "spectrogram"
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Vertical marks on a curve from rows of another stream: the rows whose ``where``
+    column equals ``equals``, at their ``x``, labelled ``label.format(value=row[value])``
+    (T_x on a lifetime curve from the ``events`` stream)."""
+
+    stream: str
+    x: str
+    where: str
+    equals: float
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A live plot a procedure asks for, so that a window needs no code per procedure.
+
+    ``curve``: ``y`` against ``x`` of ``stream`` (log axes as asked; values a flag column
+    hides, see :attr:`Column.hidden_by`, are left out). ``spectrum``: the latest spectrum
+    of ``stream``. ``spectrogram``: the spectra of ``stream`` as an image against ``x``.
+    ``prediction``: also draw the procedure's running prediction (:class:`Progress` values).
+    """
+
+    title: str
+    stream: str
+    kind: str = CURVE
+    x: str = ""
+    y: str = ""
+    log_x: bool = False
+    log_y: bool = False
+    absolute: bool = False  # plot |y| (a current on a log axis)
+    x_in_hours: bool = False  # an x column in s shown in h (long runs)
+    marks: tuple[Marks, ...] = ()
+    prediction: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in (CURVE, SPECTRUM, SPECTROGRAM):
+            raise ValueError(f"plot {self.title!r}: kind must be curve, spectrum or spectrogram, not {self.kind!r}")
+        if self.kind == CURVE and not (self.x and self.y):
+            raise ValueError(f"plot {self.title!r}: a curve needs x and y columns")
+
+    def check(self, streams: Mapping[str, Stream]) -> None:
+        """ValueError if the plot names a stream or column the procedure does not declare."""
+        stream = streams.get(self.stream)
+        if stream is None:
+            raise ValueError(f"plot {self.title!r}: no stream {self.stream!r}")
+        wanted = [c for c in (self.x, self.y) if c]
+        if self.kind != CURVE and not stream.spectra:
+            raise ValueError(f"plot {self.title!r}: stream {self.stream!r} has no spectra")
+        for mark in self.marks:
+            if mark.stream not in streams:
+                raise ValueError(f"plot {self.title!r}: marks from undeclared stream {mark.stream!r}")
+            missing = [c for c in (mark.x, mark.where, mark.value) if c not in streams[mark.stream].column_names]
+            if missing:
+                raise ValueError(f"plot {self.title!r}: marks name unknown columns {missing}")
+        missing = [c for c in wanted if c not in stream.column_names]
+        if missing:
+            raise ValueError(f"plot {self.title!r}: stream {self.stream!r} has no columns {missing}")
+
+
 @dataclass(frozen=True)
 class RunStart:
     run_id: str
@@ -122,8 +187,12 @@ class Event:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far the run is (0..1), its status line, and numbers a live display may draw
+    (the lifetime procedure's running prediction: ``fit_*`` and ``predicted_*`` keys)."""
+
     fraction: float
     message: str = ""
+    values: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from drivers.light_meter import DarkLibrary, LightDescription
 from drivers.spectral_result import SpectralResult
 from station.analysis.stored_run import StoredRun
 from station.core import cie
-from station.core.errors import ConfigError, StationError
+from station.core.errors import ConfigError, RunAborted, StationError
 from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS, Terminated
 from station.setup.station import Station
@@ -81,6 +81,8 @@ class ProcedureRunner:
             sink, essential = entry if isinstance(entry, tuple) else (entry, False)
             self.stream.subscribe(sink, essential)
         self._abort = threading.Event()
+        self._emergency = False
+        self._abort_reason = ""
         self._streams: dict[str, Stream] = {}
         self._columns: dict[str, frozenset[str]] = {}
         self._counts: dict[str, int] = {}
@@ -88,8 +90,14 @@ class ProcedureRunner:
         self.stop_record: RunStop | None = None
 
     # --- what the procedure calls ---------------------------------------------------
-    def abort(self) -> None:
+    def abort(self, reason: str = "aborted by the operator", emergency: bool = False) -> None:
+        """Stop the run (from any thread): every wait of the station ends at once (a light
+        reading in progress is left to finish on its own thread), then the end of the run
+        as always. ``emergency``: no ramp to zero, the output straight off."""
+        self._abort_reason = self._abort_reason or reason
+        self._emergency = self._emergency or emergency
         self._abort.set()
+        self.station.stop_requested.set()
 
     def should_stop(self) -> bool:
         return self._abort.is_set()
@@ -111,8 +119,8 @@ class ProcedureRunner:
         self._counts[stream] = index + 1  # counted once the file (the essential sink) has it
         return index
 
-    def progress(self, fraction: float, message: str = "") -> None:
-        self.stream.emit(Progress(fraction, message))
+    def progress(self, fraction: float, message: str = "", values: Mapping[str, float] | None = None) -> None:
+        self.stream.emit(Progress(fraction, message, dict(values or {})))
 
     def notice(self, message: str, level: str = "warning") -> None:
         """Something the run met and went on from; stored in the file, shown on screen."""
@@ -165,6 +173,8 @@ class ProcedureRunner:
         provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
         procedure.bind(self)
         st.smu.notice = self._driver_notice  # transient faults the driver retried
+        if not self._abort.is_set():
+            st.stop_requested.clear()  # a station reused after an aborted run waits again
         status, reason, interrupt = FINISHED, "", None
         try:
             st.prepare_light()  # darks need the output off, so before startup
@@ -177,7 +187,7 @@ class ProcedureRunner:
             procedure.execute()
             reason = procedure.stop_reason or "completed"
             if self._abort.is_set():
-                status = ABORTED
+                status, reason = ABORTED, self._abort_reason
         except KeyboardInterrupt as exc:
             status, reason, interrupt = ABORTED, "interrupted (Ctrl-C)", exc
         except Terminated as exc:
@@ -185,7 +195,10 @@ class ProcedureRunner:
         except Exception as exc:
             status, reason = FAILED, _one_line(exc)
             log.debug("procedure failed", exc_info=True)
-            if not isinstance(exc, StationError):  # an unexpected failure: keep its traceback in the file
+            if self._abort.is_set():  # the abort ended a wait (RunAborted) or what followed it
+                status, reason = ABORTED, self._abort_reason
+                exc = None if isinstance(exc, RunAborted) else exc
+            if exc is not None and not isinstance(exc, StationError):  # unexpected: keep its traceback in the file
                 self._emit_quietly(Notice(st.clock.now(), "".join(traceback.format_exception(exc))[-4000:], "error"))
         finally:
             with INTERRUPTS.shielded():
@@ -225,11 +238,12 @@ class ProcedureRunner:
                 ending(status, reason)
             except Exception as exc:  # noqa: BLE001 - the file may be what failed; the stop record still goes out
                 log.debug("procedure end hook failed: %s", _one_line(exc))
-        try:
-            self.procedure.shutdown()
-        except Exception as exc:  # noqa: BLE001 - the station switches the output off below anyway
-            log.warning("procedure shutdown failed (%s); switching the output off directly", _one_line(exc))
-        report = st.ensure_output_off()
+        if not self._emergency:
+            try:
+                self.procedure.shutdown()
+            except Exception as exc:  # noqa: BLE001 - the station switches the output off below anyway
+                log.warning("procedure shutdown failed (%s); switching the output off directly", _one_line(exc))
+        report = st.ensure_output_off(ramp=not self._emergency)
         if not report.confirmed:
             status, reason = FAILED, f"{reason}; OUTPUT NOT CONFIRMED OFF"
         self.stop_record = RunStop(status, reason, st.clock.now(), dict(self._counts), main.stream,

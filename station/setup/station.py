@@ -7,6 +7,7 @@ for it; a hardware configuration never loads pyvisa-sim or the LED model.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2
 from drivers.light_meter import LightMeter
 from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
-from station.core.errors import InstrumentError, StationError, one_line
+from station.core.errors import InstrumentError, RunAborted, StationError, one_line
 from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
@@ -38,6 +39,8 @@ class Station:
     output_report: OutputOffReport | None = None
     #: give up on a light reading after this long (None: the instrument's ``measure_timeout_s``)
     light_timeout_s: float | None = None
+    #: set to stop every wait of the station at once (the runner's abort); see :meth:`wait`
+    stop_requested: threading.Event = field(default_factory=threading.Event)
     _light_calls: Watchdog = field(default_factory=lambda: Watchdog("the light instrument"))
 
     @property
@@ -54,15 +57,20 @@ class Station:
         """One light reading, given up (:class:`InstrumentError`) after the instrument's
         ``measure_timeout_s``: a hung instrument must not keep the source on."""
         timeout = self.light_timeout_s if self.light_timeout_s is not None else self.light.measure_timeout_s
-        return self._light_calls.call(self.light.measure, timeout)
+        return self._light_calls.call(self.light.measure, timeout, stop=self.stop_requested.is_set)
 
-    def ensure_output_off(self) -> OutputOffReport:
+    def wait(self, seconds: float) -> None:
+        """Wait on the station clock; :class:`RunAborted` at once when a stop is requested."""
+        if not self.clock.wait(seconds, self.stop_requested.is_set):
+            raise RunAborted("aborted while waiting")
+
+    def ensure_output_off(self, ramp: bool = True) -> OutputOffReport:
         """Switch the output off and read it back; a confirmed "off" since the last
-        "on" is not repeated."""
+        "on" is not repeated. ``ramp=False`` (emergency stop): no ramp to zero first."""
         smu = self.smu
         report = smu.last_output_report
         if not (smu.confirmed_off and report is not None):
-            report = smu.safe_shutdown()
+            report = smu.safe_shutdown(ramp=ramp)
         self.output_report = report
         return report
 

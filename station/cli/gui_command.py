@@ -1,0 +1,31 @@
+"""``ledstation gui``: everything checked (configuration, folder, pattern, files to watch,
+a display) before the window opens; bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from station.core.errors import ConfigError
+
+
+def gui_command(args: argparse.Namespace) -> int:
+    from station.data.reader import read_run
+    from station.gui.app import check_display, run_window
+    from station.gui.run_queue import check_pattern
+    from station.setup.config import load_config
+
+    config = load_config(args.config)
+    folder = args.folder.expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"--folder {folder}: not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--folder {folder}: not writable")
+    check_pattern(args.pattern, "jvl", {})
+    for path in args.open:
+        read_run(path)  # DataFileError (exit 2) for a missing or broken file
+    for path in args.watch:  # a run claims its name (an empty file) before its first point
+        if not (path.is_file() and path.stat().st_size == 0):
+            read_run(path)
+    check_display()
+    return run_window(config, folder, args.pattern, args.watch, args.open)

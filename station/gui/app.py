@@ -1,0 +1,87 @@
+"""Start the window: the Qt application, Ctrl-C and SIGTERM, the exit code.
+
+Qt's event loop runs in C++, so Python's signal handlers only run when Python code
+does: a 100 ms timer gives them the chance. The first Ctrl-C or SIGTERM aborts the run
+(output off, read back; file closed as aborted) and closes the window, exit 130 or 143;
+later ones are only acknowledged, they cannot cut the shutdown short.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from station.core.errors import ConfigError
+from station.setup.config import StationConfig
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def check_display() -> None:
+    """A one-line error instead of Qt's abort when there is no screen to open a window on."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise ConfigError("no display to open the window on: run it on a desktop, under xvfb-run, or with "
+                          "QT_QPA_PLATFORM=offscreen")
+
+
+def application():
+    """The QApplication (one per process)."""
+    from PyQt6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+        app.setApplicationName("ledstation")
+    return app
+
+
+def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequence[Path] = (),
+               open_files: Sequence[Path] = ()) -> int:
+    """Show the window until it is closed; the exit code (130/143 after a signal)."""
+    import pyqtgraph as pg
+    from PyQt6 import QtCore
+
+    from .window import StationWindow
+
+    app = application()
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")
+    window = StationWindow(config, folder, pattern)
+    for path in watch:
+        window.watch(path)
+    if open_files:
+        window.browser.open_files(list(open_files))
+    received: list[int] = []
+
+    def handler(signum: int, _frame) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            os.write(2, b"\nledstation: signal received; switching the output off and closing the file first\n")
+
+    previous = {s: signal.signal(s, handler) for s in EXIT_CODES}
+    handled = [False]
+
+    def look_at_signals() -> None:
+        if received and not handled[0]:
+            handled[0] = True
+            window.confirm_close = lambda: True
+            window.shut_down("Ctrl-C" if received[0] == signal.SIGINT else "SIGTERM")
+            window.close()
+            app.quit()
+
+    timer = QtCore.QTimer()
+    timer.timeout.connect(look_at_signals)
+    timer.start(100)
+    window.show()
+    try:
+        app.exec()
+    finally:
+        timer.stop()
+        if window.queue.running:  # the loop ended some other way: never leave a run going
+            window.shut_down("the window's event loop ended")
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return EXIT_CODES[received[0]] if received else 0

@@ -1,0 +1,236 @@
+"""The window's queue of runs, run one after another on a worker thread (no Qt here).
+
+Each queued run is a procedure name and its parameter values, checked when it is added
+(:func:`procedures.parameters.build_procedure`, the command line's check) and again when
+it starts. Each run writes its own file, named by the queue's pattern in its folder,
+and never over an existing file. A failed run does not stop the queue unless
+``stop_on_failure``; an abort stops the run and the queue.
+
+The station is opened for each run and closed after it, as the command line does, so
+whatever ends a run (finish, failure, abort, emergency stop, window close) leaves the
+output switched off and read back before the next run or the window's exit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import string
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from procedures import procedure_class
+from procedures.parameters import build_procedure
+from station.core.errors import ConfigError, StationError, one_line
+from station.data.file_claim import RunFileClaim, check_writable_path
+from station.data.storage_guard import check_free_space
+from station.run.runner import ProcedureRunner
+from station.session import config_for_run, run_to_file
+from station.setup.config import StationConfig
+from station.setup.station import Station, open_station
+from station.sinks.live_data import LiveRunData
+
+log = logging.getLogger(__name__)
+
+#: the default file name pattern: fields {procedure}, {n}, {date}, {time}, {title} and any parameter
+DEFAULT_PATTERN = "{date}-{time}-{n:03d}-{procedure}.h5"
+QUEUED, RUNNING, FINISHED, ABORTED, FAILED, SKIPPED = "queued", "running", "finished", "aborted", "failed", "skipped"
+
+
+@dataclass
+class QueuedRun:
+    procedure: str
+    values: dict[str, Any]
+    title: str = ""
+    state: str = QUEUED
+    path: Path | None = None
+    reason: str = ""
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = f" -> {self.path.name}" if self.path is not None else ""
+        reason = f" ({self.reason})" if self.reason and self.state != QUEUED else ""
+        return f"[{self.state}] {self.procedure} {self.title}".rstrip() + where + reason
+
+
+def check_pattern(pattern: str, procedure: str, values: dict[str, Any]) -> None:
+    """ConfigError unless ``pattern`` names only known fields and gives a .h5 name."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
+    except ValueError as exc:
+        raise ConfigError(f"file name pattern {pattern!r}: {exc}") from None
+    known = {"procedure", "n", "date", "time", "title", *values}
+    unknown = sorted(fields - known)
+    if unknown:
+        raise ConfigError(f"file name pattern {pattern!r}: unknown field {{{unknown[0]}}} (known: procedure, n, "
+                          f"date, time, title and the parameters)")
+    try:
+        name = _format(pattern, procedure, values, 1, "", dt.datetime(2000, 1, 1))
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ConfigError(f"file name pattern {pattern!r}: {exc}") from None
+    if not name.endswith(".h5") or "/" in name.strip("/") and ".." in name.split("/"):
+        raise ConfigError(f"file name pattern {pattern!r} must give a name ending in .h5 (without ..)")
+
+
+def _format(pattern: str, procedure: str, values: dict[str, Any], n: int, title: str, now: dt.datetime) -> str:
+    safe_title = "".join(c if c.isalnum() or c in "-_." else "_" for c in title)[:60]
+    return pattern.format(**{k: v for k, v in values.items() if v is not None}, procedure=procedure, n=n,
+                          date=f"{now:%Y%m%d}", time=f"{now:%H%M%S}", title=safe_title)
+
+
+class RunQueue:
+    """Runs queued procedures in order on a worker thread (see the module docstring)."""
+
+    def __init__(self, config: StationConfig, folder: str | Path, pattern: str = DEFAULT_PATTERN,
+                 stop_on_failure: bool = False,
+                 opener: Callable[[StationConfig], Station] = open_station) -> None:
+        self.config = config
+        self.folder = Path(folder)
+        self.pattern = pattern
+        self.stop_on_failure = stop_on_failure
+        self.items: list[QueuedRun] = []
+        self.live = LiveRunData()
+        self.current: QueuedRun | None = None
+        self.station: Station | None = None
+        self.runs_started = 0
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._runner: ProcedureRunner | None = None
+        self._abort: tuple[str, bool] | None = None
+        self._thread: threading.Thread | None = None
+        self.finished = threading.Event()
+        self.finished.set()
+
+    # --- editing ----------------------------------------------------------------------
+    def check(self, procedure: str, values: dict[str, Any]) -> None:
+        """ConfigError (one line) if the run cannot be queued: parameters, pattern, folder."""
+        build_procedure(procedure_class(procedure), values, self.config)
+        check_pattern(self.pattern, procedure, values)
+
+    def add(self, procedure: str, values: dict[str, Any], title: str = "") -> QueuedRun:
+        self.check(procedure, values)
+        item = QueuedRun(procedure, dict(values), title)
+        with self._lock:
+            self.items.append(item)
+        return item
+
+    def duplicate(self, index: int, changes: dict[str, Any] | None = None) -> QueuedRun:
+        """A copy of item ``index`` with some values changed, queued right after it."""
+        source = self.items[index]
+        values = {**source.values, **(changes or {})}
+        self.check(source.procedure, values)
+        item = QueuedRun(source.procedure, values, source.title)
+        with self._lock:
+            self.items.insert(index + 1, item)
+        return item
+
+    def remove(self, index: int) -> None:
+        with self._lock:
+            if self.items[index].state == RUNNING:
+                raise ConfigError("the running run cannot be removed; abort it first")
+            del self.items[index]
+
+    def move(self, index: int, to: int) -> None:
+        with self._lock:
+            item = self.items.pop(index)
+            self.items.insert(max(0, min(to, len(self.items))), item)
+
+    def pending(self) -> list[QueuedRun]:
+        return [i for i in self.items if i.state == QUEUED]
+
+    # --- running ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+    def start(self) -> None:
+        """Run the queued runs in order (returns at once)."""
+        if self.running:
+            return
+        self._abort = None
+        self.finished.clear()
+        self._thread = threading.Thread(target=self._work, name="run-queue", daemon=True)
+        self._thread.start()
+
+    def abort(self, emergency: bool = False) -> None:
+        """Stop the current run (output off: ramped, or at once for ``emergency``) and the queue."""
+        reason = "emergency stop by the operator" if emergency else "aborted by the operator"
+        with self._lock:
+            self._abort = (reason, emergency) if self._abort is None or emergency else self._abort
+            runner = self._runner
+        if runner is not None:
+            runner.abort(reason, emergency)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the queue to stop; True if it did."""
+        return self.finished.wait(timeout_s)
+
+    def _attach(self, runner: ProcedureRunner) -> None:
+        with self._lock:
+            self._runner = runner
+            abort = self._abort
+        if abort is not None:
+            runner.abort(*abort)
+
+    def _next(self) -> QueuedRun | None:
+        with self._lock:
+            if self._abort is not None:
+                return None
+            for item in self.items:
+                if item.state == QUEUED:
+                    item.state = RUNNING
+                    self.current = item
+                    return item
+        return None
+
+    def _work(self) -> None:
+        try:
+            while (item := self._next()) is not None:
+                try:
+                    self._run(item)
+                except StationError as exc:
+                    item.state, item.reason = FAILED, one_line(exc)
+                except Exception as exc:  # noqa: BLE001 - one run's failure is reported, the window goes on
+                    log.exception("run failed")
+                    item.state, item.reason = FAILED, one_line(exc)
+                self.live.log(f"{item.procedure}: {item.state}" + (f" ({item.reason})" if item.reason else "")
+                              + (f"; {item.path}" if item.path else ""))
+                if item.state == FAILED and self.stop_on_failure:
+                    break
+        finally:
+            with self._lock:
+                self.current, self._runner = None, None
+            self.finished.set()
+
+    def file_for(self, item: QueuedRun, n: int) -> Path:
+        name = _format(self.pattern, item.procedure, item.values, n, item.title, dt.datetime.now())
+        return self.folder / name
+
+    def _run(self, item: QueuedRun) -> None:
+        cls = procedure_class(item.procedure)
+        procedure = build_procedure(cls, item.values, self.config)
+        self.runs_started += 1
+        out = self.file_for(item, self.runs_started)
+        check_writable_path(out, "file name pattern")
+        if out.exists() or out.is_symlink():
+            raise ConfigError(f"{out} exists; the window never replaces a file (change the pattern)")
+        check_free_space(out, procedure.planned_points())
+        config = config_for_run(self.config, cls, out)
+        item.path = out
+        with RunFileClaim(out, overwrite=False) as claim:
+            station = self._opener(config)
+            self.station = station
+            try:
+                outcome = run_to_file(procedure, station, claim, sinks=[self.live], title=item.title,
+                                      on_runner=self._attach)
+            finally:
+                with self._lock:
+                    self._runner = None
+                station.close()  # the output off and read back, the light instrument released
+        item.path = outcome.path
+        item.state, item.reason, item.analysis = outcome.status, outcome.reason, outcome.analysis
+        if outcome.path is None:
+            item.reason = f"{item.reason}; no point was measured, no file kept"

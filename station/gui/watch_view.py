@@ -1,0 +1,107 @@
+"""Watch mode: follow a run file another process writes (``ledstation run`` on this or
+another machine, over a shared folder), with the plots its procedure declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6 import QtCore, QtWidgets
+
+from procedures import procedure_class
+from station.core.errors import DataFileError
+from station.data.watch import RunWatcher
+from station.sinks.live_data import LiveRunData
+
+from .plot_panel import PlotPanel
+
+#: how often the file is polled, ms
+POLL_MS = 500
+
+
+def _columns_of(plots, streams) -> dict[str, list[str]]:
+    """The columns the plots need, per stream (a watch reads nothing else)."""
+    wanted: dict[str, set[str]] = {}
+    by_name = {s.name: s for s in streams}
+    for plot in plots:
+        names = wanted.setdefault(plot.stream, set())
+        names.update(c for c in (plot.x, plot.y) if c)
+        if plot.y and plot.y in by_name[plot.stream].column_names:
+            names.update(f for f in by_name[plot.stream].column(plot.y).hidden_by
+                         if f in by_name[plot.stream].column_names)
+        if "in_compliance" in by_name[plot.stream].column_names:
+            names.add("in_compliance")
+        for mark in plot.marks:
+            wanted.setdefault(mark.stream, set()).update((mark.x, mark.where, mark.value))
+    return {k: sorted(v) for k, v in wanted.items()}
+
+
+class WatchView(QtWidgets.QWidget):
+    """One watched file: its status line and live plots, polled on a timer."""
+
+    def __init__(self, path: str | Path, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DataFileError(f"{self.path}: no such file")
+        self.watcher: RunWatcher | None = None
+        self.data = LiveRunData()
+        self.status = QtWidgets.QLabel(f"watching {self.path}: waiting for the run's first point")
+        self.panel = PlotPanel(self.data)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.panel, 1)
+        self.polls = 0
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._attach(first=True)
+        self.timer.start()
+        self.poll()
+
+    def _attach(self, first: bool = False) -> bool:
+        """Open the file once it is a run file: a run claims its name before its first point
+        (an empty file), and publishes the run file under it at that point."""
+        if self.watcher is not None:
+            return True
+        try:
+            watcher = RunWatcher(self.path, columns={})
+        except DataFileError:
+            if first and self.path.stat().st_size > 0:
+                raise  # a file that is something else, not a run about to start
+            return False
+        run = watcher.run
+        try:
+            cls = procedure_class(run.procedure)
+            plots, streams = cls.plots(), cls.STREAMS
+        except KeyError:
+            plots, streams = (), ()
+        light = run.metadata.get("light") or {}
+        label = f"{str(light.get('quantity', 'spectrum')).replace('_', ' ')} ({light.get('units', '')})"
+        self.data.begin(run.procedure, streams, plots, status=run.status, spectrum_label=label)
+        watcher.columns = _columns_of(plots, streams)
+        self.watcher = watcher
+        return True
+
+    def poll(self) -> None:
+        if not self._attach():
+            return
+        update = self.watcher.poll()
+        self.polls += 1
+        for stream, columns in update.rows.items():
+            self.data.add_rows(stream, columns)
+        for stream, (values, spectral) in update.spectra.items():
+            if self.watcher.wavelength_nm is not None:
+                self.data.add_spectrum(stream, values, self.watcher.wavelength_nm, spectral)
+        if update.status:
+            self.data.set_status(update.status, update.reason)
+        rows = ", ".join(f"{k} {v}" for k, v in self.watcher.seen.items() if v)
+        self.status.setText(f"watching {self.path}  |  {self.watcher.run.procedure}  |  status: "
+                            f"{update.status or '?'} {update.reason}  |  rows: {rows or 'none yet'}")
+        if update.status in ("finished", "aborted", "failed") and not update.rows:
+            self.timer.setInterval(POLL_MS * 10)  # the run has ended: look now and then (a resume may follow)
+
+    def close_watch(self) -> None:
+        self.timer.stop()
+        self.panel.timer.stop()
+        if self.watcher is not None:
+            self.watcher.close()

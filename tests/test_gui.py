@@ -1,0 +1,244 @@
+"""The station window, offscreen (pytest-qt): queue, abort and emergency stop during a
+long radiometer reading, closing during a run, watch mode, the parameter check."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from station.core.errors import ConfigError
+from station.data.reader import read_run
+from station.gui.window import StationWindow
+from station.setup.config import config_from_text, load_config
+
+pytest.importorskip("pytestqt")
+
+def bench_config(tmp_path: Path, geometry: str = "radiometer"):
+    """The simulated bench (virtual clock: waits cost nothing, so only the window's own
+    reaction is timed) with the light instrument asked for."""
+    text = f'[light]\ngeometry = "{geometry}"\n'
+    (tmp_path / "station.toml").write_text(text)
+    return config_from_text(text, str(tmp_path / "station.toml"))
+
+
+#: a lifetime run that lasts minutes of real time on the virtual clock (closed long before)
+LONG_LIFETIME = {"monitor_interval": 60.0, "max_duration": 1000.0}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    def make(config=None):
+        w = StationWindow(config or load_config(None), tmp_path)
+        w.confirm_close = lambda: True
+        qtbot.addWidget(w)
+        w.show()
+        return w
+    return make
+
+
+def wait_for_queue(qtbot, w, timeout_s=120.0):
+    qtbot.waitUntil(lambda: not w.queue.running, timeout=int(timeout_s * 1000))
+
+
+def test_two_queued_runs_write_two_files(qtbot, window, tmp_path):
+    w = window()
+    w.queue.add("jvl", {"step_voltage": 0.25, "stop_voltage": 5.0}, title="pixel A")
+    w.queue.add("eqe", {"points_per_decade": 3, "stop_current_density": 10.0}, title="pixel A")
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    items = w.queue.items
+    assert [i.state for i in items] == ["finished", "finished"], [i.describe() for i in items]
+    files = sorted(tmp_path.glob("*.h5"))
+    assert len(files) == 2 and {i.path for i in items} == set(files)
+    runs = [read_run(i.path) for i in items]
+    assert [r.procedure for r in runs] == ["jvl", "eqe"]
+    assert all(r.status == "finished" and r.points > 5 for r in runs)
+    # the live plots were fed by the record stream: the J-V curve holds every point of the last run
+    w.plots.refresh()
+    curves = {p.plot.title: p for p in w.plots.last_snapshot.plots}
+    assert curves["EQE-J"].points == runs[1].points
+    assert w.queue.station.smu.confirmed_off
+
+
+def _slow_radiometer(bench, started: threading.Event, release: threading.Event, seconds: float = 60.0):
+    """The simulated PR-655's next measurement takes up to ``seconds`` (a dim source on a
+    real one can take a minute), until ``release``."""
+    radiometer = bench.radiometer
+    original = radiometer._measure
+
+    def measure():
+        if not started.is_set() and radiometer.measurements >= 2:  # a point into the sweep
+            started.set()
+            release.wait(seconds)
+        original()
+
+    radiometer._measure = measure
+
+
+@pytest.mark.parametrize("emergency", [False, True], ids=["abort", "emergency stop"])
+def test_abort_during_a_long_radiometer_reading_switches_the_output_off_within_one_second(
+        qtbot, window, tmp_path, recorded, emergency):
+    w = window(bench_config(tmp_path))
+    w.queue.add("jvl", {"start_voltage": 2.5, "step_voltage": 0.25, "stop_voltage": 5.0, "settle_time": 0.0})
+    started, release = threading.Event(), threading.Event()
+    w.run_queue()
+    qtbot.waitUntil(lambda: len(recorded) == 1, timeout=30000)
+    bench = recorded[0]
+    _slow_radiometer(bench, started, release)
+    qtbot.waitUntil(started.is_set, timeout=60000)
+    time.sleep(0.3)
+    assert bench.keithley.output_on, "the output should be on while the radiometer measures"
+    clicked = time.monotonic()
+    qtbot.mouseClick(w.stop_button if emergency else w.abort_button, Qt.MouseButton.LeftButton)
+    while bench.keithley.output_on and time.monotonic() - clicked < 5:
+        qtbot.wait(10)
+    off_after_s = time.monotonic() - clicked
+    assert not bench.keithley.output_on
+    assert off_after_s < 1.0, f"output off {off_after_s:.2f} s after the click"
+    assert not release.is_set()  # the radiometer was still in its reading
+    release.set()
+    wait_for_queue(qtbot, w, 60)
+    item = w.queue.items[0]
+    assert item.state == "aborted", item.describe()
+    run = read_run(item.path)
+    assert run.status == "aborted"
+    assert ("emergency stop" if emergency else "aborted by the operator") in run.reason
+    assert w.queue.station.output_report.confirmed
+
+
+def test_closing_the_window_during_a_run_leaves_the_output_off_and_the_file_aborted(qtbot, window, tmp_path,
+                                                                                      recorded):
+    w = window(bench_config(tmp_path, "sphere"))
+    w.queue.add("lifetime", LONG_LIFETIME)
+    w.run_queue()
+    qtbot.waitUntil(lambda: w.queue.live.status.rows.get("monitor", 0) >= 2, timeout=60000)
+    assert recorded[0].keithley.output_on
+    asked = []
+    w.confirm_close = lambda: asked.append(1) or True
+    assert w.close()
+    assert asked == [1]
+    assert not w.queue.running
+    assert not recorded[0].keithley.output_on
+    item = w.queue.items[0]
+    run = read_run(item.path)
+    assert run.status == "aborted" and "operator" in run.reason
+    assert run.points >= 2
+
+
+def test_closing_can_be_refused_and_the_run_goes_on(qtbot, window, tmp_path, recorded):
+    w = window(bench_config(tmp_path, "sphere"))
+    w.queue.add("lifetime", LONG_LIFETIME)
+    w.run_queue()
+    qtbot.waitUntil(lambda: w.queue.live.status.rows.get("monitor", 0) >= 1, timeout=60000)
+    w.confirm_close = lambda: False
+    assert not w.close()
+    assert w.queue.running and recorded[0].keithley.output_on
+    w.confirm_close = lambda: True
+    assert w.close()
+    assert not recorded[0].keithley.output_on
+
+
+def test_watch_mode_follows_a_run_written_by_another_process(qtbot, window, tmp_path):
+    out = tmp_path / "headless.h5"
+    process = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "lifetime", "--out", str(out),
+                                "--monitor-interval", "60", "--max-duration", "1000"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.exists(), process.stderr.read().decode() if process.poll() is not None else "no file"
+        w = window()
+        view = w.watch(out)  # (the name is claimed, empty, until the first point is flushed)
+        assert view is not None, w.message.text()
+        qtbot.waitUntil(lambda: view.watcher is not None and view.watcher.seen["monitor"] >= 2, timeout=30000)
+        first = view.watcher.seen["monitor"]
+        qtbot.waitUntil(lambda: view.watcher.seen["monitor"] > first + 20, timeout=30000)
+        assert process.poll() is None, "the run should still be going while the window follows it"
+        assert view.data.status.status == "running"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 143
+        stored = read_run(out)
+        assert stored.status == "aborted"
+        qtbot.waitUntil(lambda: view.data.status.status == "aborted", timeout=30000)
+        qtbot.waitUntil(lambda: view.watcher.seen["monitor"] == stored.rows("monitor"), timeout=30000)
+        view.panel.refresh()
+        curve = next(p for p in view.panel.last_snapshot.plots if p.plot.y == "relative_light")
+        assert curve.points == stored.rows("monitor")
+        assert np.allclose(curve.x[:5], stored.read_columns(["elapsed_s"], "monitor")["elapsed_s"][:5] / 3600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_the_parameter_form_uses_the_command_lines_check(qtbot, window):
+    from procedures import procedure_class
+    from procedures.parameters import build_procedure
+
+    w = window()
+    w.procedure.setCurrentIndex(w.procedure.findData("jvl"))
+    w.form.inputs["step_voltage"].setText("0")
+    assert w.form.error and not w.add_button.isEnabled()
+    with pytest.raises(ConfigError) as cli:
+        build_procedure(procedure_class("jvl"), {**w.form.values()}, load_config(None))
+    assert w.form.error == str(cli.value)
+    assert "step" in w.form.error
+    assert w.form.inputs["step_voltage"].styleSheet()  # the field named turns red
+    w.form.inputs["step_voltage"].setText("abc")
+    assert "not a number" in w.form.error
+    w.form.inputs["step_voltage"].setText("0.5")
+    assert not w.form.error and w.add_button.isEnabled()
+
+
+def test_queue_editing_and_file_names(qtbot, window, tmp_path):
+    w = window()
+    q = w.queue
+    q.pattern = "{procedure}-settle{settle_time:g}-{n}.h5"
+    q.add("jvl", {"settle_time": 0.1, "stop_voltage": 4.0, "step_voltage": 0.5})
+    q.duplicate(0, {"settle_time": 0.5})
+    q.duplicate(1, {"settle_time": 1.0})
+    assert [i.values["settle_time"] for i in q.items] == [0.1, 0.5, 1.0]
+    q.move(2, 0)
+    q.remove(1)
+    assert [i.values["settle_time"] for i in q.items] == [1.0, 0.5]
+    with pytest.raises(ConfigError):
+        q.duplicate(0, {"settle_time": -1.0})
+    with pytest.raises(ConfigError, match="unknown field"):
+        from station.gui.run_queue import check_pattern
+
+        check_pattern("{nonsense}.h5", "jvl", {})
+    (tmp_path / "jvl-settle0.5-2.h5").write_bytes(b"not to be replaced")
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    assert [i.state for i in q.items] == ["finished", "failed"]
+    assert "never replaces" in q.items[1].reason
+    assert (tmp_path / "jvl-settle0.5-2.h5").read_bytes() == b"not to be replaced"
+    assert read_run(tmp_path / "jvl-settle1-1.h5").parameters["settle_time"][0] == 1.0
+
+
+def test_the_browser_shows_figures_overlays_and_exports(qtbot, window, tmp_path):
+    w = window()
+    w.queue.add("jvl", {"step_voltage": 0.25, "stop_voltage": 5.0})
+    w.queue.add("jvl", {"step_voltage": 0.5, "stop_voltage": 5.0})
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    paths = [i.path for i in w.queue.items]
+    errors = w.browser.open_files([*paths, tmp_path / "missing.h5"])
+    assert len(errors) == 1 and "no such file" in errors[0]
+    assert w.browser.files.count() == 2
+    figures = {w.browser.figures.item(r, 0).text(): w.browser.figures.item(r, 1).text()
+               for r in range(w.browser.figures.rowCount())}
+    stored = read_run(paths[1]).analysis
+    assert float(figures["peak_eqe"]) == pytest.approx(stored["peak_eqe"], rel=1e-4)
+    assert len(w.browser.plot.getPlotItem().listDataItems()) == 2
+    message = w.browser.export(read_run(paths[0]), tmp_path / "a.csv")
+    assert message.startswith("wrote") and (tmp_path / "a.csv").read_text().count("\n") == read_run(paths[0]).points + 2
+    assert "never replaced" in w.browser.export(read_run(paths[0]), paths[1])
