@@ -38,7 +38,7 @@ import pyqtgraph as pg  # noqa: E402
 
 from procedures import procedure_class, register  # noqa: E402
 from station.gui.app import application  # noqa: E402
-from station.gui.plot_panel import PlotPanel  # noqa: E402
+from station.gui.plot_panel import PlotPanel, _PlotView  # noqa: E402
 from station.setup.config import load_config  # noqa: E402
 from station.sinks.live_data import LiveRunData  # noqa: E402
 
@@ -99,13 +99,18 @@ def redraw_ours(app, n: int, rng: np.random.Generator) -> dict:
 
 
 def redraw_pyqtgraph(app, n: int, rng: np.random.Generator, downsample: bool) -> dict:
-    widget = pg.PlotWidget()
+    """The same plot widget as the window's (axes, grid, labels, title, pen), given every point."""
+    cls = procedure_class("lifetime")
+    plot = next(p for p in cls.plots() if p.y == "relative_light")
+    data = LiveRunData([plot])
+    data.begin("lifetime", cls.STREAMS, [plot])
+    view = _PlotView(data.snapshot().plots[0])
+    widget, curve = view.widget, view.curve
     widget.resize(*SIZE)
     widget.show()
-    curve = widget.plot(pen=pg.mkPen("#1f77b4", width=1))
-    if downsample:
-        curve.setDownsampling(auto=True, method="peak")
-        curve.setClipToView(True)
+    if not downsample:
+        curve.setDownsampling(auto=False)
+        curve.setClipToView(False)
     t, y = decay(n, rng)
     t, y = t / 3600, y
     curve.setData(t, y)
@@ -203,8 +208,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000, help="points of the RSS run")
     parser.add_argument("--latency-s", type=float, default=20.0)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--switch-interval-ms", type=float, default=None,
+                        help="override the GUI's Python thread switch interval (to see its effect)")
     args = parser.parse_args()
     app = application()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+    print(f"(Python thread switch interval {sys.getswitchinterval() * 1000:g} ms)")
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     rng = np.random.default_rng(0)
     print(f"1. redraw of the lifetime plot, {SIZE[0]}x{SIZE[1]} px, median of 20 (ms)")

@@ -218,9 +218,9 @@ def test_queue_editing_and_file_names(qtbot, window, tmp_path):
     (tmp_path / "jvl-settle0.5-2.h5").write_bytes(b"not to be replaced")
     w.run_queue()
     wait_for_queue(qtbot, w)
-    assert [i.state for i in q.items] == ["finished", "failed"]
-    assert "never replaces" in q.items[1].reason
-    assert (tmp_path / "jvl-settle0.5-2.h5").read_bytes() == b"not to be replaced"
+    assert [i.state for i in q.items] == ["finished", "finished"]
+    assert (tmp_path / "jvl-settle0.5-2.h5").read_bytes() == b"not to be replaced"  # a name taken is kept
+    assert q.items[1].path == tmp_path / "jvl-settle0.5-2-2.h5"
     assert read_run(tmp_path / "jvl-settle1-1.h5").parameters["settle_time"][0] == 1.0
 
 
@@ -237,8 +237,132 @@ def test_the_browser_shows_figures_overlays_and_exports(qtbot, window, tmp_path)
     figures = {w.browser.figures.item(r, 0).text(): w.browser.figures.item(r, 1).text()
                for r in range(w.browser.figures.rowCount())}
     stored = read_run(paths[1]).analysis
-    assert float(figures["peak_eqe"]) == pytest.approx(stored["peak_eqe"], rel=1e-4)
+    assert float(figures["peak_eqe"].rstrip(" %")) == pytest.approx(100 * stored["peak_eqe"], rel=1e-3)  # in %
     assert len(w.browser.plot.getPlotItem().listDataItems()) == 2
     message = w.browser.export(read_run(paths[0]), tmp_path / "a.csv")
     assert message.startswith("wrote") and (tmp_path / "a.csv").read_text().count("\n") == read_run(paths[0]).points + 2
     assert "never replaced" in w.browser.export(read_run(paths[0]), paths[1])
+
+
+def test_the_gui_command_refuses_bad_input_with_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    from station.cli import main
+
+    assert main(["gui", "--folder", str(tmp_path / "nowhere")]) == 2
+    assert main(["gui", "--folder", str(tmp_path), "--pattern", "{bogus}.h5"]) == 2
+    assert main(["gui", "--folder", str(tmp_path), "--watch", str(tmp_path / "missing.h5")]) == 2
+    (tmp_path / "text.h5").write_text("not a run")
+    assert main(["gui", "--folder", str(tmp_path), "--open", str(tmp_path / "text.h5")]) == 2
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["gui", "--folder", str(tmp_path)]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 5 and all(line.startswith("ledstation: error:") for line in lines), lines
+    assert "no display" in lines[-1] and "Traceback" not in "".join(lines)
+
+
+SIGNALLED_WINDOW = """
+import sys
+from station.gui import window as window_module
+from station.cli import main
+
+class Started(window_module.StationWindow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queue.add("lifetime", {"monitor_interval": 60.0, "max_duration": 1000.0})
+        self.run_queue()
+
+window_module.StationWindow = Started
+sys.exit(main(["gui", "--folder", sys.argv[1], "--pattern", "run.h5"]))
+"""
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGINT,) * 5, (signal.SIGTERM,)],
+                         ids=["Ctrl-C", "Ctrl-C five times", "SIGTERM"])
+def test_signals_to_the_window_switch_the_output_off_and_close_the_file(tmp_path, signals):
+    script = tmp_path / "window.py"
+    script.write_text(SIGNALLED_WINDOW)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    out = tmp_path / "run.h5"
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    for s in signals:
+        process.send_signal(s)
+        time.sleep(0.02)
+    code = process.wait(60)
+    assert code == (130 if signals[0] == signal.SIGINT else 143), process.stderr.read().decode()
+    run = read_run(out)
+    assert run.status == "aborted" and run.points > 0
+    with run.open() as f:
+        assert f["entry/output_state"][0].decode() == "output confirmed off"
+
+
+@pytest.mark.parametrize("stop_on_failure", [False, True])
+def test_a_failed_run_stops_the_queue_only_when_asked(qtbot, window, tmp_path, stop_on_failure):
+    from sim_instruments.bench import SimulatedBench
+    from sim_instruments.faults import Fault
+    from station.setup.station import open_station
+
+    w = window()
+    opened = []
+
+    def opener(config):  # the first run's device shorts at its 5th reading
+        opened.append(1)
+        faults = (Fault("short_circuit", 5, 0),) if len(opened) == 1 else ()
+        return open_station(config, bench=SimulatedBench(faults=faults))
+
+    w.queue._opener = opener
+    w.stop_on_failure.setChecked(stop_on_failure)
+    w.queue.add("jvl", {"step_voltage": 0.25, "stop_voltage": 5.0})
+    w.queue.add("jvl", {"step_voltage": 0.25, "stop_voltage": 5.0})
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    first, second = w.queue.items
+    assert first.state == "failed" and "short circuit" in first.reason
+    assert read_run(first.path).status == "failed"
+    assert second.state == ("queued" if stop_on_failure else "finished")
+
+
+def test_run_files_dropped_on_the_browser_are_opened(qtbot, window, tmp_path):
+    from PyQt6 import QtCore, QtGui
+
+    w = window()
+    w.queue.add("jvl", {"step_voltage": 0.5, "stop_voltage": 4.0})
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(w.queue.items[0].path))])
+    position = QtCore.QPointF(10, 10)
+    enter = QtGui.QDragEnterEvent(position.toPoint(), QtCore.Qt.DropAction.CopyAction, mime,
+                                  QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    w.browser.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(position, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
+                            QtCore.Qt.KeyboardModifier.NoModifier)
+    w.browser.dropEvent(drop)
+    assert w.browser.files.count() == 1 and "jvl, finished" in w.browser.files.item(0).text()
+
+
+def test_an_abort_while_the_station_opens_never_switches_the_output_on(qtbot, window):
+    from sim_instruments.bench import SimulatedBench
+    from station.setup.station import open_station
+
+    w = window()
+    benches = []
+
+    def opener(config):  # the operator clicks Abort while the instruments are being opened
+        benches.append(SimulatedBench())
+        station = open_station(config, bench=benches[-1])
+        w.queue.abort()
+        return station
+
+    w.queue._opener = opener
+    w.queue.add("jvl", {})
+    w.run_queue()
+    wait_for_queue(qtbot, w)
+    item = w.queue.items[0]
+    assert item.state == "aborted" and "aborted by the operator" in item.reason
+    assert item.path is None or (read_run(item.path).status == "aborted" and read_run(item.path).points == 0)
+    assert benches[0].readings == 0 and not benches[0].keithley.output_on

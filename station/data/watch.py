@@ -8,6 +8,11 @@ held up, and it reads a bounded number of rows per poll so a display catching up
 long run stays responsive. The writer works in SWMR mode until its very end and then
 reopens the file to store the figures: a poll that meets the file in between, or a file
 replaced by a resumed run, reopens it and carries on from the rows already seen.
+
+Over a network file system (NFS, SMB, sshfs: a folder shared with the machine that
+measures) HDF5 does not promise SWMR's ordering; there the watcher opens the file afresh
+at every poll, which such file systems keep consistent from one open to the next
+(close-to-open), and reads what the writer has flushed.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from station.core.errors import DataFileError
 
 from .reader import RunFile, check_complete_hdf5, open_for_reading, read_run
 
+#: file systems on which the file is reopened at every poll instead of kept open in SWMR mode
+NETWORK_FILE_SYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
+                                  "fuse.glusterfs", "glusterfs", "lustre"})
 #: rows read per stream and poll (a display catching up reads the rest at the next polls)
-ROWS_PER_POLL = 200_000
+ROWS_PER_POLL = 50_000
 
 
 @dataclass
@@ -39,8 +47,11 @@ class WatchUpdate:
 class RunWatcher:
     """New rows of a run file at every :meth:`poll` (see the module docstring)."""
 
-    def __init__(self, path: str | Path, columns: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(self, path: str | Path, columns: Mapping[str, Sequence[str]] | None = None,
+                 reopen: bool | None = None) -> None:
         self.path = Path(path)
+        #: open the file afresh at every poll (default: on a network file system)
+        self.reopen = on_network_file_system(self.path) if reopen is None else reopen
         self.run: RunFile = read_run(self.path)
         #: stream -> columns to read (default: every column)
         self.columns = {name: list(columns.get(name, ())) if columns is not None else self.run.column_names(name)
@@ -74,6 +85,8 @@ class RunWatcher:
     def poll(self) -> WatchUpdate:
         """What was written since the last poll."""
         try:
+            if self.reopen:
+                self.close()
             if self._file is not None and os.stat(self.path).st_ino != self._inode:
                 self.close()  # a resumed run replaced the file: the rows seen are in the new one too
             return self._poll(self._open())
@@ -129,6 +142,28 @@ class RunWatcher:
             self.wavelength_nm = np.asarray(self.run.metadata["light"]["wavelength_nm"], float)
         values = dict(zip(columns, (float(v) for v in table[row]), strict=True))
         return values, np.asarray(g["spectral"][available - 1], float)
+
+
+def file_system_type(path: Path) -> str:
+    """The type of the file system holding ``path`` (Linux: /proc/self/mounts; "" elsewhere)."""
+    try:
+        target = os.path.realpath(path)
+        best, kind = "", ""
+        with open("/proc/self/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                    best, kind = point, fields[2]
+        return kind
+    except OSError:
+        return ""
+
+
+def on_network_file_system(path: Path) -> bool:
+    return file_system_type(path) in NETWORK_FILE_SYSTEMS
 
 
 def _text(value) -> str:

@@ -18,14 +18,29 @@ from station.core.errors import ConfigError
 from station.setup.config import StationConfig
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: libraries Qt 6's xcb platform plugin loads beyond libxcb (seen missing on minimal Debian) -> package
+X11_PACKAGES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+                "xcb-image": "libxcb-image0", "xcb-render-util": "libxcb-render-util0",
+                "xkbcommon-x11": "libxkbcommon-x11-0"}
+X11_LIBRARIES = tuple(X11_PACKAGES)
 
 
 def check_display() -> None:
-    """A one-line error instead of Qt's abort when there is no screen to open a window on."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                                                 or os.environ.get("QT_QPA_PLATFORM")):
+    """A one-line error instead of Qt's abort (a core dump) when there is no screen to open
+    a window on, or when Qt's X11 plugin lacks a system library it needs."""
+    if not sys.platform.startswith("linux"):
+        return
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or platform):
         raise ConfigError("no display to open the window on: run it on a desktop, under xvfb-run, or with "
                           "QT_QPA_PLATFORM=offscreen")
+    if (platform in ("", "xcb") and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        from ctypes.util import find_library
+
+        missing = [name for name in X11_LIBRARIES if find_library(name) is None]
+        if missing:
+            raise ConfigError(f"Qt's X11 plugin needs the system libraries {', '.join('lib' + m for m in missing)} "
+                              f"(Debian/Ubuntu: apt install {' '.join(X11_PACKAGES[m] for m in missing)})")
 
 
 def application():

@@ -20,7 +20,7 @@ from station.data.export import export_csv
 from station.data.file_claim import is_hdf5
 from station.data.reader import RunFile, read_run
 from station.session import analyze_run
-from station.sinks.live_data import DecimatedSeries
+from station.sinks.live_data import DecimatedSeries, axis_label
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -39,6 +39,15 @@ def figures_of_merit(run: RunFile) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+def figure_text(key: str, value: Any) -> str:
+    """A figure as the window shows it: EQE (stored as a fraction) in %."""
+    if isinstance(value, float) and math.isfinite(value):
+        if key.startswith(("eqe", "peak_eqe", "max_eqe")):
+            return f"{100 * value:.4g} %"
+        return f"{value:.5g}"
+    return str(value)
 
 
 def main_curve(run: RunFile, capacity: int = 4096) -> tuple[Any, Any, str, str]:
@@ -74,6 +83,7 @@ class RunBrowser(QtWidgets.QWidget):
         self.figures = QtWidgets.QTableWidget(0, 2)
         self.figures.setHorizontalHeaderLabels(["figure of merit", "value"])
         self.figures.horizontalHeader().setStretchLastSection(True)
+        self.figures.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.figures.verticalHeader().setVisible(False)
         self.plot = pg.PlotWidget(title="Main curves")
         self.plot.addLegend()
@@ -101,7 +111,8 @@ class RunBrowser(QtWidgets.QWidget):
         layout = QtWidgets.QHBoxLayout(self)
         side = QtWidgets.QWidget()
         side.setLayout(left)
-        side.setMaximumWidth(480)
+        side.setMinimumWidth(440)
+        side.setMaximumWidth(560)
         layout.addWidget(side)
         box = QtWidgets.QVBoxLayout()
         box.addLayout(right, 1)
@@ -169,7 +180,7 @@ class RunBrowser(QtWidgets.QWidget):
         rows = [("status", f"{run.status} ({run.reason})")] + list(figures.items())
         self.figures.setRowCount(len(rows))
         for i, (key, value) in enumerate(rows):
-            text = f"{value:.5g}" if isinstance(value, float) and math.isfinite(value) else str(value)
+            text = figure_text(key, value)
             self.figures.setItem(i, 0, QtWidgets.QTableWidgetItem(key))
             self.figures.setItem(i, 1, QtWidgets.QTableWidgetItem(text))
 
@@ -186,8 +197,8 @@ class RunBrowser(QtWidgets.QWidget):
                 self.message.setText(f"{Path(run.path).name}: {one_line(exc)}")
                 continue
             units = run.column_units()
-            self.plot.setLabel("bottom", f"{axis} ({units.get(axis, '')})")
-            self.plot.setLabel("left", f"{signal} ({units.get(signal, '')})")
+            self.plot.setLabel("bottom", axis_label(axis, units.get(axis, "")))
+            self.plot.setLabel("left", axis_label(signal, units.get(signal, "")))
             self.plot.plot(x, y, pen=pg.mkPen(COLOURS[i % len(COLOURS)]), name=Path(run.path).name,
                            connect="finite")
 

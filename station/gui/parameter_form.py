@@ -44,6 +44,7 @@ class ParameterForm(QtWidgets.QWidget):
         self.parameters: dict[str, Parameter] = {}
         self._layout = QtWidgets.QFormLayout(self)
         self._layout.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._layout.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapAllRows)  # each name above its field
         self.verdict = QtWidgets.QLabel()
         self.verdict.setWordWrap(True)
         self.error = ""

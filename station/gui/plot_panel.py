@@ -17,8 +17,8 @@ from PyQt6 import QtCore, QtWidgets
 from station.run.records import CURVE, SPECTROGRAM, SPECTRUM
 from station.sinks.live_data import LiveRunData, PlotData, Snapshot
 
-#: redraw period, ms (5 Hz)
-REDRAW_MS = 200
+#: one plot is redrawn per tick (a plot's turn comes every TICK_MS x plots: 5 plots at 5 Hz)
+TICK_MS = 40
 CURVE_PEN = pg.mkPen("#1f77b4", width=1)
 FIT_PEN = pg.mkPen("#d62728", width=1, style=QtCore.Qt.PenStyle.DashLine)
 MARK_PEN = pg.mkPen("#2ca02c", width=1)
@@ -30,8 +30,23 @@ def _configure(plot_item: pg.PlotItem, data: PlotData) -> None:
     plot_item.showGrid(x=True, y=True, alpha=0.25)
     if plot.kind == CURVE:
         plot_item.setLogMode(x=plot.log_x, y=plot.log_y)
-    plot_item.setLabel("bottom", data.x_label)
-    plot_item.setLabel("left", data.y_label)
+        for side, log in (("bottom", plot.log_x), ("left", plot.log_y)):
+            if log:  # label the decades only: minor labels pile up on a log axis
+                plot_item.getAxis(side).setStyle(maxTextLevel=0)
+    for side, text in (("bottom", data.x_label), ("left", data.y_label)):
+        plot_item.setLabel(side, text)
+        axis = plot_item.getAxis(side)
+        axis.enableAutoSIPrefix(False)  # "(x0.001)" on a log axis only confuses
+        axis.setStyle(maxTickLevel=1)  # grid at major and minor ticks only: a third level costs 3x the paint
+
+
+def _log_image(image: np.ndarray) -> np.ndarray:
+    """log10 of the spectra, floored 2.5 decades below the brightest: a sweep's dim first
+    spectra and its bright last ones both show."""
+    top = float(np.nanmax(image)) if np.isfinite(image).any() else 0.0
+    if not top > 0:
+        return np.zeros_like(image)
+    return np.log10(np.clip(np.nan_to_num(image), top * 3e-3, None))
 
 
 class _PlotView:
@@ -71,7 +86,7 @@ class _PlotView:
     def update(self, data: PlotData, prediction: dict[str, float]) -> None:
         if self.kind == SPECTROGRAM:
             if data.image is not None and len(data.x) > 0 and data.wavelength_nm is not None:
-                self.image.setImage(np.nan_to_num(data.image), autoLevels=True)  # rows: x, columns: wavelength
+                self.image.setImage(_log_image(data.image), autoLevels=True)  # rows: x, columns: wavelength
                 x0 = float(data.x[0]) if math.isfinite(data.x[0]) else 0.0
                 x1 = float(data.x[-1]) if math.isfinite(data.x[-1]) and data.x[-1] > x0 else x0 + 1.0
                 w = data.wavelength_nm
@@ -118,7 +133,10 @@ class _PlotView:
 
 
 class PlotPanel(QtWidgets.QWidget):
-    """A grid of the live plots of one run; follows ``data`` on a timer."""
+    """A grid of the live plots of one run; follows ``data`` on a timer.
+
+    Each tick redraws one plot whose data changed (round robin), so the event loop is
+    never held for more than one plot's paint; :meth:`refresh` redraws them all at once."""
 
     def __init__(self, data: LiveRunData, columns: int = 2, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,33 +150,61 @@ class PlotPanel(QtWidgets.QWidget):
         self._version = -1
         self.last_snapshot: Snapshot | None = None
         self.redraws = 0
+        self._pending: list[int] = []  # plots whose data changed since they were drawn
         self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
         self.timer.start()
 
     def follow(self, data: LiveRunData) -> None:
         self.data, self._version = data, -1
         self.refresh()
 
+    def tick(self) -> None:
+        """Redraw the next plot that changed (a new snapshot once all are drawn)."""
+        if not self._pending:
+            if self.data.version == self._version:
+                return
+            if not self._take_snapshot() or not self._views:
+                self.redraws += 1
+                return
+            self._pending = list(range(len(self._views)))
+        index = self._pending.pop(0)
+        snapshot = self.last_snapshot
+        assert snapshot is not None
+        self._views[index].update(snapshot.plots[index], snapshot.status.prediction)
+        if not self._pending:
+            self.redraws += 1
+
     def refresh(self) -> None:
-        """Redraw if the data changed since the last redraw."""
-        if self.data.version == self._version:
+        """Redraw every plot now if the data changed since the last redraw."""
+        if self.data.version == self._version and not self._pending:
             return
+        self._take_snapshot()
+        snapshot = self.last_snapshot
+        assert snapshot is not None
+        for view, data in zip(self._views, snapshot.plots, strict=True):
+            view.update(data, snapshot.status.prediction)
+        self._pending = []
+        self.redraws += 1
+
+    def _take_snapshot(self) -> bool:
+        """A new snapshot; False if the plots were rebuilt (and drawn) from it."""
         snapshot = self.data.snapshot()
         self._version = snapshot.version
         self.last_snapshot = snapshot
         titles = tuple(f"{p.plot.title}/{p.plot.stream}/{p.plot.kind}" for p in snapshot.plots)
-        if titles != self._titles or len(self._views) != len(snapshot.plots):
+        rebuilt = titles != self._titles or len(self._views) != len(snapshot.plots)
+        if rebuilt:
             self._rebuild(snapshot)  # another procedure: other plots
             self._titles = titles
+            for view, data in zip(self._views, snapshot.plots, strict=True):
+                view.update(data, snapshot.status.prediction)
         elif snapshot.status.started_monotonic != self._run:
             for view in self._views:
                 view.reset()
         self._run = snapshot.status.started_monotonic
-        for view, data in zip(self._views, snapshot.plots, strict=True):
-            view.update(data, snapshot.status.prediction)
-        self.redraws += 1
+        return not rebuilt
 
     def _rebuild(self, snapshot: Snapshot) -> None:
         for view in self._views:

@@ -3,7 +3,7 @@
 Each queued run is a procedure name and its parameter values, checked when it is added
 (:func:`procedures.parameters.build_procedure`, the command line's check) and again when
 it starts. Each run writes its own file, named by the queue's pattern in its folder,
-and never over an existing file. A failed run does not stop the queue unless
+and never over an existing file (a name taken gets ``-2``, ``-3`` ...). A failed run does not stop the queue unless
 ``stop_on_failure``; an abort stops the run and the queue.
 
 The station is opened for each run and closed after it, as the command line does, so
@@ -79,6 +79,16 @@ def _format(pattern: str, procedure: str, values: dict[str, Any], n: int, title:
     safe_title = "".join(c if c.isalnum() or c in "-_." else "_" for c in title)[:60]
     return pattern.format(**{k: v for k, v in values.items() if v is not None}, procedure=procedure, n=n,
                           date=f"{now:%Y%m%d}", time=f"{now:%H%M%S}", title=safe_title)
+
+
+def free_name(path: Path) -> Path:
+    """``path``, or ``name-2.h5``, ``name-3.h5`` ... if it exists: the window never
+    replaces a file, and a queue left to run must not stop on a name taken."""
+    candidate, k = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return candidate
 
 
 class RunQueue:
@@ -213,10 +223,8 @@ class RunQueue:
         cls = procedure_class(item.procedure)
         procedure = build_procedure(cls, item.values, self.config)
         self.runs_started += 1
-        out = self.file_for(item, self.runs_started)
+        out = free_name(self.file_for(item, self.runs_started))
         check_writable_path(out, "file name pattern")
-        if out.exists() or out.is_symlink():
-            raise ConfigError(f"{out} exists; the window never replaces a file (change the pattern)")
         check_free_space(out, procedure.planned_points())
         config = config_for_run(self.config, cls, out)
         item.path = out

@@ -61,7 +61,7 @@ class StationWindow(QtWidgets.QMainWindow):
         self.queue = queue or RunQueue(config, folder, pattern)
         self.watches: list[WatchView] = []
         self.confirm_close = self._ask_close  # tests replace it
-        self._log_lines = 0
+        self._log_lines: tuple[int, str] = (0, "")
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setTabsClosable(True)
         self.tabs.tabCloseRequested.connect(self._close_tab)
@@ -94,6 +94,7 @@ class StationWindow(QtWidgets.QMainWindow):
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.title = QtWidgets.QLineEdit()
         self.title.setPlaceholderText("title stored with the run (device, pixel ...)")
         self.add_button = QtWidgets.QPushButton("Add to queue")
@@ -170,6 +171,7 @@ class StationWindow(QtWidgets.QMainWindow):
         right.addWidget(self.log)
         right.setStretchFactor(0, 5)
         right.setStretchFactor(1, 1)
+        right.setSizes([760, 120])
         tab = QtWidgets.QSplitter()
         tab.addWidget(side)
         tab.addWidget(right)
@@ -345,13 +347,18 @@ class StationWindow(QtWidgets.QMainWindow):
             self.time_label.setText(f"elapsed {_duration(status.elapsed_s())}  remaining "
                                     f"~{_duration(status.remaining_s())}")
             current = q.current
-            self.run_label.setText((f"{current.procedure} {current.title}: {status.message}" if current else
-                                    f"{status.procedure}: {status.status} {status.reason}").strip())
+            points = sum(status.rows.values())
+            progress = f"{100 * status.fraction:.0f} %, {points} rows" + (f"  |  {status.message}"
+                                                                          if status.message else "")
+            self.run_label.setText(f"{current.procedure} {current.title}: {progress}" if current else
+                                   f"last run ({status.procedure}): {status.status}"
+                                   + (f" ({status.reason})" if status.reason else "") if status.procedure else "")
             lines = snapshot.log
-            if len(lines) != self._log_lines or (lines and self._log_lines == len(lines) == 1000):
+            key = (len(lines), lines[-1] if lines else "")
+            if key != self._log_lines:
                 self.log.setPlainText("\n".join(lines))
                 self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
-                self._log_lines = len(lines)
+                self._log_lines = key
 
     def _show_output(self) -> None:
         """What the source meter was last told, and what a read-back confirmed."""

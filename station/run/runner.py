@@ -183,6 +183,8 @@ class ProcedureRunner:
                 self.stream.emit(self.start_record)
             else:
                 self._continue(streams)
+            if self._abort.is_set():  # aborted while the station opened or took its darks: never switch on
+                raise RunAborted("aborted before the drive went on")
             procedure.startup()
             procedure.execute()
             reason = procedure.stop_reason or "completed"

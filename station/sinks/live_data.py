@@ -19,6 +19,7 @@ never runs per point. No Qt here: the window and the tests use the same object.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -279,12 +280,21 @@ class _CurveState:
         return np.where(x > 0, x, np.nan) if self.plot.log_x else x
 
 
+#: unit suffixes of column names, left out of axis labels (the units follow in brackets)
+_UNIT_SUFFIX = re.compile(r"_(s|h|V|A|nm|W|lm|K|mA_cm2|cd_m2|W_sr_m2|cd_A|lm_W|per_s)$")
+
+
+def axis_label(name: str, units: str, label: str = "") -> str:
+    """"current density (mA/cm^2)" for a column ``current_density_mA_cm2`` in mA/cm^2."""
+    text = label or _UNIT_SUFFIX.sub("", name).replace("_", " ")
+    return f"{text} ({units})" if units and units != "1" else text
+
+
 def _label(column: Any, in_hours: bool = False) -> str:
     if column is None:
         return ""
     units = "h" if in_hours else (column.display_units or column.units)
-    name = column.label or column.name
-    return f"{name} ({units})" if units and units != "1" else name
+    return axis_label(column.name, units, column.label)
 
 
 class LiveRunData:
