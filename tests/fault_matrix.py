@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,17 +147,31 @@ def run_window_cell(procedure_name: str, cell: Cell, directory: Path) -> Result:
         station.light_timeout_s = 5.0  # a hang is given up after 5 s here (the abort comes first)
         return station
 
+    # the run holds at reading AT (inside the source meter's reply) until the action is on its
+    # way, so the action always meets a run in progress however loaded the machine is
+    keithley, reached, gate = bench.keithley, threading.Event(), threading.Event()
+    measure = keithley._measure
+
+    def held_measure():
+        reply = measure()
+        if keithley.measurements == AT and "hangs" not in cell.name:
+            reached.set()
+            gate.wait(10)
+        return reply
+
+    keithley._measure = held_measure
     window = StationWindow(config, directory)
     window.confirm_close = lambda: True
     window.queue._opener = opener
     window.queue.add(procedure_name, dict(getattr(procedure_class(procedure_name), "FAULT_MATRIX_PARAMETERS", {})))
     window.run_queue()
     deadline = time.monotonic() + 60
-    while bench.readings < AT and window.queue.running and time.monotonic() < deadline:
+    while not reached.is_set() and bench.readings < AT and window.queue.running and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.001)
     if "hangs" in cell.name:
         time.sleep(0.3)  # the light reading is hanging by now
+    threading.Timer(0.05, gate.set).start()  # the run goes on 50 ms after the action began
     acted = time.monotonic()
     if "Emergency" in cell.name:
         window.abort(emergency=True)
