@@ -13,6 +13,7 @@ declare ``FAULT_MATRIX_PARAMETERS`` (parameter values for a short run).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import shutil
 import subprocess
@@ -188,7 +189,10 @@ def run_window_cell(procedure_name: str, cell: Cell, directory: Path) -> Result:
     window.close()
     window.deleteLater()
     app.processEvents()
+    keithley._measure = measure
     item = window.queue.items[0]
+    del window, opener, held_measure
+    gc.collect()  # Qt objects freed on this (the GUI) thread, never by a worker thread's collection
     run = read_run(item.path)
     with run.open() as f:
         notices = [m.decode() for m in f["entry/notices/message"][:]]

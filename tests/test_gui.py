@@ -3,6 +3,7 @@ long radiometer reading, closing during a run, watch mode, the parameter check."
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -35,13 +36,21 @@ LONG_LIFETIME = {"monitor_interval": 60.0, "max_duration": 1000.0}
 
 @pytest.fixture
 def window(qtbot, tmp_path):
+    made = []
+
     def make(config=None):
         w = StationWindow(config or load_config(None), tmp_path)
         w.confirm_close = lambda: True
         qtbot.addWidget(w)
         w.show()
+        made.append(w)
         return w
-    return make
+    yield make
+    for w in made:  # no run left going, and the window's Qt objects freed here, on the GUI thread
+        w.queue.abort()
+        w.queue.wait(60)
+    made.clear()
+    gc.collect()
 
 
 def wait_for_queue(qtbot, w, timeout_s=120.0):
@@ -292,7 +301,9 @@ def test_signals_to_the_window_switch_the_output_off_and_close_the_file(tmp_path
         process.send_signal(s)
         time.sleep(0.02)
     code = process.wait(60)
-    assert code == (130 if signals[0] == signal.SIGINT else 143), process.stderr.read().decode()
+    errors = "\n".join(line for line in process.stderr.read().decode().splitlines() if "propagateSizeHints" not in line)
+    assert code == (130 if signals[0] == signal.SIGINT else 143), f"exit {code}: {errors}"
+    assert errors.splitlines()[-1].endswith("output confirmed off"), errors
     run = read_run(out)
     assert run.status == "aborted" and run.points > 0
     with run.open() as f:

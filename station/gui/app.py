@@ -3,7 +3,8 @@
 Qt's event loop runs in C++, so Python's signal handlers only run when Python code
 does: a 100 ms timer gives them the chance. The first Ctrl-C or SIGTERM aborts the run
 (output off, read back; file closed as aborted) and closes the window, exit 130 or 143;
-later ones are only acknowledged, they cannot cut the shutdown short.
+later ones are only acknowledged, they cannot cut the shutdown short, and once the
+window has closed the rest of a burst is ignored (the exit code stays the first one's).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from station.core.errors import ConfigError
+from station.core.signals import INTERRUPTS
 from station.setup.config import StationConfig
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -97,6 +99,26 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
         timer.stop()
         if window.queue.running:  # the loop ended some other way: never leave a run going
             window.shut_down("the window's event loop ended")
-        for s, h in previous.items():
-            signal.signal(s, h)
-    return EXIT_CODES[received[0]] if received else 0
+        for s, h in previous.items():  # after a signal, the rest of a burst is ignored, never raised
+            signal.signal(s, signal.SIG_IGN if received else h)
+        INTERRUPTS.received.extend(received)  # the command line's exit code and last line know of them
+    confirmed = _last_line(window, received)
+    return EXIT_CODES[received[0]] if received else 0 if confirmed else 1
+
+
+def _last_line(window, received: list[int]) -> bool:
+    """As the command line does: what the last shutdown confirmed, loudly if not confirmed
+    (then the exit code is not 0); whether it was confirmed."""
+    station = window.queue.station
+    report = station.output_report if station is not None else None
+    why = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}.get(
+        received[0] if received else None, "")
+    if report is None:
+        if why:
+            sys.stderr.write(f"ledstation: {why}\n")
+        return True
+    if why:
+        sys.stderr.write(f"ledstation: {why}; {report.summary()}\n")
+    if not report.confirmed:
+        sys.stderr.write(f"ledstation: !!! {report.summary()} !!!\n")
+    return report.confirmed

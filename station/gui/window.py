@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6 import QtCore, QtGui, QtWidgets
@@ -60,7 +61,10 @@ class StationWindow(QtWidgets.QMainWindow):
         self.config = config
         self.queue = queue or RunQueue(config, folder, pattern)
         self.watches: list[WatchView] = []
-        self.confirm_close = self._ask_close  # tests replace it
+        #: asked before closing during a run (None: a dialog); tests set a function. Not a bound
+        #: method of the window: a reference cycle through a Qt object may be collected by
+        #: Python's garbage collector on another thread, which Qt does not survive
+        self.confirm_close: Callable[[], bool] | None = None
         self._log_lines: tuple[int, str] = (0, "")
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setTabsClosable(True)
@@ -317,6 +321,7 @@ class StationWindow(QtWidgets.QMainWindow):
             widget.close_watch()
             self.watches.remove(widget)
             self.tabs.removeTab(index)
+            widget.deleteLater()  # deleted by Qt on this thread, not by whichever thread drops it last
 
     # --- refresh ------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -383,7 +388,7 @@ class StationWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self.queue.running:
-            if not self.confirm_close():
+            if not (self.confirm_close or self._ask_close)():
                 event.ignore()
                 return
             self.shut_down("window closed during the run")
