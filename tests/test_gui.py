@@ -224,6 +224,9 @@ def test_queue_editing_and_file_names(qtbot, window, tmp_path):
         from station.gui.run_queue import check_pattern
 
         check_pattern("{nonsense}.h5", "jvl", {})
+    for outside in ("../{n}.h5", "/tmp/{n}.h5", "{n}.csv"):
+        with pytest.raises(ConfigError, match="inside the folder"):
+            check_pattern(outside, "jvl", {})
     (tmp_path / "jvl-settle0.5-2.h5").write_bytes(b"not to be replaced")
     w.run_queue()
     wait_for_queue(qtbot, w)

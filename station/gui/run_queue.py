@@ -71,8 +71,8 @@ def check_pattern(pattern: str, procedure: str, values: dict[str, Any]) -> None:
         name = _format(pattern, procedure, values, 1, "", dt.datetime(2000, 1, 1))
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ConfigError(f"file name pattern {pattern!r}: {exc}") from None
-    if not name.endswith(".h5") or "/" in name.strip("/") and ".." in name.split("/"):
-        raise ConfigError(f"file name pattern {pattern!r} must give a name ending in .h5 (without ..)")
+    if not name.endswith(".h5") or ".." in Path(name).parts or Path(name).is_absolute():
+        raise ConfigError(f"file name pattern {pattern!r} must give a name ending in .h5, inside the folder")
 
 
 def _format(pattern: str, procedure: str, values: dict[str, Any], n: int, title: str, now: dt.datetime) -> str:

@@ -172,7 +172,7 @@ class SpectrumImage:
         self.group = max(1, math.ceil(len(wavelength_nm) / columns))
         usable = len(wavelength_nm) // self.group * self.group
         self.wavelength_nm = wavelength_nm[:usable].reshape(-1, self.group).mean(axis=1)
-        self._usable = usable
+        self.usable = usable  # wavelength samples used (a whole number of groups)
         self.capacity = rows
         self.width = 1  # spectra per full row
         self._image = np.zeros((rows, len(self.wavelength_nm)), dtype=np.float32)
@@ -186,7 +186,7 @@ class SpectrumImage:
             self._image[:n] = 0.5 * (self._image[0:2 * n:2] + self._image[1:2 * n:2])
             self._x[:n] = self._x[0:2 * n:2]
             self._rows, self.width = n, self.width * 2
-        row = np.asarray(spectrum, float)[:self._usable].reshape(-1, self.group).mean(axis=1)
+        row = np.asarray(spectrum, float)[:self.usable].reshape(-1, self.group).mean(axis=1)
         i = self._rows
         if self._open == 0:
             self._image[i], self._x[i] = row, x
@@ -336,8 +336,8 @@ class LiveRunData:
                 if plot.kind == CURVE:
                     curve = _CurveState(plot, self._streams[plot.stream], self._capacity)
                     self._curves.append(curve)
-                    for mark in plot.marks:
-                        self._marks_for.setdefault(mark.stream, []).append(curve)
+                    for stream in dict.fromkeys(mark.stream for mark in plot.marks):
+                        self._marks_for.setdefault(stream, []).append(curve)
                 elif plot.kind == SPECTROGRAM:
                     self._image_x[plot.stream] = (plot.x, 1 / 3600 if plot.x_in_hours else 1.0)
             self.version += 1
@@ -427,7 +427,7 @@ class LiveRunData:
             if stream in self._image_x:
                 column, scale = self._image_x[stream]
                 image = self._images.get(stream)
-                if image is None or image._usable > len(wavelength_nm):
+                if image is None or image.usable > len(wavelength_nm):
                     image = self._images[stream] = SpectrumImage(wavelength_nm)
                 image.add(float(values.get(column, math.nan)) * scale, spectral)
             self.version += 1
