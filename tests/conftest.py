@@ -42,3 +42,36 @@ def station_smu(bench: SimulatedBench, max_voltage_V: float = 10.0, max_current_
     return StationKeithley2400(bench.smu_address, SafetyLimits(max_voltage_V, max_current_A), clock=bench.clock,
                                visa_library=bench.visa_library, read_termination="\n", write_termination="\n",
                                timeout=500)
+
+
+@pytest.fixture
+def headless_lifetime(tmp_path):
+    """Start ``ledstation run lifetime`` in another process on the simulated bench (virtual
+    clock: 1000 h at a point a minute, minutes of real time); returns (process, run file)
+    once the file's name exists, or once it holds data with ``written=True``. Killed at the end."""
+    import subprocess
+    import sys
+    import time
+
+    processes = []
+
+    def start(written: bool = False):
+        out = tmp_path / "headless.h5"
+        process = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "lifetime", "--out", str(out),
+                                    "--monitor-interval", "60", "--max-duration", "1000"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        processes.append(process)
+        deadline = time.monotonic() + 60
+        while not (out.exists() and (not written or out.stat().st_size > 0)) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"the headless run ended: {process.stderr.read().decode()}")
+            time.sleep(0.05)
+        assert out.exists(), "the headless run wrote no file within 60 s"
+        return process, out
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()

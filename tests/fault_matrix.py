@@ -272,6 +272,13 @@ def run_disk_full(procedure_name: str, size_mb: int = 32) -> dict:
                 (x for x in reversed(last) if x.startswith(("failed", "finished", "aborted"))), "")}
 
 
+def _table_row(cell: Cell, r: Result) -> str:
+    after = f" ({r.off_after_s:.2f} s after)" if r.off_after_s else ""  # window cells: after the action
+    return (f"| {r.procedure} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
+            f"{'on' if r.output_really_on else 'off'}{after} | {r.points_reported} / {r.rows_in_file} "
+            f"{'ok' if not check(cell, r) else 'FAIL'} |")
+
+
 def main() -> None:
     """Print the matrix as a Markdown table."""
     rows = ["| procedure | fault | status | reason | output (said / really on) | points: run / file |",
@@ -279,17 +286,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         for name in procedure_names():
             for cell in CELLS:
-                r = run_cell(name, cell, Path(directory))
-                mark = "ok" if not check(cell, r) else "FAIL"
-                rows.append(f"| {name} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
-                            f"{'on' if r.output_really_on else 'off'} | {r.points_reported} / {r.rows_in_file} "
-                            f"{mark} |")
+                rows.append(_table_row(cell, run_cell(name, cell, Path(directory))))
             for cell in WINDOW_CELLS:
-                r = run_window_cell(name, cell, Path(directory))
-                mark = "ok" if not check(cell, r) else "FAIL"
-                rows.append(f"| {name} | {cell.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
-                            f"{'on' if r.output_really_on else 'off'} ({r.off_after_s:.2f} s after) | "
-                            f"{r.points_reported} / {r.rows_in_file} {mark} |")
+                rows.append(_table_row(cell, run_window_cell(name, cell, Path(directory))))
             if can_mount_tmpfs():
                 d = run_disk_full(name)
                 rows.append(f"| {name} | disk full (tmpfs filled by another program) | {d['file_status']} | "

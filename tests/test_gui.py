@@ -155,37 +155,26 @@ def test_closing_can_be_refused_and_the_run_goes_on(qtbot, window, tmp_path, rec
     assert not recorded[0].keithley.output_on
 
 
-def test_watch_mode_follows_a_run_written_by_another_process(qtbot, window, tmp_path):
-    out = tmp_path / "headless.h5"
-    process = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "lifetime", "--out", str(out),
-                                "--monitor-interval", "60", "--max-duration", "1000"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert out.exists(), process.stderr.read().decode() if process.poll() is not None else "no file"
-        w = window()
-        view = w.watch(out)  # (the name is claimed, empty, until the first point is flushed)
-        assert view is not None, w.message.text()
-        qtbot.waitUntil(lambda: view.watcher is not None and view.watcher.seen["monitor"] >= 2, timeout=30000)
-        first = view.watcher.seen["monitor"]
-        qtbot.waitUntil(lambda: view.watcher.seen["monitor"] > first + 20, timeout=30000)
-        assert process.poll() is None, "the run should still be going while the window follows it"
-        assert view.data.status.status == "running"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 143
-        stored = read_run(out)
-        assert stored.status == "aborted"
-        qtbot.waitUntil(lambda: view.data.status.status == "aborted", timeout=30000)
-        qtbot.waitUntil(lambda: view.watcher.seen["monitor"] == stored.rows("monitor"), timeout=30000)
-        view.panel.refresh()
-        curve = next(p for p in view.panel.last_snapshot.plots if p.plot.y == "relative_light")
-        assert curve.points == stored.rows("monitor")
-        assert np.allclose(curve.x[:5], stored.read_columns(["elapsed_s"], "monitor")["elapsed_s"][:5] / 3600)
-    finally:
-        if process.poll() is None:
-            process.kill()
+def test_watch_mode_follows_a_run_written_by_another_process(qtbot, window, headless_lifetime):
+    process, out = headless_lifetime()
+    w = window()
+    view = w.watch(out)  # (the name may still be claimed, empty, until the first point is flushed)
+    assert view is not None, w.message.text()
+    qtbot.waitUntil(lambda: view.watcher is not None and view.watcher.seen["monitor"] >= 2, timeout=30000)
+    first = view.watcher.seen["monitor"]
+    qtbot.waitUntil(lambda: view.watcher.seen["monitor"] > first + 20, timeout=30000)
+    assert process.poll() is None, "the run should still be going while the window follows it"
+    assert view.data.status.status == "running"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 143
+    stored = read_run(out)
+    assert stored.status == "aborted"
+    qtbot.waitUntil(lambda: view.data.status.status == "aborted", timeout=30000)
+    qtbot.waitUntil(lambda: view.watcher.seen["monitor"] == stored.rows("monitor"), timeout=30000)
+    view.panel.refresh()
+    curve = next(p for p in view.panel.last_snapshot.plots if p.plot.y == "relative_light")
+    assert curve.points == stored.rows("monitor")
+    assert np.allclose(curve.x[:5], stored.read_columns(["elapsed_s"], "monitor")["elapsed_s"][:5] / 3600)
 
 
 def test_the_parameter_form_uses_the_command_lines_check(qtbot, window):
@@ -284,7 +273,8 @@ class Started(window_module.StationWindow):
         self.run_queue()
 
 window_module.StationWindow = Started
-sys.exit(main(["gui", "--folder", sys.argv[1], "--pattern", "run.h5"]))
+sys.argv = ["ledstation", "gui", "--folder", sys.argv[1], "--pattern", "run.h5"]
+sys.exit(main())  # as the installed program runs it (argv from the command line)
 """
 
 

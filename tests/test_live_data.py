@@ -23,7 +23,7 @@ def test_decimated_series_keeps_every_point_until_full_then_the_exact_min_max_of
     for start in range(0, x.size, 777):  # in uneven blocks, and one by one for part of it
         if start < 5000:
             for i in range(start, min(start + 777, x.size)):
-                series.append(x[i], y[i])
+                series.extend(x[i:i + 1], y[i:i + 1])  # one point at a time, as the sink gets them
         else:
             series.extend(x[start:start + 777], y[start:start + 777])
     bx, by = series.arrays()
@@ -109,46 +109,34 @@ def test_the_spectrum_image_is_bounded_and_averages_merged_rows():
 
 
 @pytest.mark.parametrize("reopen", [False, True], ids=["kept open (SWMR)", "reopened each poll (network disk)"])
-def test_the_watcher_reads_only_new_rows_of_a_file_another_process_writes(tmp_path, reopen):
+def test_the_watcher_reads_only_new_rows_of_a_file_another_process_writes(headless_lifetime, reopen):
     import signal
-    import subprocess
-    import sys
     import time
 
     from station.data.reader import read_run
     from station.data.watch import RunWatcher
 
-    out = tmp_path / "run.h5"
-    process = subprocess.Popen([sys.executable, "-m", "station.cli", "run", "lifetime", "--out", str(out),
-                                "--monitor-interval", "60", "--max-duration", "1000"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        watcher = RunWatcher(out, columns={"monitor": ["elapsed_s", "relative_light"]}, reopen=reopen)
-        seen, polls, statuses = [], 0, set()
-        while len(seen) < 3 and time.monotonic() < deadline:
-            update = watcher.poll()
-            polls += 1
-            statuses.add(update.status)
-            if "monitor" in update.rows:
-                rows = update.rows["monitor"]
-                assert set(rows) == {"elapsed_s", "relative_light"}  # only the columns asked for
-                seen.append(len(rows["elapsed_s"]))
-            time.sleep(0.2)
-        assert len(seen) >= 2 and "running" in statuses  # several polls brought rows while it ran
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 143
-        for _ in range(20):
-            update = watcher.poll()
-            seen.append(len(update.rows.get("monitor", {}).get("elapsed_s", [])))
-            if update.status == "aborted" and watcher.seen["monitor"] == read_run(out).rows("monitor"):
-                break
-            time.sleep(0.2)
-        assert update.status == "aborted"
-        assert sum(seen) == watcher.seen["monitor"] == read_run(out).rows("monitor")  # each row once
-        watcher.close()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    process, out = headless_lifetime(written=True)
+    deadline = time.monotonic() + 60
+    watcher = RunWatcher(out, columns={"monitor": ["elapsed_s", "relative_light"]}, reopen=reopen)
+    seen, statuses = [], set()
+    while len(seen) < 3 and time.monotonic() < deadline:
+        update = watcher.poll()
+        statuses.add(update.status)
+        if "monitor" in update.rows:
+            rows = update.rows["monitor"]
+            assert set(rows) == {"elapsed_s", "relative_light"}  # only the columns asked for
+            seen.append(len(rows["elapsed_s"]))
+        time.sleep(0.2)
+    assert len(seen) >= 2 and "running" in statuses  # several polls brought rows while it ran
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 143
+    for _ in range(20):
+        update = watcher.poll()
+        seen.append(len(update.rows.get("monitor", {}).get("elapsed_s", [])))
+        if update.status == "aborted" and watcher.seen["monitor"] == read_run(out).rows("monitor"):
+            break
+        time.sleep(0.2)
+    assert update.status == "aborted"
+    assert sum(seen) == watcher.seen["monitor"] == read_run(out).rows("monitor")  # each row once
+    watcher.close()

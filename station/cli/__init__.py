@@ -189,7 +189,8 @@ def _run_command(args: argparse.Namespace) -> int:
             logging.exception("unexpected failure")
         code, message = EXIT_FAILED, f"failed: {one_line(exc)} (-v for details)"
     held = INTERRUPTS.exit_code()
-    if held is not None and code in (EXIT_OK, EXIT_FAILED):  # a signal arrived while the run was ending
+    if held is not None and (code in (EXIT_OK, EXIT_FAILED) or (code == held and not message)):
+        # a signal arrived while the run was ending, or the window closed on one
         code, message = held, ("interrupted (Ctrl-C)" if held == EXIT_INTERRUPTED else "terminated (SIGTERM)")
     state, confirmed = output_state()
     if message:

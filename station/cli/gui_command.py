@@ -15,6 +15,8 @@ def gui_command(args: argparse.Namespace) -> int:
     from station.gui.run_queue import check_pattern
     from station.setup.config import load_config
 
+    from .output import note_output_report
+
     config = load_config(args.config)
     folder = args.folder.expanduser()
     if not folder.is_dir():
@@ -28,4 +30,4 @@ def gui_command(args: argparse.Namespace) -> int:
         if not (path.is_file() and path.stat().st_size == 0):
             read_run(path)
     check_display()
-    return run_window(config, folder, args.pattern, args.watch, args.open)
+    return run_window(config, folder, args.pattern, args.watch, args.open, on_station_closed=note_output_report)

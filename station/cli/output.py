@@ -27,8 +27,13 @@ def opened_station(config: Any) -> Iterator[Any]:
         try:
             station.close()
         finally:
-            if station.output_report is not None:
-                _OUTPUT_REPORTS.append(station.output_report)
+            note_output_report(station)
+
+
+def note_output_report(station: Any) -> None:
+    """Keep what the shutdown of a closed station confirmed, for the last line (:func:`output_state`)."""
+    if station.output_report is not None:
+        _OUTPUT_REPORTS.append(station.output_report)
 
 
 def forget_output_reports() -> None:

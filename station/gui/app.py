@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from station.core.errors import ConfigError
 from station.core.signals import INTERRUPTS
@@ -57,16 +58,21 @@ def application():
 
 
 def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequence[Path] = (),
-               open_files: Sequence[Path] = ()) -> int:
-    """Show the window until it is closed; the exit code (130/143 after a signal)."""
+               open_files: Sequence[Path] = (), on_station_closed: Callable[[Any], None] | None = None) -> int:
+    """Show the window until it is closed; the exit code (130/143 after a signal).
+
+    ``on_station_closed`` gets each station the queue closed (the command line reports what
+    the last shutdown confirmed, as for every command)."""
     import pyqtgraph as pg
     from PyQt6 import QtCore
 
+    from .run_queue import RunQueue
     from .window import StationWindow
 
     app = application()
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
-    window = StationWindow(config, folder, pattern)
+    window = StationWindow(config, folder, pattern,
+                           queue=RunQueue(config, folder, pattern, on_station_closed=on_station_closed))
     for path in watch:
         window.watch(path)
     if open_files:
@@ -102,23 +108,5 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
         for s, h in previous.items():  # after a signal, the rest of a burst is ignored, never raised
             signal.signal(s, signal.SIG_IGN if received else h)
         INTERRUPTS.received.extend(received)  # the command line's exit code and last line know of them
-    confirmed = _last_line(window, received)
-    return EXIT_CODES[received[0]] if received else 0 if confirmed else 1
+    return EXIT_CODES[received[0]] if received else 0
 
-
-def _last_line(window, received: list[int]) -> bool:
-    """As the command line does: what the last shutdown confirmed, loudly if not confirmed
-    (then the exit code is not 0); whether it was confirmed."""
-    station = window.queue.station
-    report = station.output_report if station is not None else None
-    why = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}.get(
-        received[0] if received else None, "")
-    if report is None:
-        if why:
-            sys.stderr.write(f"ledstation: {why}\n")
-        return True
-    if why:
-        sys.stderr.write(f"ledstation: {why}; {report.summary()}\n")
-    if not report.confirmed:
-        sys.stderr.write(f"ledstation: !!! {report.summary()} !!!\n")
-    return report.confirmed

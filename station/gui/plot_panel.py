@@ -214,6 +214,3 @@ class PlotPanel(QtWidgets.QWidget):
         self._views = [_PlotView(d) for d in snapshot.plots]
         for i, view in enumerate(self._views):
             self._layout.addWidget(view.widget, i // self.columns, i % self.columns)
-
-    def plot_widgets(self) -> list[pg.PlotWidget]:
-        return [v.widget for v in self._views]

@@ -18,7 +18,7 @@ import logging
 import string
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class QueuedRun:
     state: str = QUEUED
     path: Path | None = None
     reason: str = ""
-    analysis: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         where = f" -> {self.path.name}" if self.path is not None else ""
@@ -96,7 +95,8 @@ class RunQueue:
 
     def __init__(self, config: StationConfig, folder: str | Path, pattern: str = DEFAULT_PATTERN,
                  stop_on_failure: bool = False,
-                 opener: Callable[[StationConfig], Station] = open_station) -> None:
+                 opener: Callable[[StationConfig], Station] = open_station,
+                 on_station_closed: Callable[[Station], None] | None = None) -> None:
         self.config = config
         self.folder = Path(folder)
         self.pattern = pattern
@@ -107,6 +107,7 @@ class RunQueue:
         self.station: Station | None = None
         self.runs_started = 0
         self._opener = opener
+        self._on_station_closed = on_station_closed  # the command line keeps what each shutdown confirmed
         self._lock = threading.Lock()
         self._runner: ProcedureRunner | None = None
         self._abort: tuple[str, bool] | None = None
@@ -238,7 +239,9 @@ class RunQueue:
                 with self._lock:
                     self._runner = None
                 station.close()  # the output off and read back, the light instrument released
+                if self._on_station_closed is not None:
+                    self._on_station_closed(station)
         item.path = outcome.path
-        item.state, item.reason, item.analysis = outcome.status, outcome.reason, outcome.analysis
+        item.state, item.reason = outcome.status, outcome.reason
         if outcome.path is None:
             item.reason = f"{item.reason}; no point was measured, no file kept"

@@ -18,23 +18,6 @@ from .plot_panel import PlotPanel
 POLL_MS = 500
 
 
-def _columns_of(plots, streams) -> dict[str, list[str]]:
-    """The columns the plots need, per stream (a watch reads nothing else)."""
-    wanted: dict[str, set[str]] = {}
-    by_name = {s.name: s for s in streams}
-    for plot in plots:
-        names = wanted.setdefault(plot.stream, set())
-        names.update(c for c in (plot.x, plot.y) if c)
-        if plot.y and plot.y in by_name[plot.stream].column_names:
-            names.update(f for f in by_name[plot.stream].column(plot.y).hidden_by
-                         if f in by_name[plot.stream].column_names)
-        if "in_compliance" in by_name[plot.stream].column_names:
-            names.add("in_compliance")
-        for mark in plot.marks:
-            wanted.setdefault(mark.stream, set()).update((mark.x, mark.where, mark.value))
-    return {k: sorted(v) for k, v in wanted.items()}
-
-
 class WatchView(QtWidgets.QWidget):
     """One watched file: its status line and live plots, polled on a timer."""
 
@@ -50,7 +33,6 @@ class WatchView(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.panel, 1)
-        self.polls = 0
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -78,7 +60,7 @@ class WatchView(QtWidgets.QWidget):
         light = run.metadata.get("light") or {}
         label = f"{str(light.get('quantity', 'spectrum')).replace('_', ' ')} ({light.get('units', '')})"
         self.data.begin(run.procedure, streams, plots, status=run.status, spectrum_label=label)
-        watcher.columns = _columns_of(plots, streams)
+        watcher.columns = self.data.needed_columns()
         self.watcher = watcher
         return True
 
@@ -86,7 +68,6 @@ class WatchView(QtWidgets.QWidget):
         if not self._attach():
             return
         update = self.watcher.poll()
-        self.polls += 1
         for stream, columns in update.rows.items():
             self.data.add_rows(stream, columns)
         for stream, (values, spectral) in update.spectra.items():

@@ -25,7 +25,7 @@ from station.setup.config import StationConfig
 from .browser import RunBrowser
 from .parameter_form import ParameterForm
 from .plot_panel import PlotPanel
-from .run_queue import DEFAULT_PATTERN, FAILED, RUNNING, RunQueue
+from .run_queue import DEFAULT_PATTERN, FAILED, RUNNING, RunQueue, check_pattern
 from .watch_view import WatchView
 
 #: status bar and queue refresh, ms
@@ -274,8 +274,6 @@ class StationWindow(QtWidgets.QMainWindow):
         self.queue.folder = folder
 
     def _set_pattern(self) -> None:
-        from .run_queue import check_pattern
-
         try:
             check_pattern(self.pattern.text(), self.procedure_name, self.form.values())
             self.queue.pattern = self.pattern.text()

@@ -93,20 +93,14 @@ class DecimatedSeries:
                 bx = x[start:stop:self.width]
                 by = y[start:stop].reshape(n, self.width)
                 self._x[self._bins:self._bins + n] = bx
-                self._low[self._bins:self._bins + n] = _nanmin_rows(by)
-                self._high[self._bins:self._bins + n] = _nanmax_rows(by)
+                self._low[self._bins:self._bins + n] = np.fmin.reduce(by, axis=1)  # NaN-ignoring
+                self._high[self._bins:self._bins + n] = np.fmax.reduce(by, axis=1)
                 self._bins += n
                 start = stop
                 continue
             self._add_one(x[start], y[start])
             start += 1
         self.count += len(x)
-
-    def append(self, x: float, y: float) -> None:
-        if self._open == 0 and self._bins == self.capacity:
-            self._merge()
-        self._add_one(float(x), float(y))
-        self.count += 1
 
     def _add_one(self, x: float, y: float) -> None:
         i = self._bins
@@ -124,8 +118,8 @@ class DecimatedSeries:
         """Halve the bins: neighbours merge, the bin width doubles."""
         n = self._bins // 2
         self._x[:n] = self._x[0:2 * n:2]
-        self._low[:n] = _nanmin_pairs(self._low[0:2 * n:2], self._low[1:2 * n:2])
-        self._high[:n] = _nanmax_pairs(self._high[0:2 * n:2], self._high[1:2 * n:2])
+        self._low[:n] = np.fmin(self._low[0:2 * n:2], self._low[1:2 * n:2])
+        self._high[:n] = np.fmax(self._high[0:2 * n:2], self._high[1:2 * n:2])
         self._bins = n
         self.width *= 2
 
@@ -145,22 +139,6 @@ def _nanmin2(a: float, b: float) -> float:
 
 def _nanmax2(a: float, b: float) -> float:
     return b if a != a else a if b != b else max(a, b)
-
-
-def _nanmin_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.fmin(a, b)
-
-
-def _nanmax_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.fmax(a, b)
-
-
-def _nanmin_rows(block: np.ndarray) -> np.ndarray:
-    return np.fmin.reduce(block, axis=1)
-
-
-def _nanmax_rows(block: np.ndarray) -> np.ndarray:
-    return np.fmax.reduce(block, axis=1)
 
 
 class SpectrumImage:
@@ -229,7 +207,6 @@ class RunStatus:
     in_compliance: bool = False
     rows: dict[str, int] = field(default_factory=dict)
     prediction: dict[str, float] = field(default_factory=dict)
-    output: str = ""  # what the stop record says the shutdown confirmed
 
     def elapsed_s(self, now: float | None = None) -> float:
         if not math.isfinite(self.started_monotonic):
@@ -317,6 +294,7 @@ class LiveRunData:
         self._images: dict[str, SpectrumImage] = {}
         self._image_x: dict[str, tuple[str, float]] = {}
         self._marks_for: dict[str, list[_CurveState]] = {}
+        self._needed: dict[str, set[str]] = {}
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._spectrum_label = "spectrum"
 
@@ -340,7 +318,24 @@ class LiveRunData:
                         self._marks_for.setdefault(stream, []).append(curve)
                 elif plot.kind == SPECTROGRAM:
                     self._image_x[plot.stream] = (plot.x, 1 / 3600 if plot.x_in_hours else 1.0)
+            self._needed = self._columns_needed()
             self.version += 1
+
+    def _columns_needed(self) -> dict[str, set[str]]:
+        needed: dict[str, set[str]] = {}
+        for curve in self._curves:
+            needed.setdefault(curve.plot.stream, set()).update((curve.plot.x, curve.plot.y, *curve.hidden_by))
+            for mark in curve.plot.marks:
+                needed.setdefault(mark.stream, set()).update((mark.x, mark.where, mark.value))
+        main = self._main_stream()
+        if main and "in_compliance" in self._streams[main].column_names:
+            needed[main].add("in_compliance")
+        return needed
+
+    def needed_columns(self) -> dict[str, list[str]]:
+        """Per stream, the columns the plots and the status use (all a watcher need read)."""
+        with self._lock:
+            return {stream: sorted(names) for stream, names in self._needed.items()}
 
     # --- the sink ---------------------------------------------------------------------
     def __call__(self, record: Any) -> None:
@@ -355,7 +350,8 @@ class LiveRunData:
             label = f"{light.axis.quantity.replace('_', ' ')} ({light.axis.units})" if light is not None else ""
             self.begin(record.procedure, record.streams, plots, record.title, spectrum_label=label)
         elif isinstance(record, Event):
-            self.add_rows(record.stream, {k: np.asarray([v], float) for k, v in record.values.items()})
+            values, needed = record.values, self._needed.get(record.stream, ())
+            self.add_rows(record.stream, {k: np.asarray([values[k]], float) for k in needed if k in values}, rows=1)
             if record.spectrum is not None:
                 self.add_spectrum(record.stream, record.values, record.spectrum.wavelength_nm,
                                   record.spectrum.spectral)
@@ -371,7 +367,6 @@ class LiveRunData:
         elif isinstance(record, RunStop):
             with self._lock:
                 self.status.status, self.status.reason = record.status, record.reason
-                self.status.output = record.output
                 self.status.ended_monotonic = time.monotonic()
                 self.version += 1
             self.log(f"run {record.status}: {record.reason}" + (f"; {record.output}" if record.output else ""))
@@ -389,10 +384,11 @@ class LiveRunData:
             self.status.status, self.status.reason = status, reason
             self.version += 1
 
-    def add_rows(self, stream: str, columns: Mapping[str, np.ndarray]) -> None:
-        """Rows of ``stream`` (arrays of equal length, by column name)."""
+    def add_rows(self, stream: str, columns: Mapping[str, np.ndarray], rows: int | None = None) -> None:
+        """``rows`` rows of ``stream`` (default: the length of the columns), the columns a
+        plot needs as arrays of equal length, by name."""
         with self._lock:
-            n = len(next(iter(columns.values()))) if columns else 0
+            n = rows if rows is not None else len(next(iter(columns.values()))) if columns else 0
             if n == 0:
                 return
             self.status.rows[stream] = self.status.rows.get(stream, 0) + n
