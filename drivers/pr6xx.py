@@ -1,7 +1,14 @@
 """Photo Research PR-655 / PR-670 spectroradiometer over its serial remote protocol.
 
 A :class:`~drivers.light_meter.LightMeter` (factory calibrated: nothing to prepare).
-The models' spectral grids (:data:`SPECTRAL_GRIDS`) live here and nowhere else.
+The models' spectral grids (:data:`SPECTRAL_GRIDS`) live here and nowhere else; the
+PR-7xx family (:mod:`.pr7xx`) shares this command set with its own grids, the PR-650
+(:mod:`.pr650`) has a protocol of its own.
+
+Sources of the protocol: ``PHOTO`` / ``Q``, ``M5`` and ``D1``..``D5``, ``D110``
+(serial) and ``D111`` (model) as PsychoPy's ``PR655`` class (psychopy/hardware/pr.py)
+and Psychtoolbox's PR655 toolbox send and parse them; the D5 line format and status
+codes as issue 7 of this project records them from the instrument.
 """
 
 from __future__ import annotations
@@ -42,15 +49,22 @@ FOOTLAMBERT_TO_CD_M2 = 3.4262590996
 
 
 class PR6xx(Instrument):
-    """PR-655/670 in remote mode. Measurements may take tens of seconds on dim devices."""
+    """PR-655/670 in remote mode. Measurements may take tens of seconds on dim devices.
+
+    ``model``: the model the configuration names; the instrument's own (``D111``) must
+    match it. ``GRIDS``: the spectral grids of the models this class drives.
+    """
+
+    GRIDS: dict[str, tuple[int, int, int]] = SPECTRAL_GRIDS
 
     def __init__(self, adapter, name: str = "Photo Research PR-655/670", timeout_s: float = 60.0,
-                 **kwargs) -> None:
+                 model: str | None = None, **kwargs) -> None:
         kwargs.setdefault("read_termination", "\r\n")
         kwargs.setdefault("write_termination", "\r")
         kwargs.setdefault("asrl", {"baud_rate": 9600})
         super().__init__(adapter, name, includeSCPI=False, timeout=int(timeout_s * 1000), **kwargs)
         self.timeout_s = timeout_s
+        self.expected_model = model
         self.model = ""
         self.serial_number = ""
 
@@ -61,8 +75,12 @@ class PR6xx(Instrument):
             raise InstrumentError(f"{self.name}: unexpected reply to PHOTO: {reply!r}")
         self.model = self._report_field("D111")
         self.serial_number = self._report_field("D110")
-        if self.model not in SPECTRAL_GRIDS:
-            raise InstrumentError(f"{self.name}: unsupported model {self.model!r}")
+        if self.model not in self.GRIDS:
+            raise InstrumentError(f"{self.name}: unsupported model {self.model!r} (this driver: "
+                                  f"{', '.join(self.GRIDS)})")
+        if self.expected_model is not None and self.model != self.expected_model:
+            raise InstrumentError(f"{self.name}: the instrument is a {self.model}, the configuration says "
+                                  f"{self.expected_model}")
         photometry.grid_weights(self.wavelength_nm)  # the colour tables on this grid, before any reading
 
     def leave_remote(self) -> None:
@@ -101,7 +119,8 @@ class PR6xx(Instrument):
 
     @property
     def wavelength_nm(self) -> np.ndarray:
-        return spectral_grid_nm(self.model)
+        first, last, step = self.GRIDS[self.model]
+        return np.arange(first, last + step / 2, step, dtype=float)
 
     def _report_field(self, command: str) -> str:
         code, fields = _split_status(self.ask(command))

@@ -50,6 +50,9 @@ class SpectralResult:
     band: EmissionBand | None = None
     #: the band integrals and their variances (``photometry.band_totals``), when assessed
     band_totals: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    #: ``spectral`` is a reference spectrum scaled to a single-channel reading (a photodiode):
+    #: not a measured spectrum, so it is not stored per point and gives no colour or shape
+    synthetic: bool = False
 
     @property
     def units(self) -> str:
@@ -70,6 +73,11 @@ class SpectralResult:
     def has_spectrum(self) -> bool:
         """False when the instrument returned no numbers (e.g. a radiometer's low-light code)."""
         return self._finite[0]
+
+    @property
+    def recorded_spectrum(self) -> bool:
+        """True when the reading carries a measured spectrum worth storing with its point."""
+        return self.has_spectrum and not self.synthetic
 
     @property
     def usable(self) -> bool:

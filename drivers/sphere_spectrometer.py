@@ -26,6 +26,14 @@ from .spectral_result import SPECTRAL_FLUX, UNITS, SpectralResult, assess
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
 
 
+def electric_dark_pixels(device: Any) -> list[int]:
+    """The optically masked pixels seabreeze reports for this model ([] when it reports none)."""
+    try:
+        return [int(i) for i in device.f.spectrometer.get_electric_dark_pixel_indices()]
+    except Exception:  # noqa: BLE001 - a model or backend without the feature
+        return []
+
+
 @dataclass(frozen=True)
 class IntegrationSettings:
     """Auto-integration and dark settings."""
@@ -112,8 +120,10 @@ class SphereSpectrometer:
             self._window = np.ones(wavelengths.shape, bool)
         else:
             self._window = (wavelengths >= window_nm[0]) & (wavelengths <= window_nm[1])
-            if self._window.sum() < 10:
-                raise InstrumentError(f"spectrometer: window {window_nm} nm holds too few pixels")
+        masked = [i for i in electric_dark_pixels(device) if 0 <= i < len(wavelengths)]
+        self._window[masked] = False  # masked pixels see no light
+        if self._window.sum() < 10:
+            raise InstrumentError(f"spectrometer: window {window_nm} nm holds too few pixels")
         inside = np.flatnonzero(self._window)
         contiguous = len(inside) == inside[-1] - inside[0] + 1
         self._pixels = slice(int(inside[0]), int(inside[-1]) + 1) if contiguous else self._window
@@ -122,6 +132,7 @@ class SphereSpectrometer:
         self._responsivity = (calibration.on_grid(self.wavelength_nm, "the spectrometer window")
                               if calibration is not None else None)
         photometry.grid_weights(self.wavelength_nm)  # the colour tables on this grid, before any reading
+        # the detector's limits as seabreeze reports them, never from a table of models
         low_us, high_us = device.integration_time_micros_limits
         min_s = max(self.settings.min_s, low_us * 1e-6)
         max_s = min(self.settings.max_s, high_us * 1e-6)
@@ -177,6 +188,10 @@ class SphereSpectrometer:
             calibration = {"path": c.path, "sha256": c.sha256, "metadata": repr(c.metadata),
                            "wavelength_nm": c.wavelength_nm, "responsivity": c.responsivity_W_nm_per_count_s}
             units = {"wavelength_nm": "nm", "responsivity": "W/nm per count/s"}
+        low_us, high_us = self.device.integration_time_micros_limits
+        calibration |= {"detector_full_scale_counts": self.max_intensity,
+                        "detector_integration_limits_s": f"{low_us * 1e-6:g}-{high_us * 1e-6:g}",
+                        "integration_ladder_s": ",".join(f"{t:g}" for t in self.ladder)}
         return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_FLUX, UNITS[SPECTRAL_FLUX],
                                                             "counts"),
                                 DarkLibrary(times, spectra, "counts"), calibration, units)

@@ -188,7 +188,7 @@ class Cycling(LongRunProcedure):
                       current_density_mean_mA_cm2=mean_of("current_density_mA_cm2"),
                       voltage_mean_V=mean_of("voltage_V"), usable_readings=len(usable))
         spectrum = readings[-1].spectrum
-        self.record("cycles", values, spectrum if spectrum.has_spectrum else None)
+        self.record("cycles", values, spectrum if spectrum.recorded_spectrum else None)
         self._last_relative = values["relative_light"]
 
     def status_line(self) -> str:

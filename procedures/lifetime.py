@@ -232,7 +232,7 @@ class Lifetime(LongRunProcedure):
         values["relative_light"] = light / self.tracker.l0 if math.isfinite(self.tracker.l0) else math.nan
         self.record("monitor", values)
         self.monitor_points += 1
-        if elapsed >= self._next_spectrum_s and reading.spectrum.has_spectrum:
+        if elapsed >= self._next_spectrum_s and reading.spectrum.recorded_spectrum:
             values["index"] = self.spectra_points
             self.record("spectra", values, reading.spectrum)
             self.spectra_points += 1

@@ -1,5 +1,6 @@
-"""One operating point measured the one way: settle, SMU reading, light reading, SMU
-reading, figures. Every procedure and ``ledstation measure`` use this routine."""
+"""One operating point measured the one way: settle, SMU reading, light reading (and the
+photodiode beside it, when the station has one), SMU reading, figures. Every procedure
+and ``ledstation measure`` use this routine."""
 
 from __future__ import annotations
 
@@ -66,10 +67,18 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("instrument_X", "cd/m^2", "the radiometer's own tristimulus X (D2)"),
     Column("instrument_Y", "cd/m^2", "the radiometer's own tristimulus Y (D2)"),
     Column("instrument_Z", "cd/m^2", "the radiometer's own tristimulus Z (D2)"),
+    Column("photodiode_current_A", "A", "the photodiode's photocurrent, dark not subtracted (NaN: no photodiode)"),
+    Column("photodiode_luminance_cd_m2", "cd/m^2", "luminance from the photodiode (spectral weighting and geometry "
+           "factor of its calibration)", label="L (photodiode)", hidden_by=("photodiode_low_light",)),
+    Column("photodiode_radiance_W_sr_m2", "W/(sr m^2)", "radiance from the photodiode",
+           hidden_by=("photodiode_low_light",)),
+    Column("photodiode_eqe", "1", "EQE from the photodiode (fraction)", display_units="%",
+           hidden_by=("photodiode_low_light",)),
+    Column("photodiode_low_light", "1", "photocurrent within 5 sigma of its dark current", "u1"),
 )
 #: the radiometer's own figures (:attr:`SpectralResult.extras`), NaN where the instrument has none
 INSTRUMENT_COLUMNS = ("instrument_luminance_cd_m2", "instrument_cie_x", "instrument_cie_y", "instrument_X",
-                      "instrument_Y", "instrument_Z")
+                      "instrument_Y", "instrument_Z", "photodiode_current_A")
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class PointReading:
     after: SMUReading
     spectrum: SpectralResult
     figures: DeviceFigures
+    #: the photodiode's reading and figures, when one is read (as the light meter or beside it)
+    photodiode: SpectralResult | None = None
+    photodiode_figures: DeviceFigures | None = None
 
     @property
     def in_compliance(self) -> bool:
@@ -97,7 +109,17 @@ class PointReading:
             "dark_index": s.dark_index, "saturated": int(s.saturated), "low_light": int(s.low_light),
             "truncated": int(s.truncated),
             **{name: float(s.extras.get(name, NAN)) for name in INSTRUMENT_COLUMNS},
+            **self._photodiode_values(),
         }
+
+    def _photodiode_values(self) -> dict[str, float]:
+        pd, f = self.photodiode, self.photodiode_figures
+        if pd is None or f is None:
+            return {"photodiode_luminance_cd_m2": NAN, "photodiode_radiance_W_sr_m2": NAN, "photodiode_eqe": NAN,
+                    "photodiode_low_light": 0}
+        return {"photodiode_current_A": float(pd.extras.get("photodiode_current_A", NAN)),
+                "photodiode_luminance_cd_m2": f.luminance_cd_m2, "photodiode_radiance_W_sr_m2": f.radiance_W_sr_m2,
+                "photodiode_eqe": f.eqe, "photodiode_low_light": int(pd.low_light)}
 
 
 def measure_operating_point(station: Station, settle_s: float) -> PointReading:
@@ -111,7 +133,13 @@ def measure_operating_point(station: Station, settle_s: float) -> PointReading:
     before = smu.read_point()
     time_s = clock.now()
     spectrum = station.measure_light()
+    photodiode = station.photodiode.measure() if station.photodiode is not None else None
     after = smu.read_point()
     current_A = 0.5 * (before.current_A + after.current_A)
-    figures = device_figures(spectrum, before.voltage_V, current_A, station.config.pixel_area_cm2)
-    return PointReading(time_s, before, after, spectrum, figures)
+    area = station.config.pixel_area_cm2
+    figures = device_figures(spectrum, before.voltage_V, current_A, area)
+    if spectrum.synthetic:  # the photodiode is the light meter
+        return PointReading(time_s, before, after, spectrum, figures, spectrum, figures)
+    photodiode_figures = (device_figures(photodiode, before.voltage_V, current_A, area)
+                          if photodiode is not None else None)
+    return PointReading(time_s, before, after, spectrum, figures, photodiode, photodiode_figures)

@@ -139,7 +139,7 @@ class SweepProcedure(StationProcedure):
                       elapsed_s=self.station.clock.monotonic() - self._start_s,
                       set_voltage_V=set_voltage_V, set_current_A=set_current_A)
         spectrum = reading.spectrum
-        self.record("points", values, spectrum if spectrum.has_spectrum else None)
+        self.record("points", values, spectrum if spectrum.recorded_spectrum else None)
         self.measured += 1
         check_point(reading, self.station.smu)  # the point is kept as evidence, then the run fails
         if self._judge.add(values, values["index"]):

@@ -14,11 +14,13 @@ from station.core.clock import Clock, VirtualClock, WallClock
 from .calibration_lamp import SimulatedCalibrationLamp
 from .device_state import DeviceState, DeviceStateFile
 from .faults import Fault, FaultPlan
+from .photodiode_sim import SimulatedPhotodiode
 from .presets import DEFAULT_PRESET, preset
 from .settings import SimulationSettings
 from .simulated_led import Drive, SimulatedLED
+from .spectrometer_models import DEFAULT_SPECTROMETER_MODEL
 from .spectrometer_sim import SimulatedSpectrometer
-from .visa_library import RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
+from .visa_library import DMM_RESOURCE, PICOAMMETER_RESOURCE, RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
 
 LIGHT_SOURCES = ("dut", "lamp", "dark")
 
@@ -32,11 +34,13 @@ class SimulatedBench:
 
     smu_address = SMU_RESOURCE
     radiometer_address = RADIOMETER_RESOURCE
+    #: where the photodiode's meters answer, by meter
+    photodiode_addresses = {"keithley6485": PICOAMMETER_RESOURCE, "keithley2000": DMM_RESOURCE}
 
     def __init__(self, preset_name: str = DEFAULT_PRESET, *, pixel_area_cm2: float | None = None,
                  clock: Clock | None = None, seed: int | None = 0, latency: bool = True,
                  radiometer_model: str = "PR-655", faults: tuple[Fault, ...] = (),
-                 state_path: str | Path | None = None) -> None:
+                 state_path: str | Path | None = None, spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL) -> None:
         parameters = preset(preset_name)
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
@@ -63,18 +67,21 @@ class SimulatedBench:
             self.led.on_change = self._save_device
         self.lamp = SimulatedCalibrationLamp()
         self.light_source = "dut"
-        self.spectrometer = SimulatedSpectrometer(self)
+        self.spectrometer = SimulatedSpectrometer(self, spectrometer_model)
+        self.photodiode = SimulatedPhotodiode(self)
         self.visa_library = SimBenchLibrary.for_bench(self, radiometer_model)
         self._resource_manager: pyvisa.ResourceManager | None = None
 
     @classmethod
     def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None,
-                      state_path: str | Path | None = None) -> SimulatedBench:
+                      state_path: str | Path | None = None, radiometer_model: str = "PR-655",
+                      spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL) -> SimulatedBench:
         """The bench a configuration's ``[simulation]`` table describes (``state_path``: where
-        its device's state is kept between programs, see :mod:`.device_state`)."""
+        its device's state is kept between programs, see :mod:`.device_state`), with the
+        instrument models the configuration names."""
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
-                   radiometer_model=settings.radiometer_model, clock=WallClock() if settings.realtime else None,
-                   faults=settings.faults, state_path=state_path)
+                   radiometer_model=radiometer_model, clock=WallClock() if settings.realtime else None,
+                   faults=settings.faults, state_path=state_path, spectrometer_model=spectrometer_model)
 
     def _save_device(self, led: SimulatedLED) -> None:
         assert self.state_file is not None
@@ -88,7 +95,7 @@ class SimulatedBench:
         clock = "wall clock" if isinstance(self.clock, WallClock) else "virtual clock"
         faults = f"; faults {', '.join(f.kind for f in self.faults.faults)}" if self.faults.faults else ""
         return (f"preset {self.led.parameters.name}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
-                f"{clock}; radiometer {self.radiometer_model}{faults}")
+                f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}")
 
     @property
     def keithley(self):

@@ -47,3 +47,11 @@ class SimulatedCalibrationLamp:
             for w, v in zip(wl, self.spectral_flux_W_nm(wl), strict=True):
                 writer.writerow([f"{w:.1f}", f"{v:.6e}"])
 SIM_CALIBRATION_PATH = Path(__file__).with_name("data") / "sim_sphere_calibration.csv"
+
+
+def sim_calibration_path(model: str = "generic") -> Path:
+    """The shipped responsivity calibration of a simulated spectrometer model (made with
+    ``ledstation calibrate-sphere`` against the simulated lamp)."""
+    if model == "generic":
+        return SIM_CALIBRATION_PATH
+    return SIM_CALIBRATION_PATH.with_name(f"sim_sphere_calibration_{model}.csv")

@@ -1,4 +1,7 @@
-"""Simulated Photo Research PR-655/670 spectroradiometer (remote protocol, serial).
+"""Simulated Photo Research PR-655/670 and PR-730/745 spectroradiometers (remote protocol, serial).
+
+The PR-7xx models answer the same commands on their own grids (:mod:`drivers.pr7xx`
+gives the sources); their exposure runs up to 30 s (cooled detector) instead of 6 s.
 
 The protocol as the instrument implements it, and the sources for each part:
 
@@ -35,7 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyvisa_sim.component import NoResponse
 
-from drivers.pr6xx import SPECTRAL_GRIDS, SPECTRAL_REPEATABILITY_FRACTION, spectral_grid_nm
+from drivers.pr6xx import SPECTRAL_REPEATABILITY_FRACTION
+from drivers.radiometers import RADIOMETER_MODELS as _MODELS
 from station.core import photometry
 
 if TYPE_CHECKING:
@@ -43,8 +47,11 @@ if TYPE_CHECKING:
 
     from .bench import SimulatedBench
 
-#: the models simulated; their spectral grids are the driver's (one home for instrument facts)
-RADIOMETER_MODELS = tuple(SPECTRAL_GRIDS)
+#: the models this class simulates; their spectral grids are the drivers' (one home for instrument facts)
+RADIOMETER_MODELS = tuple(m for m in _MODELS if m != "PR-650")
+#: longest adaptive exposure and processing time per measurement, s
+LONGEST_EXPOSURE_S = {"PR-655": 6.0, "PR-670": 6.0, "PR-730": 30.0, "PR-745": 30.0}
+PROCESSING_S = {"PR-655": 1.2, "PR-670": 1.2, "PR-730": 1.5, "PR-745": 1.5}
 STATUS_OK = 0
 STATUS_LIGHT_TOO_LOW = 18
 STATUS_NO_MEASUREMENT = 7
@@ -54,7 +61,7 @@ LOW_LIGHT_RADIANCE_W_SR_M2 = 2e-4
 
 
 class SimulatedPR6xx:
-    """Model-backed PR-655/670 behind a pyvisa-sim serial device."""
+    """Model-backed PR-655/670/730/745 behind a pyvisa-sim serial device."""
 
     def __init__(self, device: Device, bench: SimulatedBench, model: str = "PR-655",
                  serial_number: str = "65512345") -> None:
@@ -64,7 +71,7 @@ class SimulatedPR6xx:
         self.bench = bench
         self.model = model
         self.serial_number = serial_number
-        self.wavelength_nm = spectral_grid_nm(model)
+        self.wavelength_nm = _MODELS[model].wavelength_nm()
         self.remote = False
         self.measurements = 0
         self._status = STATUS_NO_MEASUREMENT
@@ -126,8 +133,8 @@ class SimulatedPR6xx:
         radiance = self.bench.led.model.spectral_radiance_W_sr_m2_nm(point, self.wavelength_nm)
         total = photometry.radiometric_total(radiance, self.wavelength_nm)
         # adaptive exposure: longer for dim sources, 6 ms .. 6 s, plus overhead
-        exposure_s = min(6.0, max(0.006, 0.02 / max(total, 1e-12)))
-        self.bench.spend(exposure_s + 1.2)
+        exposure_s = min(LONGEST_EXPOSURE_S[self.model], max(0.006, 0.02 / max(total, 1e-12)))
+        self.bench.spend(exposure_s + PROCESSING_S[self.model])
         if total < LOW_LIGHT_RADIANCE_W_SR_M2:
             self._status, self._spectral_radiance = STATUS_LIGHT_TOO_LOW, None
             return

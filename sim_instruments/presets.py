@@ -152,3 +152,9 @@ def preset(name: str) -> LEDParameters:
         return PRESETS[name]
     except KeyError:
         raise KeyError(f"unknown device preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+def emission_band_nm(name: str) -> tuple[float, float]:
+    """The band a preset emits in: its peak +- one FWHM (98 % of a Gaussian line's power)."""
+    spectrum = preset(name).spectrum
+    return spectrum.peak_nm - spectrum.fwhm_nm, spectrum.peak_nm + spectrum.fwhm_nm

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.pr6xx import SPECTRAL_GRIDS
 from station.core.errors import ConfigError
 
 from .faults import Fault, parse_faults
 from .presets import PRESETS
 
-KEYS = ("preset", "seed", "latency", "realtime", "radiometer_model", "faults")
+KEYS = ("preset", "seed", "latency", "realtime", "faults")
+#: keys of earlier versions, and where they went
+MOVED = {"radiometer_model": "[radiometer] model"}
 #: largest seed numpy's generator takes from a configuration
 MAX_SEED = 2**63 - 1
 
@@ -29,7 +30,6 @@ class SimulationSettings:
     seed: int
     latency: bool  # instrument latency (NPLC, integration, exposure) is spent on the bench clock
     realtime: bool  # the bench runs on wall time instead of virtual time
-    radiometer_model: str
     faults: tuple[Fault, ...] = ()  # injected faults (sim_instruments.faults)
 
 
@@ -40,11 +40,12 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
         return ConfigError(f"config {source}: [simulation] {key}: {message}")
 
     for key in table:
+        if key in MOVED:
+            raise fail(key, f"moved to {MOVED[key]} (the simulated bench imitates the model the station names)")
         if key not in KEYS:
             raise fail(key, "unknown key (a typo?)")
     values: dict[str, Any] = {}
-    for key, kind in (("preset", str), ("seed", int), ("latency", bool), ("realtime", bool),
-                      ("radiometer_model", str)):
+    for key, kind in (("preset", str), ("seed", int), ("latency", bool), ("realtime", bool)):
         if key not in table:
             raise fail(key, "missing")
         value = table[key]
@@ -53,8 +54,6 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
         values[key] = value
     if values["preset"] not in PRESETS:
         raise fail("preset", f"unknown preset {values['preset']!r}; known: {', '.join(sorted(PRESETS))}")
-    if values["radiometer_model"] not in SPECTRAL_GRIDS:
-        raise fail("radiometer_model", f"must be one of {', '.join(SPECTRAL_GRIDS)}")
     if not 0 <= values["seed"] <= MAX_SEED:
         raise fail("seed", f"must be within 0-{MAX_SEED}, got {values['seed']}")
     values["faults"] = parse_faults(table.get("faults", []), source)

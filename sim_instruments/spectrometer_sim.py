@@ -1,52 +1,62 @@
 """Simulated fibre spectrometer on an integrating sphere, at seabreeze's interface.
 
 It offers the methods of ``seabreeze.spectrometers.Spectrometer`` that the station
-uses, so the same driver code runs on the real and the simulated instrument. Counts
-include a dark offset with fixed-pattern variation, dark current, read noise, shot noise
-and saturation at full scale.
+uses (and ``f.spectrometer.get_electric_dark_pixel_indices()``), so the same driver code
+runs on the real and the simulated instrument. It takes the character of the model the
+configuration names (:mod:`.spectrometer_models`): pixel count, full scale, integration
+limits, read noise, dark current, electric-dark (masked) pixels. Counts include a dark
+offset with fixed-pattern variation, dark current, read noise, shot noise and
+saturation at full scale.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .faults import HANG_LIMIT_S
+from .spectrometer_models import DEFAULT_SPECTROMETER_MODEL, SPECTROMETER_MODELS
 
 if TYPE_CHECKING:
     from .bench import SimulatedBench
 
 
 class SimulatedSpectrometer:
-    """USB4000-class CCD spectrometer (2048 pixels, 16-bit) behind a sphere."""
+    """A CCD spectrometer behind a sphere, with the character of ``model``."""
 
-    model = "USB4000-SIM"
-    pixels = 2048
-    max_intensity = 65535.0
-    integration_time_micros_limits = (3800, 10_000_000)
-    #: counts per photo-electron; sets the shot noise
-    COUNTS_PER_ELECTRON = 0.1
-    READ_NOISE_COUNTS = 6.0
-    DARK_CURRENT_COUNTS_S = 150.0
+    #: system responsivity of the generic model at its peak, counts/s per W/nm at the sphere
+    PEAK_COUNTS_PER_S_PER_W_NM = 1.5e10
 
-    def __init__(self, bench: SimulatedBench, serial_number: str = "SIM-USB4000-0001") -> None:
+    def __init__(self, bench: SimulatedBench, model: str = DEFAULT_SPECTROMETER_MODEL,
+                 serial_number: str | None = None) -> None:
+        spec = SPECTROMETER_MODELS[model]
+        self.spec = spec
         self.bench = bench
-        self.serial_number = serial_number
-        p = np.arange(self.pixels, dtype=float)
-        self._wavelength_nm = 345.0 + 0.3521 * p - 1.2e-5 * p**2
+        self.model = spec.model
+        self.pixels = spec.pixels
+        self.max_intensity = spec.max_intensity
+        self.integration_time_micros_limits = spec.integration_time_micros_limits
+        self.serial_number = serial_number or spec.serial_number
+        self._wavelength_nm = spec.wavelength_nm()
         self._integration_s = 0.1
         wl = self._wavelength_nm
         # system responsivity (counts/s per W/nm at the sphere): silicon QE x grating
         silicon = np.clip(np.exp(-0.5 * ((wl - 620.0) / 190.0) ** 2), 0.0, None)
         grating = 0.55 + 0.45 * np.exp(-0.5 * ((wl - 500.0) / 220.0) ** 2)
-        self.true_counts_per_s_per_W_nm = 1.5e10 * silicon * grating
+        self.true_counts_per_s_per_W_nm = self.PEAK_COUNTS_PER_S_PER_W_NM * spec.sensitivity * silicon * grating
+        self.true_counts_per_s_per_W_nm[list(spec.electric_dark_pixels)] = 0.0  # masked from light
         fixed_rng = np.random.default_rng(12345)  # fixed pattern belongs to this unit
-        self._dark_offset_counts = 1500.0 + fixed_rng.normal(0.0, 25.0, self.pixels)
+        self._dark_offset_counts = spec.dark_offset_counts + fixed_rng.normal(0.0, 25.0, self.pixels)
         self._dark_current_pattern = 1.0 + np.abs(fixed_rng.normal(0.0, 0.3, self.pixels))
         self.scans = 0
         self._open = True
+        dark_pixels = list(spec.electric_dark_pixels)
+        #: seabreeze's feature accessor, as far as the station uses it
+        self.f = SimpleNamespace(spectrometer=SimpleNamespace(
+            get_electric_dark_pixel_indices=lambda: list(dark_pixels)))
 
     # --- seabreeze Spectrometer interface ------------------------------------------
     def wavelengths(self) -> NDArray[np.float64]:
@@ -74,10 +84,11 @@ class SimulatedSpectrometer:
         self.scans += 1
         flux = self.bench.sphere_spectral_flux_W_nm(self._wavelength_nm)
         signal = flux * self.true_counts_per_s_per_W_nm * t
-        dark = self._dark_offset_counts + self.DARK_CURRENT_COUNTS_S * self._dark_current_pattern * t
+        spec = self.spec
+        dark = self._dark_offset_counts + spec.dark_current_counts_s * self._dark_current_pattern * t
         rng = self.bench.rng
-        shot = np.sqrt(np.clip(signal, 0.0, None) * self.COUNTS_PER_ELECTRON)  # g * sqrt(signal / g)
-        counts = signal + dark + rng.normal(0.0, 1.0, self.pixels) * np.hypot(shot, self.READ_NOISE_COUNTS)
+        shot = np.sqrt(np.clip(signal, 0.0, None) * spec.counts_per_electron)  # g * sqrt(signal / g)
+        counts = signal + dark + rng.normal(0.0, 1.0, self.pixels) * np.hypot(shot, spec.read_noise_counts)
         return np.clip(np.round(counts), 0.0, self.max_intensity)
 
     def spectrum(self) -> NDArray[np.float64]:

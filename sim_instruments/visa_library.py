@@ -22,7 +22,9 @@ from pyvisa_sim import parser
 from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .keithley2400_sim import SimulatedKeithley2400
+from .photodiode_sim import SimulatedKeithley2000, SimulatedKeithley6485
 from .pr6xx_sim import SimulatedPR6xx
+from .pr650_sim import SimulatedPR650
 
 if TYPE_CHECKING:
     from .bench import SimulatedBench
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 DEFINITIONS = Path(__file__).with_name("bench.yaml")
 SMU_RESOURCE = "GPIB0::24::INSTR"
 RADIOMETER_RESOURCE = "ASRL1::INSTR"
+PICOAMMETER_RESOURCE = "GPIB0::14::INSTR"
+DMM_RESOURCE = "GPIB0::16::INSTR"
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +73,9 @@ class SimBenchLibrary(SimVisaLibrary):
     """One simulated bench's VISA instruments."""
 
     keithley: SimulatedKeithley2400
-    radiometer: SimulatedPR6xx
+    radiometer: SimulatedPR6xx | SimulatedPR650
+    picoammeter: SimulatedKeithley6485
+    dmm: SimulatedKeithley2000
 
     def _init(self) -> None:
         self.sessions = {}
@@ -118,5 +124,9 @@ class SimBenchLibrary(SimVisaLibrary):
         library = cls(str(DEFINITIONS))
         VisaLibraryBase._registry.pop((cls, library.library_path), None)
         library.keithley = SimulatedKeithley2400(library.devices[SMU_RESOURCE], bench)
-        library.radiometer = SimulatedPR6xx(library.devices[RADIOMETER_RESOURCE], bench, radiometer_model)
+        device = library.devices[RADIOMETER_RESOURCE]
+        library.radiometer = (SimulatedPR650(device, bench) if radiometer_model == SimulatedPR650.model
+                              else SimulatedPR6xx(device, bench, radiometer_model))
+        library.picoammeter = SimulatedKeithley6485(library.devices[PICOAMMETER_RESOURCE], bench, bench.photodiode)
+        library.dmm = SimulatedKeithley2000(library.devices[DMM_RESOURCE], bench, bench.photodiode)
         return library

@@ -102,23 +102,46 @@ def test_near_infrared_turn_on_counts_points_below_detection(tmp_path, step_V):
     assert figures["turn_on_voltage_V"] == pytest.approx(truth["turn_on_radiance_V"], abs=0.05)
 
 
-def test_a_radiometer_that_cannot_see_the_emitter_says_so_and_stops_driving(tmp_path, capsys):
-    """Near-infrared device under a 380-780 nm PR-655: the run fails with the reason in the
-    file and on screen, a few points after the emission became measurable."""
+def test_a_radiometer_that_cannot_see_the_emitter_is_refused_before_anything_is_switched_on(tmp_path, capsys):
+    """Near-infrared preset under a 380-780 nm PR-655: one line, exit 2, no file."""
     from station.cli import main
 
     config = tmp_path / "nir.toml"
     config.write_text('[light]\ngeometry = "radiometer"\n[simulation]\npreset = "nir-fapbi3-qd"\nlatency = false\n')
     code = main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "r.h5")])
-    assert code == 1
-    screen = capsys.readouterr().err
-    assert "cannot measure this emitter" in screen and "380-780 nm" in screen and "sphere" in screen
+    assert code == 2
+    screen = capsys.readouterr().err.strip()
+    assert len(screen.splitlines()) == 1 and "PR-655 measures 380-780 nm but the device emits 736-820 nm" in screen
+    assert "PR-745" in screen and not (tmp_path / "r.h5").exists()
+
+
+def test_an_undeclared_emitter_the_radiometer_cannot_see_stops_the_sweep_with_the_reason(tmp_path):
+    """On hardware the emission may not be declared ([device] emission_nm = []): the sweep
+    then stops a few points after the emission became measurable, the reason in the file."""
+    config = dataclasses.replace(config_for(NIR, "radiometer"), emission_nm=None)
+    stop, _ = run_sweep(jvl(), config, tmp_path / "r.h5")
+    assert stop.status == "failed" and "cannot measure this emitter" in stop.reason and "380-780 nm" in stop.reason
     run = read_run(tmp_path / "r.h5")
-    assert run.status == "failed" and "cannot measure this emitter" in run.reason
     c = run.columns
     lit = np.flatnonzero(c["low_light"] == 0)
     assert len(c["voltage_V"]) - lit[0] == 3  # three cut-off spectra in a row, then stop
     assert c["voltage_V"].max() < 2.0  # the sweep went to 8 V before
+
+
+@pytest.mark.parametrize("model", ["PR-745"])
+def test_the_pr745_measures_the_near_infrared_turn_on_and_eqe(tmp_path, model):
+    """Radiometer geometry on the near-infrared preset through the PR-745's 380-1060 nm:
+    turn-on (0.01 W/(sr m^2)) within 0.05 V and peak EQE within 0.5 % of the model's."""
+    truth = model_truth(NIR)
+    base = config_for(NIR, "radiometer")
+    config = dataclasses.replace(base, radiometer=dataclasses.replace(base.radiometer, model=model))
+    stop, _ = run_sweep(jvl(), config, tmp_path / "r.h5")
+    assert stop.status == "finished", stop.reason
+    figures = stop.analysis["figures"]
+    assert figures["light_quantity"] == "radiometric"
+    assert figures["turn_on_voltage_V"] == pytest.approx(truth["turn_on_radiance_V"], abs=0.05)
+    assert figures["peak_eqe"] == pytest.approx(truth["peak_eqe"], rel=0.005)
+    assert figures["max_radiance_W_sr_m2"] == pytest.approx(truth["max_radiance_W_sr_m2"], rel=0.02)
 
 
 def reading_errors(preset: str, geometry: str, multiple: float, readings: int = 20) -> dict[str, np.ndarray]:

@@ -118,15 +118,18 @@ def device_figures(spectrum: SpectralResult, voltage_V: float, current_A: float,
     eqe_sigma = float(sigma[photometry.PHOTONS]) * to_pixel * per_electron
     ce = luminance * area_m2 / current_A if positive else NAN
     pe = luminous / (current_A * voltage_V) if positive and voltage_V > 0 else NAN
-    figures = photometry.spectrum_figures_from_totals(s[band.pixels], wl[band.pixels], totals)
-    x, y = figures[3], figures[4]
     faint = not luminance > LUMINANCE_SNR * luminance_sigma
-    xy_sigma = max(photometry.chromaticity_sigma(wl, band.pixels, spectrum.noise, totals))
-    doubtful_colour = (not luminance > CHROMATICITY_LUMINANCE_SNR * luminance_sigma
-                       or not photometry.inside_spectral_locus(x, y)
-                       or not CHROMATICITY_SIGMAS * xy_sigma <= CHROMATICITY_TOLERANCE)
+    if spectrum.synthetic:  # a photodiode: shape and colour are the reference's, not measured
+        figures, xy_sigma, doubtful_colour = (NAN,) * 7, NAN, True
+    else:
+        figures = photometry.spectrum_figures_from_totals(s[band.pixels], wl[band.pixels], totals)
+        x, y = figures[3], figures[4]
+        xy_sigma = max(photometry.chromaticity_sigma(wl, band.pixels, spectrum.noise, totals))
+        doubtful_colour = (not luminance > CHROMATICITY_LUMINANCE_SNR * luminance_sigma
+                           or not photometry.inside_spectral_locus(x, y)
+                           or not CHROMATICITY_SIGMAS * xy_sigma <= CHROMATICITY_TOLERANCE)
     return DeviceFigures(voltage_V, current_A, current_density, photons, eqe, radiant, luminous, luminance,
                          radiance, ce, pe, *figures, band.start_nm, band.stop_nm,
                          float(sigma[photometry.TOTAL]) * to_pixel / projected, luminance_sigma, eqe_sigma,
                          xy_sigma, int(faint), int(doubtful_colour),
-                         int(not radiant > SHAPE_SNR * float(sigma[photometry.TOTAL]) * to_pixel))
+                         int(spectrum.synthetic or not radiant > SHAPE_SNR * float(sigma[photometry.TOTAL]) * to_pixel))

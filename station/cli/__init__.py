@@ -63,6 +63,16 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     calibrate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     calibrate.add_argument("--yes", action="store_true", help="do not prompt to mount or switch the lamp")
 
+    photodiode = sub.add_parser("calibrate-photodiode",
+                                help="geometry factor and spectral weighting of the photodiode, on this device")
+    photodiode.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
+    photodiode.add_argument("--current-density", type=float, default=10.0,
+                            help="drive the device at this current density while calibrating, mA/cm^2 (default 10)")
+    photodiode.add_argument("--readings", type=int, default=10, help="spectrum/photocurrent pairs averaged")
+    photodiode.add_argument("--settle-s", type=float, default=1.0, help="wait after switching the drive on, s")
+    photodiode.add_argument("--out", type=Path, required=True, help="photodiode calibration file to write (JSON)")
+    photodiode.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
     run = sub.add_parser("run", help=f"run a procedure ({', '.join(procedure_names())}) and write an HDF5 file")
     if with_procedures:
         from .run_commands import add_procedure_parsers
@@ -125,6 +135,7 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
 COMMANDS = {
     "measure": ("measure_command", "measure_command"),
     "calibrate-sphere": ("setup_commands", "calibrate_sphere_command"),
+    "calibrate-photodiode": ("photodiode_command", "calibrate_photodiode_command"),
     "presets": ("setup_commands", "presets_command"),
     "config": ("setup_commands", "config_command"),
     "run": ("run_commands", "run_command"),

@@ -45,7 +45,7 @@ def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = Non
 
 def _add_parameter_option(p: argparse.ArgumentParser, name: str, parameter: Parameter) -> None:
     units = f" [{parameter.units}]" if getattr(parameter, "units", None) else ""
-    text = f"{parameter.name}{units}"
+    text = f"{parameter.name}{units}".replace("%", "%%")  # argparse formats help with %
     if isinstance(parameter, BooleanParameter):
         p.add_argument(option(name), action=argparse.BooleanOptionalAction, default=parameter.default, help=text)
     elif isinstance(parameter, ListParameter):

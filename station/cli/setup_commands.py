@@ -35,7 +35,7 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
     if simulated:
         from sim_instruments.bench import SimulatedBench
 
-        bench = SimulatedBench.from_settings(config.simulation_settings())
+        bench = SimulatedBench.from_settings(config.simulation_settings(), spectrometer_model=s.model)
         lamp_off, lamp_on = (lambda: bench.mount("dark")), (lambda: bench.mount("lamp"))
     else:
         def prompt(text: str):

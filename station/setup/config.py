@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V, NPLC_RANGE
+from drivers.radiometers import RADIOMETER_MODELS
 from station.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
 
 SIMULATED = "sim"
 AUTO = "auto"
-GEOMETRIES = ("sphere", "radiometer")
+GEOMETRIES = ("sphere", "radiometer", "photodiode")
+#: what may run beside the light meter as a second, simultaneous channel
+SECOND_CHANNELS = ("", "photodiode")
+PHOTODIODE_METERS = ("keithley6485", "keithley2000")
 #: durability interval of a fully simulated bench when the configuration says "auto"
 SIMULATED_DURABILITY_INTERVAL_S = 1.0
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_station.toml")
@@ -40,6 +44,7 @@ class SMUConfig:
 @dataclass(frozen=True)
 class SpectrometerConfig:
     address: str
+    model: str
     calibration_file: str
     min_integration_s: float
     max_integration_s: float
@@ -53,6 +58,19 @@ class SpectrometerConfig:
 class RadiometerConfig:
     address: str
     timeout_s: float
+    model: str
+
+
+@dataclass(frozen=True)
+class PhotodiodeConfig:
+    meter: str  # "keithley6485" or "keithley2000" (over a transimpedance amplifier)
+    address: str
+    #: geometry factor and spectral weighting (ledstation calibrate-photodiode); "" = none yet
+    calibration_file: str
+    responsivity_file: str  # the photodiode's certificate, A/W; "sim" = the simulated photodiode's
+    transimpedance_gain_V_A: float
+    nplc: float
+    dark_readings: int
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,10 @@ class StationConfig:
     geometry: str
     spectrometer: SpectrometerConfig
     radiometer: RadiometerConfig
+    photodiode: PhotodiodeConfig
+    second_channel: str
+    #: the band the device emits in, nm (declared, or the simulated preset's); None: unknown
+    emission_nm: tuple[float, float] | None
     pixel_area_cm2: float
     max_voltage_V: float
     max_current_A: float
@@ -77,11 +99,17 @@ class StationConfig:
 
     @property
     def light_address(self) -> str:
-        return self.spectrometer.address if self.geometry == "sphere" else self.radiometer.address
+        return {"sphere": self.spectrometer.address, "radiometer": self.radiometer.address,
+                "photodiode": self.photodiode.address}[self.geometry]
+
+    @property
+    def uses_photodiode(self) -> bool:
+        return self.geometry == "photodiode" or self.second_channel == "photodiode"
 
     @property
     def uses_simulation(self) -> bool:
-        return SIMULATED in (self.smu.address, self.light_address)
+        return SIMULATED in (self.smu.address, self.light_address) or (
+            self.uses_photodiode and self.photodiode.address == SIMULATED)
 
     def simulation_settings(self) -> SimulationSettings:
         """The checked ``[simulation]`` table (imports the simulated bench)."""
@@ -92,9 +120,24 @@ class StationConfig:
     def resolved_calibration_path(self) -> Path:
         value = self.spectrometer.calibration_file
         if value == SIMULATED:
-            from sim_instruments.calibration_lamp import SIM_CALIBRATION_PATH
+            from sim_instruments.calibration_lamp import sim_calibration_path
 
-            return SIM_CALIBRATION_PATH
+            return sim_calibration_path(self.spectrometer.model)
+        return self._resolved(value)
+
+    def resolved_photodiode_paths(self) -> tuple[Path | None, Path]:
+        """(calibration file or None, responsivity certificate) of the photodiode."""
+        p = self.photodiode
+        if p.responsivity_file == SIMULATED:
+            from sim_instruments.photodiode_sim import RESPONSIVITY_PATH
+
+            responsivity = RESPONSIVITY_PATH
+        else:
+            responsivity = self._resolved(p.responsivity_file)
+        return (self._resolved(p.calibration_file) if p.calibration_file else None), responsivity
+
+    def _resolved(self, value: str) -> Path:
+        """A path from the configuration: relative to the configuration file."""
         path = Path(value).expanduser()
         if not path.is_absolute() and self.source != "default":
             path = Path(self.source).parent / path
@@ -150,11 +193,13 @@ class _Reader:
 
 _KNOWN_KEYS = {
     "smu": {"address", "nplc", "visa_library"},
-    "light": {"geometry"},
-    "spectrometer": {"address", "calibration_file", "min_integration_s", "max_integration_s", "low_fraction",
-                     "high_fraction", "dark_scans", "wavelength_range_nm"},
-    "radiometer": {"address", "timeout_s"},
-    "device": {"pixel_area_cm2"},
+    "light": {"geometry", "second_channel"},
+    "spectrometer": {"address", "model", "calibration_file", "min_integration_s", "max_integration_s",
+                     "low_fraction", "high_fraction", "dark_scans", "wavelength_range_nm"},
+    "radiometer": {"address", "model", "timeout_s"},
+    "photodiode": {"meter", "address", "calibration_file", "responsivity_file", "transimpedance_gain_V_A", "nplc",
+                   "dark_readings"},
+    "device": {"pixel_area_cm2", "emission_nm"},
     "data": {"durability_interval_s"},
     "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
     "simulation": None,  # checked by the simulated bench
@@ -190,8 +235,11 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         raise ConfigError(f"config {source}: not valid TOML (nested too deeply or too large)") from None
 
 
-def validate_config(data: dict[str, Any], source: str, text: str, check_calibration: bool = True) -> StationConfig:
-    """Check every key of parsed configuration data and build the configuration."""
+def validate_config(data: dict[str, Any], source: str, text: str, check_calibration: bool = True,
+                    photodiode_calibration: bool = True) -> StationConfig:
+    """Check every key of parsed configuration data and build the configuration
+    (``photodiode_calibration`` False: the photodiode's calibration may be missing, for
+    ``calibrate-photodiode``, which makes it)."""
     r = _Reader(source, data)
     for table, value in data.items():
         if table not in _KNOWN_KEYS:
@@ -209,6 +257,11 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     geometry = r.get("light", "geometry", str)
     if geometry not in GEOMETRIES:
         raise r.fail("light.geometry", f"must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
+    second = r.table("light").get("second_channel", "")
+    if second not in SECOND_CHANNELS:
+        raise r.fail("light.second_channel", f'must be "" or "photodiode", got {_short(second)}')
+    if second == "photodiode" and geometry == "photodiode":
+        raise r.fail("light.second_channel", "the photodiode is already the light meter (geometry)")
 
     s = "spectrometer"
     window = r.get(s, "wavelength_range_nm", list)
@@ -224,13 +277,20 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     dark_scans = r.get(s, "dark_scans", int)
     if not 1 <= dark_scans <= MAX_DARK_SCANS:
         raise r.fail(f"{s}.dark_scans", f"must be within 1-{MAX_DARK_SCANS}, got {_short(dark_scans)}")
-    spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "calibration_file", str), min_t, max_t,
-                                      low, high, dark_scans, (float(window[0]), float(window[1])))
+    spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "model", str),
+                                      r.get(s, "calibration_file", str), min_t, max_t, low, high, dark_scans,
+                                      (float(window[0]), float(window[1])))
 
     if geometry == "sphere" and spectrometer.address != SIMULATED and spectrometer.calibration_file == SIMULATED:
         raise r.fail(f"{s}.calibration_file", '"sim" is the simulated sphere\'s responsivity; give your '
                      "spectrometer's file (ledstation calibrate-sphere)")
-    radiometer = RadiometerConfig(r.get("radiometer", "address", str), r.positive("radiometer", "timeout_s"))
+    radiometer_model = r.get("radiometer", "model", str)
+    if radiometer_model not in RADIOMETER_MODELS:
+        raise r.fail("radiometer.model", f"must be one of {', '.join(RADIOMETER_MODELS)}, "
+                                         f"got {_short(radiometer_model)}")
+    radiometer = RadiometerConfig(r.get("radiometer", "address", str), r.positive("radiometer", "timeout_s"),
+                                  radiometer_model)
+    photodiode = _photodiode(r)
     area = r.positive("device", "pixel_area_cm2")
     if area > MAX_PIXEL_AREA_CM2:
         raise r.fail("device.pixel_area_cm2", f"{area:g} cm^2 is not a pixel area (at most {MAX_PIXEL_AREA_CM2:g})")
@@ -242,21 +302,109 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     off_timeout = (r.between("safety", "output_off_timeout_s", *OUTPUT_OFF_TIMEOUT_RANGE_S, "s")
                    if "output_off_timeout_s" in r.table("safety") else 10.0)
 
+    emission = _declared_emission(r)
     simulation = data.get("simulation", {})
     if not isinstance(simulation, dict):
         raise ConfigError(f"config {source}: [simulation] must be a table")
-    light_address = spectrometer.address if geometry == "sphere" else radiometer.address
-    durability = _durability_interval(r, smu.address == SIMULATED and light_address == SIMULATED)
-    config = StationConfig(source, smu, geometry, spectrometer, radiometer, area, max_v, max_i, off_timeout,
-                           durability, simulation, text)
-    for role, address in (("smu", smu.address), ("spectrometer" if geometry == "sphere" else "radiometer",
-                                                  light_address)):
+    addresses = {"sphere": spectrometer.address, "radiometer": radiometer.address, "photodiode": photodiode.address}
+    used = [("smu", smu.address), (geometry if geometry != "sphere" else "spectrometer", addresses[geometry])]
+    if second == "photodiode":
+        used.append(("photodiode", photodiode.address))
+    durability = _durability_interval(r, all(address == SIMULATED for _, address in used))
+    config = StationConfig(source, smu, geometry, spectrometer, radiometer, photodiode, second, emission, area, max_v,
+                           max_i, off_timeout, durability, simulation, text)
+    for role, address in used:
         _check_address(r, role, address, visa=role != "spectrometer")
+    if geometry == "sphere" and spectrometer.address == SIMULATED:
+        _check_simulated_spectrometer(r, spectrometer.model)
+    if config.uses_photodiode:
+        _check_photodiode(r, config, check_calibration and photodiode_calibration)
     if geometry == "sphere" and check_calibration:
         _check_calibration(config)
     if config.uses_simulation:
         config.simulation_settings()  # the simulated bench checks its own table
+        if emission is None:
+            from sim_instruments.presets import emission_band_nm
+
+            config = replace(config, emission_nm=emission_band_nm(config.simulation_settings().preset))
+    _check_emission_in_range(r, config)
     return config
+
+
+def _photodiode(r: _Reader) -> PhotodiodeConfig:
+    p = "photodiode"
+    meter = r.get(p, "meter", str)
+    if meter not in PHOTODIODE_METERS:
+        raise r.fail(f"{p}.meter", f"must be one of {', '.join(PHOTODIODE_METERS)}, got {_short(meter)}")
+    gain = r.get(p, "transimpedance_gain_V_A", float)
+    if gain == 0 or abs(gain) > 1e12:
+        raise r.fail(f"{p}.transimpedance_gain_V_A", f"must be a non-zero gain up to 1e12 V/A, got {gain:g}")
+    nplc = r.between(p, "nplc", 0.01, 6.0, "power-line cycles")
+    dark = r.get(p, "dark_readings", int)
+    if not 2 <= dark <= 1000:
+        raise r.fail(f"{p}.dark_readings", f"must be within 2-1000, got {dark}")
+    return PhotodiodeConfig(meter, r.get(p, "address", str), r.get(p, "calibration_file", str),
+                            r.get(p, "responsivity_file", str), gain, nplc, dark)
+
+
+def _declared_emission(r: _Reader) -> tuple[float, float] | None:
+    value = r.table("device").get("emission_nm", [])
+    if value == []:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(_finite_number(v) for v in value)
+            and 100 < value[0] < value[1] < 3000):
+        raise r.fail("device.emission_nm", f"must be [shortest, longest] nm the device emits, or [], got "
+                                           f"{_short(value)}")
+    return float(value[0]), float(value[1])
+
+
+def light_range_nm(config: StationConfig) -> tuple[float, float, str]:
+    """(first, last, what) wavelength the configured light meter measures."""
+    if config.geometry == "radiometer":
+        low, high = RADIOMETER_MODELS[config.radiometer.model].range_nm
+        return low, high, f"[radiometer] the {config.radiometer.model}"
+    if config.geometry == "sphere":
+        low, high = config.spectrometer.wavelength_range_nm
+        return low, high, "[spectrometer] wavelength_range_nm"
+    return 0.0, math.inf, "[photodiode]"
+
+
+def _check_emission_in_range(r: _Reader, config: StationConfig) -> None:
+    """A device whose emission lies beyond the light meter's range is refused before anything is switched on."""
+    if config.emission_nm is None or config.geometry == "photodiode":
+        return
+    low, high, what = light_range_nm(config)
+    first, last = config.emission_nm
+    if first < low or last > high:
+        where = ("[device] emission_nm" if _declared_emission(r) is not None
+                 else f"the simulated preset {config.simulation.get('preset')}")
+        raise ConfigError(f"config {config.source}: {what} measures {low:g}-{high:g} nm but the device emits "
+                          f"{first:g}-{last:g} nm ({where}); choose a light instrument that covers it "
+                          f"(e.g. the PR-745, 380-1060 nm, or the sphere spectrometer)")
+
+
+def _check_simulated_spectrometer(r: _Reader, model: str) -> None:
+    from sim_instruments.spectrometer_models import SPECTROMETER_MODELS
+
+    if model not in SPECTROMETER_MODELS:
+        raise r.fail("spectrometer.model", f"the simulated bench has {', '.join(SPECTROMETER_MODELS)}, got "
+                                           f"{_short(model)}")
+
+
+def _check_photodiode(r: _Reader, config: StationConfig, check_calibration: bool) -> None:
+    """The photodiode's responsivity certificate loads; a photodiode used as a channel has its
+    calibration (geometry factor and spectral weighting), and that calibration loads."""
+    from drivers.photodiode import PhotodiodeCalibration, PhotodiodeResponsivity
+
+    calibration_path, responsivity_path = config.resolved_photodiode_paths()
+    PhotodiodeResponsivity.load(responsivity_path)
+    if not check_calibration:
+        return
+    if calibration_path is None:
+        raise r.fail("photodiode.calibration_file", "empty: a photodiode needs a spectral weighting and geometry "
+                                                    "factor from one spectrum of this device (ledstation "
+                                                    "calibrate-photodiode)")
+    PhotodiodeCalibration.load(calibration_path)
 
 
 def _check_address(r: _Reader, role: str, address: str, visa: bool) -> None:
@@ -305,7 +453,8 @@ def _durability_interval(r: _Reader, fully_simulated: bool) -> float:
     return float(value)
 
 
-def load_config(path: str | Path | None = None, check_calibration: bool = True) -> StationConfig:
+def load_config(path: str | Path | None = None, check_calibration: bool = True,
+                photodiode_calibration: bool = True) -> StationConfig:
     """Load a configuration file, or the simulated-bench default when ``path`` is None.
 
     Keys missing from a user's file take the default's values, table by table. With
@@ -313,7 +462,7 @@ def load_config(path: str | Path | None = None, check_calibration: bool = True) 
     (``calibrate-sphere``, which writes that file, skips it).
     """
     if path is None:
-        return config_from_text(DEFAULT_CONFIG_TEXT, "default", check_calibration)
+        return config_from_text(DEFAULT_CONFIG_TEXT, "default", check_calibration, photodiode_calibration)
     path = Path(path)
     try:
         text = path.read_text()
@@ -321,18 +470,19 @@ def load_config(path: str | Path | None = None, check_calibration: bool = True) 
         raise ConfigError(f"config {path}: no such file") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"config {path}: cannot read ({exc})") from None
-    return config_from_text(text, str(path), check_calibration)
+    return config_from_text(text, str(path), check_calibration, photodiode_calibration)
 
 
-def config_from_text(text: str, source: str, check_calibration: bool = True) -> StationConfig:
+def config_from_text(text: str, source: str, check_calibration: bool = True,
+                     photodiode_calibration: bool = True) -> StationConfig:
     """A configuration from its TOML text (a run file keeps the one it ran with), on the defaults."""
     defaults = _parse_toml(DEFAULT_CONFIG_TEXT, "default")
     if source == "default" and text == DEFAULT_CONFIG_TEXT:
-        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT, check_calibration)
+        return validate_config(defaults, "default", DEFAULT_CONFIG_TEXT, check_calibration, photodiode_calibration)
     user = _parse_toml(text, source)
     for table, values in user.items():
         if isinstance(values, dict) and isinstance(defaults.get(table), dict):
             defaults[table] = {**defaults[table], **values}
         else:
             defaults[table] = values
-    return validate_config(defaults, source, text, check_calibration)
+    return validate_config(defaults, source, text, check_calibration, photodiode_calibration)

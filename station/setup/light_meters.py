@@ -16,10 +16,60 @@ from .config import SIMULATED, StationConfig
 
 
 def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
-    """The sphere spectrometer or the radiometer of ``config`` (``bench``: the simulated bench)."""
+    """The sphere spectrometer, the radiometer or the photodiode of ``config`` (``bench``: the simulated bench)."""
     if config.geometry == "sphere":
         return _open_sphere(config, bench)
+    if config.geometry == "photodiode":
+        from drivers.photodiode import PhotodiodeLightMeter
+
+        return PhotodiodeLightMeter(open_photodiode_channel(config, bench))
     return _open_radiometer(config, bench)
+
+
+def open_photodiode_channel(config: StationConfig, bench: Any | None, calibration: Any | None = None) -> Any:
+    """The photodiode on its meter with its calibration (``calibration``: one given instead of
+    the configured file, e.g. the one ``calibrate-photodiode`` is making)."""
+    from drivers.photodiode import PhotodiodeCalibration, PhotodiodeChannel
+
+    if calibration is None:
+        path, _ = config.resolved_photodiode_paths()
+        if path is None:
+            raise InstrumentError("[photodiode] calibration_file is empty (ledstation calibrate-photodiode)")
+        calibration = PhotodiodeCalibration.load(path)
+    return PhotodiodeChannel(open_photodiode_meter(config, bench), calibration, config.photodiode.dark_readings)
+
+
+def open_photodiode_meter(config: StationConfig, bench: Any | None) -> Any:
+    """The meter that reads the photodiode: a Keithley 6485, or a Keithley 2000 over the amplifier."""
+    p = config.photodiode
+    if p.address == SIMULATED:
+        assert bench is not None, "a simulated photodiode needs the simulated bench"
+        address, kwargs = bench.photodiode_addresses[p.meter], {"visa_library": bench.visa_library}
+    else:
+        address, kwargs = p.address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
+    try:
+        if p.meter == "keithley6485":
+            from drivers.keithley6485 import Keithley6485
+
+            meter = Keithley6485(address, nplc=p.nplc, timeout=5000, **kwargs)
+            expected = "MODEL 6485"
+            identity = meter.id
+        else:
+            from pymeasure.instruments.keithley import Keithley2000
+
+            from drivers.transimpedance_dmm import TransimpedanceDMM
+
+            dmm = Keithley2000(address, read_termination="\n", write_termination="\n", timeout=5000, **kwargs)
+            meter = TransimpedanceDMM(dmm, p.transimpedance_gain_V_A, nplc=p.nplc)
+            expected = "MODEL 20"
+            identity = dmm.id
+    except StationError:
+        raise
+    except Exception as exc:
+        raise InstrumentError(f"[photodiode] address {p.address!r}: cannot open ({one_line(exc)})") from None
+    if expected not in identity.upper():
+        raise InstrumentError(f"[photodiode] address {p.address!r}: not a {p.meter} ({identity.strip()!r})")
+    return meter
 
 
 def _open_sphere(config: StationConfig, bench: Any | None) -> LightMeter:
@@ -33,11 +83,17 @@ def sphere_device(config: StationConfig, bench: Any | None) -> Any:
     """The spectrometer device the configuration names (seabreeze, or the simulated bench's)."""
     from drivers.sphere_spectrometer import open_seabreeze
 
-    address = config.spectrometer.address
+    address, model = config.spectrometer.address, config.spectrometer.model
     if address == SIMULATED:
         assert bench is not None, "a simulated spectrometer needs the simulated bench"
         return bench.spectrometer
-    return open_seabreeze(address)
+    device = open_seabreeze(address)
+    if str(getattr(device, "model", "")).upper() != model.upper():
+        found = getattr(device, "model", "?")
+        device.close()
+        raise InstrumentError(f"[spectrometer] model: the spectrometer {address!r} is a {found}, the configuration "
+                              f"says {model}")
+    return device
 
 
 def sphere_spectrometer(config: StationConfig, device: Any, calibration: Any | None) -> Any:
@@ -52,16 +108,17 @@ def sphere_spectrometer(config: StationConfig, device: Any, calibration: Any | N
 
 
 def _open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
-    from drivers.pr6xx import PR6xx
+    from drivers.radiometers import RADIOMETER_MODELS
 
     r = config.radiometer
+    driver = RADIOMETER_MODELS[r.model].driver
     if r.address == SIMULATED:
         assert bench is not None
         address, kwargs = bench.radiometer_address, {"visa_library": bench.visa_library}
     else:
         address, kwargs = r.address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
     try:
-        radiometer = PR6xx(address, timeout_s=r.timeout_s, **kwargs)
+        radiometer = driver(address, timeout_s=r.timeout_s, model=r.model, **kwargs)
         radiometer.enter_remote()
     except StationError:
         raise

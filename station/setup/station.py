@@ -20,7 +20,7 @@ from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
 from .config import SIMULATED, StationConfig
-from .light_meters import open_light_meter
+from .light_meters import open_light_meter, open_photodiode_channel
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class Station:
     smu: StationKeithley2400
     light: LightMeter
     bench: Any | None = None  # the simulated bench, when the configuration uses it
+    #: the photodiode read beside the light meter at every point ([light] second_channel)
+    photodiode: Any | None = None
     closed: bool = False
     #: what the last shutdown confirmed (None: no shutdown yet)
     output_report: OutputOffReport | None = None
@@ -52,6 +54,8 @@ class Station:
         if self.smu.output_on:
             raise InstrumentError("the light instrument is prepared (darks) with the source output off")
         self.light.prepare()
+        if self.photodiode is not None:
+            self.photodiode.prepare()
 
     def measure_light(self) -> SpectralResult:
         """One light reading, given up (:class:`InstrumentError`) after the instrument's
@@ -76,6 +80,8 @@ class Station:
 
     def identities(self) -> dict[str, str]:
         ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
+        if self.photodiode is not None:
+            ids["second_channel"] = self.photodiode.identity
         if self.bench is not None:
             ids["simulated_device"] = self.bench.led.parameters.name
             ids["simulated_bench"] = self.bench.describe()  # the seed in force, whatever the file said
@@ -99,6 +105,8 @@ class Station:
             if self._light_calls.idle(min(self.light_timeout_s or self.light.measure_timeout_s, 30.0)):
                 self._light_calls.close()
                 self.light.close()
+                if self.photodiode is not None:
+                    self.photodiode.meter.close()
             else:
                 log.warning("the light instrument is not answering; left as it is")
         except Exception as exc:  # noqa: BLE001 - closing must not mask the shutdown
@@ -123,8 +131,11 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
         from sim_instruments.bench import SimulatedBench
 
         bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2,
-                                             state_path=config.simulated_device_state)
+                                             state_path=config.simulated_device_state,
+                                             radiometer_model=config.radiometer.model,
+                                             spectrometer_model=config.spectrometer.model)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
+    photodiode = None
     try:  # the light instrument first: its problems (window, integration range) stop us before the SMU
         light = open_light_meter(config, bench)
     except BaseException:
@@ -132,7 +143,8 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
             bench.close()
         raise
     try:
-        smu = _open_smu(config, bench, clock)
+        if config.second_channel == "photodiode":
+            photodiode = open_photodiode_channel(config, bench)
     except BaseException:
         with INTERRUPTS.shielded():
             try:
@@ -141,7 +153,19 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
                 if bench is not None:
                     bench.close()
         raise
-    return Station(config, clock, smu, light, bench)
+    try:
+        smu = _open_smu(config, bench, clock)
+    except BaseException:
+        with INTERRUPTS.shielded():
+            try:
+                light.close()
+                if photodiode is not None:
+                    photodiode.meter.close()
+            finally:
+                if bench is not None:
+                    bench.close()
+        raise
+    return Station(config, clock, smu, light, bench, photodiode=photodiode)
 
 
 def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> StationKeithley2400:

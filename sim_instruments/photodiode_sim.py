@@ -1,0 +1,240 @@
+"""A simulated silicon photodiode on a sphere port, and the meters that read it.
+
+The photodiode sees a fixed fraction of the sphere's flux (:data:`GEOMETRY_FACTOR`); its
+photocurrent is that flux weighted by its responsivity (:func:`responsivity_A_W`, the
+curve its certificate ``data/sim_photodiode_responsivity.csv`` tabulates), plus a dark
+current, with the meter's noise. Two meters read it, each as its manual describes:
+
+* :class:`SimulatedKeithley6485`: ``*IDN?``, ``*RST``, ``:SYST:ZCH``, ``:SYST:ZCOR``,
+  ``:SYST:ZCOR:ACQ``, ``:INIT``, ``:CURR:RANG`` (2 nA-20 mA) and ``:AUTO``,
+  ``:CURR:NPLC``, ``:READ?`` -> ``+1.234567E-09A,+1.234567E+02,+0.000000E+00``; beyond
+  a fixed range, ``+9.9E37``; zero check on: the input is shorted (reads 0 + noise).
+* :class:`SimulatedKeithley2000`: a transimpedance amplifier of :data:`TIA_GAIN_V_A`
+  (inverting) in front; ``:CONF:VOLT:DC``, ``:SENS:VOLT:RANG`` / ``:AUTO``,
+  ``:SENS:VOLT:NPLC``, ``:READ?`` -> volts; beyond the range ``+9.9E37``.
+
+Unknown commands put -113 in the error queue and are otherwise ignored (SCPI).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pyvisa_sim.component import NoResponse
+
+from station.core import photometry
+from station.core.scpi import canonical
+
+if TYPE_CHECKING:
+    from pyvisa_sim.devices import Device
+
+    from .bench import SimulatedBench
+
+RESPONSIVITY_PATH = Path(__file__).with_name("data") / "sim_photodiode_responsivity.csv"
+#: fraction of the sphere's flux that reaches the photodiode (a small port on a sphere)
+GEOMETRY_FACTOR = 0.012
+DARK_CURRENT_A = 4e-12  # a 10 mm x 10 mm silicon photodiode at 0 V bias (assumed)
+#: the picoammeter's noise: a floor plus a fraction of the reading (assumed, within the 6485's spec)
+NOISE_FLOOR_A = 2e-14
+NOISE_RELATIVE = 2e-4
+TIA_GAIN_V_A = -1e5
+TIA_NOISE_V = 2e-6
+OVERFLOW = 9.9e37
+RANGES_6485_A = (2e-9, 2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3, 2e-2)
+RANGES_2000_V = (0.1, 1.0, 10.0, 100.0, 1000.0)
+LINE_FREQUENCY_HZ = 50.0
+
+
+def responsivity_A_W(wavelength_nm: np.ndarray) -> np.ndarray:
+    """Responsivity of the simulated silicon photodiode: an internal quantum efficiency
+    (blue loss at the surface, red loss as silicon turns transparent) times lambda/1239.84."""
+    wl = np.asarray(wavelength_nm, float)
+    internal = 0.9 * (1 - np.exp(-(wl - 250.0) / 90.0)) / (1 + np.exp((wl - 1010.0) / 40.0))
+    return np.clip(internal, 1e-6, None) * wl / 1239.84
+
+
+def write_responsivity_certificate(path: Path = RESPONSIVITY_PATH) -> None:
+    wl = np.arange(300.0, 1100.1, 5.0)
+    with open(path, "w", newline="") as f:
+        f.write("# simulated silicon photodiode responsivity certificate\n# units: A/W\n")
+        writer = csv.writer(f)
+        writer.writerow(["wavelength_nm", "responsivity_A_W"])
+        for w, r in zip(wl, responsivity_A_W(wl), strict=True):
+            writer.writerow([f"{w:.1f}", f"{r:.6e}"])
+
+
+class SimulatedPhotodiode:
+    """The photodiode on the bench's sphere."""
+
+    def __init__(self, bench: SimulatedBench) -> None:
+        self.bench = bench
+        self._wl = np.arange(300.0, 1100.1, 1.0)
+        self._weights = photometry.trapezoid_weights(self._wl) * responsivity_A_W(self._wl)
+
+    def photocurrent_A(self) -> float:
+        """True photocurrent plus dark current (no noise)."""
+        flux = self.bench.sphere_spectral_flux_W_nm(self._wl)
+        return GEOMETRY_FACTOR * float(np.dot(self._weights, flux)) + DARK_CURRENT_A
+
+    def noisy_current_A(self) -> float:
+        current = self.photocurrent_A()
+        return current + float(self.bench.rng.normal()) * math.hypot(NOISE_FLOOR_A, NOISE_RELATIVE * current)
+
+
+class _SCPIMeter:
+    """Shared SCPI framing of the simulated meters."""
+
+    IDN = ""
+
+    def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
+        self.device = device
+        self.bench = bench
+        self.photodiode = photodiode
+        self.errors: list[str] = []
+        self.readings = 0
+        device._match = self.match
+
+    def match(self, query: bytes):
+        replies = []
+        for part in query.decode("ascii", errors="replace").split(";"):
+            command = canonical(part)
+            if not command:
+                continue
+            reply = self.answer(command)
+            if reply is None:
+                self.errors.append('-113,"Undefined header"')
+            elif reply != "":
+                replies.append(reply)
+        return ";".join(replies).encode() if replies else NoResponse
+
+    def answer(self, command: str) -> str | None:
+        if command == "*IDN?":
+            return self.IDN
+        if command == ":SYST:ERR?":
+            return self.errors.pop(0) if self.errors else '0,"No error"'
+        if command in ("*CLS", "*RST"):
+            self.errors.clear()
+            self.reset()
+            return ""
+        return self.command(command)
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def command(self, command: str) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _flag(argument: str) -> int | None:
+        return {"1": 1, "0": 0}.get(argument)
+
+
+class SimulatedKeithley6485(_SCPIMeter):
+    IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 6485,4123456,C01   Jun  2 2004 10:22:00/A02  /E"
+
+    def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
+        super().__init__(device, bench, photodiode)
+        self.reset()
+
+    def reset(self) -> None:
+        self.range_A, self.auto_range, self.nplc = RANGES_6485_A[-1], 1, 6.0 if LINE_FREQUENCY_HZ == 60 else 5.0
+        self.zero_check, self.zero_correct, self.zero_offset_A = 1, 0, 0.0
+
+    def command(self, command: str) -> str | None:
+        header, _, argument = command.partition(" ")
+        flag = self._flag(argument)
+        if header == ":SYST:ZCH" and flag is not None:
+            self.zero_check = flag
+        elif header == ":SYST:ZCH?":
+            return str(self.zero_check)
+        elif header == ":SYST:ZCOR" and flag is not None:
+            self.zero_correct = flag
+        elif header == ":SYST:ZCOR:ACQ":
+            self.zero_offset_A = float(self.bench.rng.normal()) * NOISE_FLOOR_A
+        elif header == ":INIT":
+            pass
+        elif header == ":CURR:RANG" and argument:
+            value = abs(float(argument))
+            self.range_A = next((r for r in RANGES_6485_A if value <= r * 1.0001), RANGES_6485_A[-1])
+            self.auto_range = 0
+        elif header == ":CURR:RANG?":
+            return f"{self.range_A:.6E}"
+        elif header == ":CURR:RANG:AUTO" and flag is not None:
+            self.auto_range = flag
+        elif header == ":CURR:RANG:AUTO?":
+            return str(self.auto_range)
+        elif header == ":CURR:NPLC" and argument:
+            self.nplc = min(max(float(argument), 0.01), 60.0)
+        elif header == ":CURR:NPLC?":
+            return f"{self.nplc:g}"
+        elif header == ":READ?":
+            return self._read()
+        else:
+            return None
+        return ""
+
+    def _read(self) -> str:
+        self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
+        self.readings += 1
+        if self.zero_check:
+            current = float(self.bench.rng.normal()) * NOISE_FLOOR_A
+        else:
+            current = self.photodiode.noisy_current_A() - (self.zero_offset_A if self.zero_correct else 0.0)
+        if self.auto_range:
+            self.range_A = next((r for r in RANGES_6485_A if abs(current) <= 1.05 * r), RANGES_6485_A[-1])
+        value = OVERFLOW if abs(current) > 1.05 * self.range_A else current
+        return f"{value:+.6E}A,{self.bench.clock.now() % 1e5:+.6E},+0.000000E+00"
+
+
+class SimulatedKeithley2000(_SCPIMeter):
+    IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1234567,A20 /A02"
+
+    def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
+        super().__init__(device, bench, photodiode)
+        self.reset()
+
+    def reset(self) -> None:
+        self.function, self.range_V, self.auto_range, self.nplc = "VOLT:DC", 1000.0, 1, 1.0
+
+    def command(self, command: str) -> str | None:
+        header, _, argument = command.partition(" ")
+        flag = self._flag(argument)
+        if header.startswith(":CONF:"):
+            self.function = header[len(":CONF:"):]
+            self.auto_range = 1
+        elif header == ":CONF?":
+            return f'"{self.function}"'
+        elif header == ":SENS:VOLT:RANG" and argument:
+            value = abs(float(argument))
+            self.range_V = next((r for r in RANGES_2000_V if value <= r * 1.0001), RANGES_2000_V[-1])
+            self.auto_range = 0
+        elif header == ":SENS:VOLT:RANG?":
+            return f"{self.range_V:.6E}"
+        elif header == ":SENS:VOLT:RANG:AUTO" and flag is not None:
+            self.auto_range = flag
+        elif header == ":SENS:VOLT:NPLC" and argument:
+            self.nplc = min(max(float(argument), 0.01), 10.0)
+        elif header == ":SENS:VOLT:NPLC?":
+            return f"{self.nplc:g}"
+        elif header == ":READ?":
+            return self._read()
+        else:
+            return None
+        return ""
+
+    def _read(self) -> str:
+        self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
+        self.readings += 1
+        if self.function not in ("VOLT:DC", "VOLT"):
+            return f"{OVERFLOW:+.8E}"
+        current = self.photodiode.photocurrent_A()
+        noise_V = math.hypot(TIA_NOISE_V, NOISE_RELATIVE * TIA_GAIN_V_A * current)
+        volts = TIA_GAIN_V_A * current + float(self.bench.rng.normal()) * noise_V
+        if self.auto_range:
+            self.range_V = next((r for r in RANGES_2000_V if abs(volts) <= 1.2 * r), RANGES_2000_V[-1])
+        value = OVERFLOW if abs(volts) > 1.2 * self.range_V else volts
+        return f"{value:+.8E}"

@@ -1,0 +1,61 @@
+"""``ledstation calibrate-photodiode``: the photodiode's geometry factor and spectral weighting on this device."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import replace
+
+from station.core.errors import ConfigError
+
+from . import EXIT_OK
+
+
+def calibrate_photodiode_command(args: argparse.Namespace) -> int:
+    from drivers.photodiode import PhotodiodeResponsivity
+    from station.core import cie
+    from station.setup.config import load_config
+    from station.setup.light_meters import open_photodiode_meter
+    from station.setup.photodiode_calibration import calibrate_photodiode, dark_current
+
+    from .output import check_output, opened_station
+
+    config = load_config(args.config, photodiode_calibration=False)
+    if config.geometry == "photodiode":
+        raise ConfigError('calibrate-photodiode calibrates against the spectrometer or radiometer: set [light] '
+                          'geometry = "sphere" or "radiometer"')
+    if not (math.isfinite(args.current_density) and args.current_density > 0):
+        raise ConfigError("--current-density must be a positive number of mA/cm^2")
+    current_A = args.current_density * 1e-3 * config.pixel_area_cm2
+    if current_A > config.max_current_A:
+        raise ConfigError(f"--current-density {args.current_density:g} mA/cm^2 is {current_A:g} A, above [safety] "
+                          "max_current_A")
+    if not 2 <= args.readings <= 1000:
+        raise ConfigError("--readings must be within 2-1000")
+    check_output(args.out, args.overwrite, "--out")
+    _, responsivity_path = config.resolved_photodiode_paths()
+    responsivity = PhotodiodeResponsivity.load(responsivity_path)
+    cie.source_tables()
+    with opened_station(replace(config, second_channel="")) as station:
+        meter = open_photodiode_meter(config, station.bench)
+        try:
+            station.prepare_light()
+            dark_A, noise_A = dark_current(meter, config.photodiode.dark_readings)
+            smu = station.smu
+            smu.configure_current_source(config.max_voltage_V, config.smu.nplc)
+            smu.enable_source()
+            smu.source_current = current_A
+            station.wait(args.settle_s)
+            calibration = calibrate_photodiode(station, meter, responsivity, dark_A, args.readings,
+                                               f"{args.current_density:g} mA/cm^2")
+        finally:
+            meter.close()
+    sha = calibration.save(args.out)
+    sigma = calibration.geometry_factor_relative_sigma
+    print(f"wrote {args.out}: geometry factor {calibration.geometry_factor:.5g} "
+          f"{'(dimensionless)' if calibration.quantity == 'spectral_flux' else 'm^2 sr'} ± {sigma * 100:.2g} % "
+          f"from {args.readings} readings; weighting {calibration.band_start_nm:.0f}-"
+          f"{calibration.band_stop_nm:.0f} nm; "
+          f"dark {dark_A:.3g} A ± {noise_A:.2g} A; sha256 {sha[:12]}")
+    print(f"set [photodiode] calibration_file = \"{args.out}\" to use it")
+    return EXIT_OK
