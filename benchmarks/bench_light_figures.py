@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from drivers.pr6xx import spectral_grid_nm
+from drivers.pr6xx import SPECTRAL_GRIDS, grid_nm
 from drivers.spectral_result import SPECTRAL_FLUX, SpectralResult, assess
 from station.analysis.point_figures import device_figures
 from station.core import photometry
@@ -61,7 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     p = np.arange(2048, dtype=float)
     sphere = 345.0 + 0.3521 * p - 1.2e-5 * p**2
-    grids = {"sphere window (1894 px)": sphere[sphere <= 1010.0], "PR-655 grid (101 px)": spectral_grid_nm("PR-655")}
+    grids = {"sphere window (1894 px)": sphere[sphere <= 1010.0],
+             "PR-655 grid (101 px)": grid_nm(SPECTRAL_GRIDS["PR-655"])}
     print(f"{args.spectra} spectra per grid; microseconds per reading (best of 3)")
     for name, wl in grids.items():
         rows, noise = spectra(wl, args.spectra)

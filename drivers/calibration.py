@@ -98,16 +98,10 @@ class LampCertificate:
 
     @classmethod
     def load(cls, path: str | Path) -> LampCertificate:
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-            text = data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"lamp certificate {path}: cannot read ({exc})") from None
-        _, wl, flux = _parse_table(text, path, ("wavelength_nm", "spectral_flux_W_nm"), None, "lamp certificate")
+        wl, flux, sha256 = load_certificate(path, ("wavelength_nm", "spectral_flux_W_nm"), "lamp certificate")
         if np.any(flux <= 0):
             raise CalibrationError(f"lamp certificate {path}: spectral flux must be positive")
-        return cls(wl, flux, hashlib.sha256(data).hexdigest(), str(path))
+        return cls(wl, flux, sha256, str(path))
 
     def on_grid(self, wavelength_nm: ArrayLike) -> NDArray[np.float64]:
         """Certified flux on the instrument grid (cubic interpolation of the smooth lamp curve)."""
@@ -120,6 +114,19 @@ class LampCertificate:
                 f"but the spectrometer needs {wl.min():.1f}-{wl.max():.1f} nm")
         spline = CubicSpline(self.wavelength_nm, np.log(self.spectral_flux_W_nm))
         return np.exp(spline(wl))
+
+
+def load_certificate(path: str | Path, columns: tuple[str, str],
+                     what: str) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
+    """(wavelengths, values, sha256) of a certificate table: a CSV with ``columns`` as header."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"{what} {path}: cannot read ({exc})") from None
+    _, wl, values = _parse_table(text, path, columns, None, what)
+    return wl, values, hashlib.sha256(data).hexdigest()
 
 
 def responsivity_from_lamp(net_counts_per_s: ArrayLike, certified_flux_W_nm: ArrayLike) -> NDArray[np.float64]:

@@ -18,8 +18,9 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from station.core.errors import InstrumentError
 
-#: the 6485's current ranges, A (2 nA to 20 mA)
+#: the 6485's current ranges, A (2 nA to 20 mA), and how far beyond its range a reading still reads
 CURRENT_RANGES_A = (2e-9, 2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3, 2e-2)
+OVERRANGE = 1.05
 NPLC_RANGE = (0.01, 6.0)
 OVERFLOW_A = 9.0e37
 #: 5.5-digit display: resolution of a reading relative to its range
@@ -90,7 +91,7 @@ class Keithley6485(SCPIMixin, Instrument):
     def read_current_A(self) -> float:
         value = self.current
         if math.isfinite(value):
-            self._range_A = next((r for r in CURRENT_RANGES_A if abs(value) <= 1.05 * r), CURRENT_RANGES_A[-1])
+            self._range_A = next((r for r in CURRENT_RANGES_A if abs(value) <= OVERRANGE * r), CURRENT_RANGES_A[-1])
         return value
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ from station.core import photometry
 from station.core.emission_band import TOTAL_SNR, EmissionBand
 from station.core.errors import CalibrationError, InstrumentError
 
-from .calibration import _parse_table
+from .calibration import load_certificate
 from .light_meter import LightDescription, SpectrumAxis
 from .spectral_result import SPECTRAL_FLUX, SPECTRAL_RADIANCE, UNITS, SpectralResult
 
@@ -73,16 +73,11 @@ class PhotodiodeResponsivity:
 
     @classmethod
     def load(cls, path: str | Path) -> PhotodiodeResponsivity:
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-            text = data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"photodiode responsivity {path}: cannot read ({exc})") from None
-        _, wl, values = _parse_table(text, path, RESPONSIVITY_COLUMNS, None, "photodiode responsivity")
+        what = "photodiode responsivity"
+        wl, values, sha256 = load_certificate(path, RESPONSIVITY_COLUMNS, what)
         if np.any(values <= 0) or np.any(values > 1.0):
-            raise CalibrationError(f"photodiode responsivity {path}: values must be within (0, 1] A/W")
-        return cls(wl, values, hashlib.sha256(data).hexdigest(), str(path))
+            raise CalibrationError(f"{what} {path}: values must be within (0, 1] A/W")
+        return cls(wl, values, sha256, str(path))
 
     def on_grid(self, wavelength_nm: NDArray[np.float64]) -> NDArray[np.float64]:
         wl = np.asarray(wavelength_nm, float)
@@ -98,10 +93,8 @@ class PhotodiodeCalibration:
     """Geometry factor, spectral weighting and responsivity of one photodiode on one device."""
 
     quantity: str  # the reference's: spectral_flux (sphere) or spectral_radiance (radiometer)
-    wavelength_nm: NDArray[np.float64]
-    reference_spectrum: NDArray[np.float64]  # in UNITS[quantity]
-    band_start_nm: float
-    band_stop_nm: float
+    wavelength_nm: NDArray[np.float64]  # the reference's emission band, on its instrument's grid
+    reference_spectrum: NDArray[np.float64]  # over the band, in UNITS[quantity]
     responsivity_A_W: NDArray[np.float64]  # on wavelength_nm
     geometry_factor: float
     geometry_factor_relative_sigma: float
@@ -120,29 +113,17 @@ class PhotodiodeCalibration:
             raise CalibrationError(f"photodiode calibration {self.path}: wavelengths must increase")
         if not (math.isfinite(self.geometry_factor) and self.geometry_factor > 0):
             raise CalibrationError(f"photodiode calibration {self.path}: geometry factor must be positive")
-        if not self.band_start_nm < self.band_stop_nm:
-            raise CalibrationError(f"photodiode calibration {self.path}: empty emission band")
-        if not np.all(np.isfinite(self.reference_spectrum)) or self.reference_spectrum[self.band].sum() <= 0:
+        if not np.all(np.isfinite(self.reference_spectrum)) or self.reference_spectrum.sum() <= 0:
             raise CalibrationError(f"photodiode calibration {self.path}: the reference spectrum has no emission")
-
-    @property
-    def band(self) -> slice:
-        """The reference's emission band as pixel indices."""
-        wl = self.wavelength_nm
-        start = int(np.searchsorted(wl, self.band_start_nm - 1e-9))
-        stop = int(np.searchsorted(wl, self.band_stop_nm + 1e-9)) - 1
-        return slice(start, stop + 1)
 
     @property
     def units(self) -> str:
         return UNITS[self.quantity]
 
     def weighted_response_A(self) -> float:
-        """G * integral over the band of R S dlambda: the photocurrent the reference spectrum gives."""
-        band = self.band
-        weights = photometry.trapezoid_weights(self.wavelength_nm[band])
-        return self.geometry_factor * float(np.sum(weights * self.responsivity_A_W[band]
-                                                   * self.reference_spectrum[band]))
+        """G * integral of R S dlambda over the band: the photocurrent the reference spectrum gives."""
+        weights = photometry.trapezoid_weights(self.wavelength_nm)
+        return self.geometry_factor * float(np.sum(weights * self.responsivity_A_W * self.reference_spectrum))
 
     # --- file -----------------------------------------------------------------------
     def to_json(self) -> str:
@@ -150,7 +131,6 @@ class PhotodiodeCalibration:
             "format": FORMAT, "quantity": self.quantity, "units": self.units,
             "geometry_factor": self.geometry_factor, "geometry_factor_units": GEOMETRY_UNITS[self.quantity],
             "geometry_factor_relative_sigma": self.geometry_factor_relative_sigma,
-            "band_start_nm": self.band_start_nm, "band_stop_nm": self.band_stop_nm,
             "metadata": self.metadata, "wavelength_nm": self.wavelength_nm.tolist(),
             "reference_spectrum": self.reference_spectrum.tolist(), "responsivity_A_W": self.responsivity_A_W.tolist(),
         }, indent=1)
@@ -173,8 +153,7 @@ class PhotodiodeCalibration:
                                    "(make one with ledstation calibrate-photodiode)")
         try:
             return cls(doc["quantity"], np.asarray(doc["wavelength_nm"], float),
-                       np.asarray(doc["reference_spectrum"], float), float(doc["band_start_nm"]),
-                       float(doc["band_stop_nm"]), np.asarray(doc["responsivity_A_W"], float),
+                       np.asarray(doc["reference_spectrum"], float), np.asarray(doc["responsivity_A_W"], float),
                        float(doc["geometry_factor"]), float(doc.get("geometry_factor_relative_sigma", 0.0)),
                        {str(k): str(v) for k, v in dict(doc.get("metadata", {})).items()},
                        hashlib.sha256(data).hexdigest(), str(path))
@@ -185,23 +164,33 @@ class PhotodiodeCalibration:
 def calibrate_geometry(spectra: NDArray[np.float64], net_currents_A: NDArray[np.float64],
                        wavelength_nm: NDArray[np.float64], band: slice, quantity: str,
                        responsivity: PhotodiodeResponsivity, metadata: dict[str, str]) -> PhotodiodeCalibration:
-    """G from spectra and dark-subtracted photocurrents taken together (one pair per row)."""
-    wl = np.asarray(wavelength_nm, float)
-    r = responsivity.on_grid(wl[band])
-    weights = photometry.trapezoid_weights(wl[band])
-    expected = np.array([float(np.sum(weights * r * s[band])) for s in spectra])  # A per unit G
+    """G from spectra and dark-subtracted photocurrents taken together (one pair per row),
+    over the emission ``band`` of the spectra; the calibration keeps that band only."""
+    wl = np.asarray(wavelength_nm, float)[band]
+    in_band = np.asarray(spectra, float)[:, band]
+    r = responsivity.on_grid(wl)
+    expected = in_band @ (photometry.trapezoid_weights(wl) * r)  # A per unit G
     ratios = np.asarray(net_currents_A, float) / expected
     if not np.all(np.isfinite(ratios)) or np.any(ratios <= 0):
         raise CalibrationError("photodiode calibration: no positive photocurrent against the spectrum "
                                "(is the photodiode connected and facing the light?)")
     g = float(np.mean(ratios))
     sigma = float(np.std(ratios, ddof=1) / np.sqrt(len(ratios)) / g) if len(ratios) > 1 else float("nan")
-    full_r = np.interp(wl, responsivity.wavelength_nm, responsivity.responsivity_A_W)
-    return PhotodiodeCalibration(quantity, wl, np.mean(spectra, axis=0), float(wl[band.start]),
-                                 float(wl[band.stop - 1]), full_r, g, sigma,
+    return PhotodiodeCalibration(quantity, wl, in_band.mean(axis=0), r, g, sigma,
                                  {**metadata, "responsivity_file": responsivity.path,
                                   "responsivity_sha256": responsivity.sha256,
                                   "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+
+
+def dark_current(meter: Ammeter, readings: int) -> tuple[float, float]:
+    """(mean, 1-sigma noise) of ``readings`` photocurrents with the light off; the noise is
+    at least the meter's resolution."""
+    meter.configure_for_photocurrent()
+    values = np.array([meter.read_current_A() for _ in range(readings)])
+    if not np.all(np.isfinite(values)):
+        raise InstrumentError(f"photodiode on {meter.identity}: dark readings are not numbers (overflow?)")
+    spread = float(np.std(values, ddof=1)) if readings > 1 else 0.0
+    return float(np.mean(values)), max(spread, meter.resolution_A)
 
 
 class PhotodiodeChannel:
@@ -215,13 +204,10 @@ class PhotodiodeChannel:
         self.dark_A = float("nan")
         self.noise_A = float("nan")
         self._per_unit_A = calibration.weighted_response_A()
-        band = calibration.band
-        self._band = EmissionBand(True, band.start, band.stop - 1, calibration.band_start_nm,
-                                  calibration.band_stop_nm, float("inf"))
-        self._reference = np.zeros_like(calibration.reference_spectrum)
-        self._reference[band] = calibration.reference_spectrum[band]
-        self._reference_totals = photometry.band_totals(self._reference, calibration.wavelength_nm, band)[0]
-        photometry.grid_weights(calibration.wavelength_nm)
+        wl = calibration.wavelength_nm
+        self._band = EmissionBand(True, 0, len(wl) - 1, float(wl[0]), float(wl[-1]), float("inf"))
+        self._reference = calibration.reference_spectrum
+        self._reference_totals = photometry.band_totals(self._reference, wl, self._band.pixels)[0]
 
     @property
     def identity(self) -> str:
@@ -229,13 +215,7 @@ class PhotodiodeChannel:
 
     def prepare(self) -> None:
         """Dark current and noise from readings with the output off."""
-        self.meter.configure_for_photocurrent()
-        readings = np.array([self.meter.read_current_A() for _ in range(self.dark_readings)])
-        if not np.all(np.isfinite(readings)):
-            raise InstrumentError(f"{self.identity}: dark readings are not numbers (overflow?)")
-        self.dark_A = float(np.mean(readings))
-        spread = float(np.std(readings, ddof=1)) if len(readings) > 1 else 0.0
-        self.noise_A = max(spread, self.meter.resolution_A)
+        self.dark_A, self.noise_A = dark_current(self.meter, self.dark_readings)
 
     def description(self) -> dict[str, Any]:
         c = self.calibration

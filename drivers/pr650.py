@@ -37,12 +37,11 @@ import numpy as np
 from pymeasure.instruments import Instrument
 
 from station.core import photometry
-from station.core.emission_band import noise_floor
 from station.core.errors import InstrumentError
 
-from .light_meter import LightDescription, SpectrumAxis
-from .pr6xx import FOOTLAMBERT_TO_CD_M2, SPECTRAL_REPEATABILITY_FRACTION, parse_spectral_line
-from .spectral_result import SPECTRAL_RADIANCE, UNITS, SpectralResult, assess
+from .light_meter import LightDescription
+from .pr6xx import FOOTLAMBERT_TO_CD_M2, grid_nm, parse_spectral_line, radiance_result, radiometer_description
+from .spectral_result import SpectralResult
 
 MODEL = "PR-650"
 #: (first nm, last nm, step nm) of the d5 report
@@ -53,11 +52,6 @@ QUALITY_MESSAGES = {0: "OK", 7: "sync failed (no sync signal)", 8: "sync failed 
                     10: "light low", 18: "light low"}
 #: a measurement can take this long on a dim source (both clients wait up to 30 s)
 LONGEST_MEASUREMENT_S = 30.0
-
-
-def spectral_grid_nm() -> np.ndarray:
-    first, last, step = SPECTRAL_GRID
-    return np.arange(first, last + step / 2, step, dtype=float)
 
 
 class PR650(Instrument):
@@ -84,10 +78,6 @@ class PR650(Instrument):
         self.serial_number = self.ask("d110")[:8].strip()
         photometry.grid_weights(self.wavelength_nm)
 
-    def shutdown(self) -> None:
-        """The PR-650 has no command to leave remote mode; the port is released."""
-        super().shutdown()
-
     # --- LightMeter -----------------------------------------------------------------
     @property
     def identity(self) -> str:
@@ -99,17 +89,16 @@ class PR650(Instrument):
 
     @property
     def wavelength_nm(self) -> np.ndarray:
-        return spectral_grid_nm()
+        return grid_nm(SPECTRAL_GRID)
 
     def prepare(self) -> None:
         """Nothing: factory calibrated."""
 
     def describe(self) -> LightDescription:
-        units = UNITS[SPECTRAL_RADIANCE]
-        return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_RADIANCE, units, units),
-                                calibration={"source": f"{self.model} factory calibration"})
+        return radiometer_description(self.identity, self.wavelength_nm, self.model)
 
     def close(self) -> None:
+        """Release the port (the PR-650 has no command to leave remote mode)."""
         try:
             self.shutdown()
         finally:
@@ -125,20 +114,14 @@ class PR650(Instrument):
         quality = _quality(header, self.name)
         wl = self.wavelength_nm
         if quality in LOW_LIGHT_CODES:
-            nan = np.full(wl.shape, np.nan)
-            return SpectralResult(wl, nan, SPECTRAL_RADIANCE, nan, UNITS[SPECTRAL_RADIANCE], float("nan"),
-                                  low_light=True, instrument=self.identity)
+            return radiance_result(wl, None, self.identity)
         if quality != 0:
             raise InstrumentError(f"{self.name}: d5 quality code {quality:02d} "
                                   f"({QUALITY_MESSAGES.get(quality, 'instrument error')})")
         for _ in range(HEADER_LINES - 1):
             self.read()
         values = np.array([parse_spectral_line(self.read(), float(nm), self.name) for nm in wl])
-        extras = parse_d2(self.ask("d2"))
-        noise = np.hypot(noise_floor(values), SPECTRAL_REPEATABILITY_FRACTION * values)
-        return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), UNITS[SPECTRAL_RADIANCE], float("nan"),
-                              instrument=self.identity, extras=extras, noise=noise,
-                              **assess(wl, values, noise).as_fields())
+        return radiance_result(wl, values, self.identity, parse_d2(self.ask("d2")))
 
 
 def _quality(line: str, name: str) -> int:

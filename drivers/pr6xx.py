@@ -27,9 +27,9 @@ from .spectral_result import SPECTRAL_RADIANCE, UNITS, SpectralResult, assess
 SPECTRAL_GRIDS = {"PR-655": (380, 780, 4), "PR-670": (380, 780, 2)}
 
 
-def spectral_grid_nm(model: str) -> np.ndarray:
-    """The wavelengths of a model's D5 report."""
-    first, last, step = SPECTRAL_GRIDS[model]
+def grid_nm(grid: tuple[int, int, int]) -> np.ndarray:
+    """The wavelengths of a spectral report grid (first nm, last nm, step nm)."""
+    first, last, step = grid
     return np.arange(first, last + step / 2, step, dtype=float)
 STATUS_MESSAGES = {
     0: "OK",
@@ -106,9 +106,7 @@ class PR6xx(Instrument):
         """Nothing: the instrument is factory calibrated and handles its own dark."""
 
     def describe(self) -> LightDescription:
-        return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_RADIANCE,
-                                                            UNITS[SPECTRAL_RADIANCE], UNITS[SPECTRAL_RADIANCE]),
-                                calibration={"source": f"{self.model} factory calibration"})
+        return radiometer_description(self.identity, self.wavelength_nm, self.model)
 
     def close(self) -> None:
         """Leave remote mode and release the port."""
@@ -119,8 +117,7 @@ class PR6xx(Instrument):
 
     @property
     def wavelength_nm(self) -> np.ndarray:
-        first, last, step = self.GRIDS[self.model]
-        return np.arange(first, last + step / 2, step, dtype=float)
+        return grid_nm(self.GRIDS[self.model])
 
     def _report_field(self, command: str) -> str:
         code, fields = _split_status(self.ask(command))
@@ -132,25 +129,38 @@ class PR6xx(Instrument):
         header = self.ask("M5")
         code, fields = _split_status(header)
         wl = self.wavelength_nm
-        instrument = self.identity
         if code in LOW_LIGHT_CODES:
-            nan = np.full(wl.shape, np.nan)
-            return SpectralResult(wl, nan, SPECTRAL_RADIANCE, nan, "W/(sr m^2 nm)", float("nan"),
-                                  low_light=True, instrument=instrument)
+            return radiance_result(wl, None, self.identity)
         _raise_for_status(code, "M5", self.name)
-        values = np.empty(len(wl))
-        for i, expected in enumerate(wl):
-            values[i] = parse_spectral_line(self.read(), float(expected), self.name)
-        extras = self._instrument_photometry()
-        noise = np.hypot(noise_floor(values), SPECTRAL_REPEATABILITY_FRACTION * values)  # reported by none: estimated
-        return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), "W/(sr m^2 nm)", float("nan"),
-                              instrument=instrument, extras=extras, noise=noise,
-                              **assess(wl, values, noise).as_fields())
+        values = np.array([parse_spectral_line(self.read(), float(nm), self.name) for nm in wl])
+        return radiance_result(wl, values, self.identity, self._instrument_photometry())
 
     def _instrument_photometry(self) -> dict[str, float]:
         """The instrument's own luminance and (x, y) (D1) and tristimulus X, Y, Z (D2) of
         the last measurement: an independent cross-check stored next to the station's."""
         return {**parse_photometry(self.ask("D1")), **parse_tristimulus(self.ask("D2"))}
+
+
+def radiometer_description(identity: str, wavelength_nm: np.ndarray, model: str) -> LightDescription:
+    """What a factory-calibrated spectroradiometer records in the run file."""
+    units = UNITS[SPECTRAL_RADIANCE]
+    return LightDescription(identity, SpectrumAxis(wavelength_nm, SPECTRAL_RADIANCE, units, units),
+                            calibration={"source": f"{model} factory calibration"})
+
+
+def radiance_result(wavelength_nm: np.ndarray, values: np.ndarray | None, identity: str,
+                    extras: dict[str, float] | None = None) -> SpectralResult:
+    """A spectroradiometer's reading: ``values`` None (a light-too-low code) gives a flagged
+    result without numbers; otherwise the spectral radiance with its noise (reported by no
+    model: estimated from the spectrum and :data:`SPECTRAL_REPEATABILITY_FRACTION`) and band."""
+    wl, units = wavelength_nm, UNITS[SPECTRAL_RADIANCE]
+    if values is None:
+        nan = np.full(wl.shape, np.nan)
+        return SpectralResult(wl, nan, SPECTRAL_RADIANCE, nan, units, float("nan"), low_light=True,
+                              instrument=identity)
+    noise = np.hypot(noise_floor(values), SPECTRAL_REPEATABILITY_FRACTION * values)
+    return SpectralResult(wl, values, SPECTRAL_RADIANCE, values.copy(), units, float("nan"), instrument=identity,
+                          extras=extras or {}, noise=noise, **assess(wl, values, noise).as_fields())
 
 
 def _split_status(reply: str) -> tuple[int, list[str]]:

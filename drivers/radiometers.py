@@ -25,8 +25,7 @@ class RadiometerModel:
         return float(self.grid_nm[0]), float(self.grid_nm[1])
 
     def wavelength_nm(self) -> np.ndarray:
-        first, last, step = self.grid_nm
-        return np.arange(first, last + step / 2, step, dtype=float)
+        return pr6xx.grid_nm(self.grid_nm)
 
 
 RADIOMETER_MODELS: dict[str, RadiometerModel] = {

@@ -8,11 +8,15 @@ inverting amplifier) turns volts into the photocurrent.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from pymeasure.instruments.keithley import Keithley2000
+if TYPE_CHECKING:  # the pymeasure Keithley package imports every Keithley driver (and pandas): only when used
+    from pymeasure.instruments.keithley import Keithley2000
 
-#: the 2000's DC voltage resolution relative to its range (6.5 digits)
+#: the 2000's DC voltage resolution relative to its range (6.5 digits), its ranges and over-range
 RELATIVE_RESOLUTION = 1e-6
+VOLTAGE_RANGES_V = (0.1, 1.0, 10.0, 100.0, 1000.0)
+OVERRANGE = 1.2
 OVERFLOW_V = 9.0e37
 
 

@@ -78,7 +78,7 @@ READING_COLUMNS: tuple[Column, ...] = (
 )
 #: the radiometer's own figures (:attr:`SpectralResult.extras`), NaN where the instrument has none
 INSTRUMENT_COLUMNS = ("instrument_luminance_cd_m2", "instrument_cie_x", "instrument_cie_y", "instrument_X",
-                      "instrument_Y", "instrument_Z", "photodiode_current_A")
+                      "instrument_Y", "instrument_Z")
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,8 @@ class PointReading:
     def _photodiode_values(self) -> dict[str, float]:
         pd, f = self.photodiode, self.photodiode_figures
         if pd is None or f is None:
-            return {"photodiode_luminance_cd_m2": NAN, "photodiode_radiance_W_sr_m2": NAN, "photodiode_eqe": NAN,
-                    "photodiode_low_light": 0}
+            return {"photodiode_current_A": NAN, "photodiode_luminance_cd_m2": NAN, "photodiode_radiance_W_sr_m2": NAN,
+                    "photodiode_eqe": NAN, "photodiode_low_light": 0}
         return {"photodiode_current_A": float(pd.extras.get("photodiode_current_A", NAN)),
                 "photodiode_luminance_cd_m2": f.luminance_cd_m2, "photodiode_radiance_W_sr_m2": f.radiance_W_sr_m2,
                 "photodiode_eqe": f.eqe, "photodiode_low_light": int(pd.low_light)}

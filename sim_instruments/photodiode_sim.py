@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyvisa_sim.component import NoResponse
 
+from drivers import keithley6485, transimpedance_dmm
 from station.core import photometry
 from station.core.scpi import canonical
 
@@ -44,8 +45,6 @@ NOISE_RELATIVE = 2e-4
 TIA_GAIN_V_A = -1e5
 TIA_NOISE_V = 2e-6
 OVERFLOW = 9.9e37
-RANGES_6485_A = (2e-9, 2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3, 2e-2)
-RANGES_2000_V = (0.1, 1.0, 10.0, 100.0, 1000.0)
 LINE_FREQUENCY_HZ = 50.0
 
 
@@ -83,6 +82,11 @@ class SimulatedPhotodiode:
     def noisy_current_A(self) -> float:
         current = self.photocurrent_A()
         return current + float(self.bench.rng.normal()) * math.hypot(NOISE_FLOOR_A, NOISE_RELATIVE * current)
+
+
+def range_for(value: float, ranges: tuple[float, ...], headroom: float = 1.0001) -> float:
+    """The smallest range that holds ``value`` (with ``headroom``), else the largest."""
+    return next((r for r in ranges if abs(value) <= headroom * r), ranges[-1])
 
 
 class _SCPIMeter:
@@ -141,7 +145,8 @@ class SimulatedKeithley6485(_SCPIMeter):
         self.reset()
 
     def reset(self) -> None:
-        self.range_A, self.auto_range, self.nplc = RANGES_6485_A[-1], 1, 6.0 if LINE_FREQUENCY_HZ == 60 else 5.0
+        self.range_A, self.auto_range = keithley6485.CURRENT_RANGES_A[-1], 1
+        self.nplc = 0.1 * LINE_FREQUENCY_HZ  # *RST: 100 ms (6 NPLC at 60 Hz, 5 at 50 Hz)
         self.zero_check, self.zero_correct, self.zero_offset_A = 1, 0, 0.0
 
     def command(self, command: str) -> str | None:
@@ -158,8 +163,7 @@ class SimulatedKeithley6485(_SCPIMeter):
         elif header == ":INIT":
             pass
         elif header == ":CURR:RANG" and argument:
-            value = abs(float(argument))
-            self.range_A = next((r for r in RANGES_6485_A if value <= r * 1.0001), RANGES_6485_A[-1])
+            self.range_A = range_for(float(argument), keithley6485.CURRENT_RANGES_A)
             self.auto_range = 0
         elif header == ":CURR:RANG?":
             return f"{self.range_A:.6E}"
@@ -185,8 +189,8 @@ class SimulatedKeithley6485(_SCPIMeter):
         else:
             current = self.photodiode.noisy_current_A() - (self.zero_offset_A if self.zero_correct else 0.0)
         if self.auto_range:
-            self.range_A = next((r for r in RANGES_6485_A if abs(current) <= 1.05 * r), RANGES_6485_A[-1])
-        value = OVERFLOW if abs(current) > 1.05 * self.range_A else current
+            self.range_A = range_for(current, keithley6485.CURRENT_RANGES_A, keithley6485.OVERRANGE)
+        value = OVERFLOW if abs(current) > keithley6485.OVERRANGE * self.range_A else current
         return f"{value:+.6E}A,{self.bench.clock.now() % 1e5:+.6E},+0.000000E+00"
 
 
@@ -198,7 +202,8 @@ class SimulatedKeithley2000(_SCPIMeter):
         self.reset()
 
     def reset(self) -> None:
-        self.function, self.range_V, self.auto_range, self.nplc = "VOLT:DC", 1000.0, 1, 1.0
+        self.function, self.auto_range, self.nplc = "VOLT:DC", 1, 1.0
+        self.range_V = transimpedance_dmm.VOLTAGE_RANGES_V[-1]
 
     def command(self, command: str) -> str | None:
         header, _, argument = command.partition(" ")
@@ -209,8 +214,7 @@ class SimulatedKeithley2000(_SCPIMeter):
         elif header == ":CONF?":
             return f'"{self.function}"'
         elif header == ":SENS:VOLT:RANG" and argument:
-            value = abs(float(argument))
-            self.range_V = next((r for r in RANGES_2000_V if value <= r * 1.0001), RANGES_2000_V[-1])
+            self.range_V = range_for(float(argument), transimpedance_dmm.VOLTAGE_RANGES_V)
             self.auto_range = 0
         elif header == ":SENS:VOLT:RANG?":
             return f"{self.range_V:.6E}"
@@ -235,6 +239,6 @@ class SimulatedKeithley2000(_SCPIMeter):
         noise_V = math.hypot(TIA_NOISE_V, NOISE_RELATIVE * TIA_GAIN_V_A * current)
         volts = TIA_GAIN_V_A * current + float(self.bench.rng.normal()) * noise_V
         if self.auto_range:
-            self.range_V = next((r for r in RANGES_2000_V if abs(volts) <= 1.2 * r), RANGES_2000_V[-1])
-        value = OVERFLOW if abs(volts) > 1.2 * self.range_V else volts
+            self.range_V = range_for(volts, transimpedance_dmm.VOLTAGE_RANGES_V, transimpedance_dmm.OVERRANGE)
+        value = OVERFLOW if abs(volts) > transimpedance_dmm.OVERRANGE * self.range_V else volts
         return f"{value:+.8E}"

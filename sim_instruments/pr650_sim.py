@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyvisa_sim.component import NoResponse
 
-from drivers.pr6xx import SPECTRAL_REPEATABILITY_FRACTION
-from drivers.pr650 import SPECTRAL_GRID, spectral_grid_nm
+from drivers.pr6xx import SPECTRAL_REPEATABILITY_FRACTION, grid_nm
+from drivers.pr650 import SPECTRAL_GRID
 from station.core import photometry
 
 from .pr6xx_sim import LOW_LIGHT_RADIANCE_W_SR_M2
+from .serial_line import SerialLineInstrument
 
 if TYPE_CHECKING:
     from pyvisa_sim.devices import Device
@@ -35,42 +36,20 @@ PROCESSING_S = 3.5
 LONGEST_EXPOSURE_S = 6.0
 
 
-class SimulatedPR650:
+class SimulatedPR650(SerialLineInstrument):
     """Model-backed PR-650 behind a pyvisa-sim serial device."""
 
     model = "PR-650"
 
     def __init__(self, device: Device, bench: SimulatedBench, serial_number: str = "60981234") -> None:
-        self.device = device
+        super().__init__(device)
         self.bench = bench
         self.serial_number = serial_number
-        self.wavelength_nm = spectral_grid_nm()
-        assert SPECTRAL_GRID[2] == 4
+        self.wavelength_nm = grid_nm(SPECTRAL_GRID)
         self.measurements = 0
         self._quality: int | None = None
         self._spectral_radiance: np.ndarray | None = None
-        self._pending = bytearray()
-        device._match = self.match
-        device.write = self.write
         photometry.grid_weights(self.wavelength_nm)
-
-    def write(self, data: bytes) -> None:
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError("data must be bytes")
-        self._pending += data
-        while True:
-            ends = [i for i in (self._pending.find(b"\r"), self._pending.find(b"\n")) if i >= 0]
-            if not ends:
-                return
-            end = min(ends)
-            line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
-            if line.strip():
-                reply = self.match(line)
-                if reply is not NoResponse and reply is not None:
-                    self.device._output_buffers.append(bytearray(reply) + b"\r\n")
-
-    def clear(self) -> None:
-        self._pending = bytearray()
 
     def match(self, query: bytes):
         command = query.decode("ascii", errors="replace").strip().lower()

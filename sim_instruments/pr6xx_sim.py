@@ -42,6 +42,8 @@ from drivers.pr6xx import SPECTRAL_REPEATABILITY_FRACTION
 from drivers.radiometers import RADIOMETER_MODELS as _MODELS
 from station.core import photometry
 
+from .serial_line import SerialLineInstrument
+
 if TYPE_CHECKING:
     from pyvisa_sim.devices import Device
 
@@ -60,14 +62,16 @@ STATUS_UNKNOWN_COMMAND = 1
 LOW_LIGHT_RADIANCE_W_SR_M2 = 2e-4
 
 
-class SimulatedPR6xx:
+class SimulatedPR6xx(SerialLineInstrument):
     """Model-backed PR-655/670/730/745 behind a pyvisa-sim serial device."""
+
+    BARE_COMMANDS = (b"PHOTO", b"Q")
 
     def __init__(self, device: Device, bench: SimulatedBench, model: str = "PR-655",
                  serial_number: str = "65512345") -> None:
         if model not in RADIOMETER_MODELS:
             raise ValueError(f"unknown radiometer model {model!r}")
-        self.device = device
+        super().__init__(device)
         self.bench = bench
         self.model = model
         self.serial_number = serial_number
@@ -76,39 +80,8 @@ class SimulatedPR6xx:
         self.measurements = 0
         self._status = STATUS_NO_MEASUREMENT
         self._spectral_radiance: np.ndarray | None = None
-        self._pending = bytearray()
-        device._match = self.match
-        device.write = self.write
         photometry.grid_weights(self.wavelength_nm)  # colour tables warm at open
         self._planckian = planckian_locus_uv()
-
-    # --- framing: what arrives on the serial line -------------------------------------
-    def write(self, data: bytes) -> None:
-        """Bytes from the client (replaces pyvisa-sim's ``Device.write``): commands end
-        with CR, LF or CRLF; ``PHOTO`` and ``Q`` need no terminator."""
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError("data must be bytes")
-        self._pending += data
-        while True:
-            ends = [i for i in (self._pending.find(b"\r"), self._pending.find(b"\n")) if i >= 0]
-            if not ends:
-                break
-            end = min(ends)
-            line, self._pending = bytes(self._pending[:end]), self._pending[end + 1:]
-            if line.strip():
-                self._answer(line)
-        if bytes(self._pending).strip().upper() in (b"PHOTO", b"Q"):
-            line, self._pending = bytes(self._pending), bytearray()
-            self._answer(line)
-
-    def _answer(self, line: bytes) -> None:
-        reply = self.match(line)
-        if reply is not NoResponse and reply is not None:
-            self.device._output_buffers.append(bytearray(reply) + b"\r\n")
-
-    def clear(self) -> None:
-        """Device clear: drop a half-typed command."""
-        self._pending = bytearray()
 
     def match(self, query: bytes):
         command = query.decode("ascii", errors="replace").strip().upper()

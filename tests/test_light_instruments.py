@@ -211,7 +211,8 @@ def test_the_cooled_qe_pro_is_quieter_than_the_usb4000():
 
 def photodiode_calibration(bench, j_mA_cm2=10.0, readings=5):
     """Calibrate the simulated photodiode against the sphere spectrometer, as calibrate-photodiode does."""
-    from station.setup.photodiode_calibration import calibrate_photodiode, dark_current
+    from drivers.photodiode import dark_current
+    from station.setup.photodiode_calibration import calibrate_photodiode
 
     class Station:  # the parts calibrate_photodiode uses
         def __init__(self, light):
@@ -282,3 +283,4 @@ def test_a_lifetime_run_with_the_photodiode_beside_the_sphere_agrees_within_one_
     assert np.all(np.isfinite(ratio)) and np.max(np.abs(ratio - 1)) < 0.01
     assert np.max(np.abs(columns["photodiode_eqe"] / columns["eqe"] - 1)) < 0.01
     assert np.all(columns["photodiode_current_A"] > 0)
+

@@ -12,11 +12,11 @@ from . import EXIT_OK
 
 
 def calibrate_photodiode_command(args: argparse.Namespace) -> int:
-    from drivers.photodiode import PhotodiodeResponsivity
+    from drivers.photodiode import PhotodiodeResponsivity, dark_current
     from station.core import cie
     from station.setup.config import load_config
     from station.setup.light_meters import open_photodiode_meter
-    from station.setup.photodiode_calibration import calibrate_photodiode, dark_current
+    from station.setup.photodiode_calibration import calibrate_photodiode
 
     from .output import check_output, opened_station
 
@@ -54,8 +54,8 @@ def calibrate_photodiode_command(args: argparse.Namespace) -> int:
     sigma = calibration.geometry_factor_relative_sigma
     print(f"wrote {args.out}: geometry factor {calibration.geometry_factor:.5g} "
           f"{'(dimensionless)' if calibration.quantity == 'spectral_flux' else 'm^2 sr'} ± {sigma * 100:.2g} % "
-          f"from {args.readings} readings; weighting {calibration.band_start_nm:.0f}-"
-          f"{calibration.band_stop_nm:.0f} nm; "
+          f"from {args.readings} readings; weighting {calibration.wavelength_nm[0]:.0f}-"
+          f"{calibration.wavelength_nm[-1]:.0f} nm; "
           f"dark {dark_A:.3g} A ± {noise_A:.2g} A; sha256 {sha[:12]}")
     print(f"set [photodiode] calibration_file = \"{args.out}\" to use it")
     return EXIT_OK

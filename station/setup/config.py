@@ -99,8 +99,15 @@ class StationConfig:
 
     @property
     def light_address(self) -> str:
-        return {"sphere": self.spectrometer.address, "radiometer": self.radiometer.address,
-                "photodiode": self.photodiode.address}[self.geometry]
+        """The light meter's address (second of :attr:`instrument_addresses`)."""
+        return self.instrument_addresses[1][1]
+
+    @property
+    def instrument_addresses(self) -> list[tuple[str, str]]:
+        """(table, address) of every instrument the station opens: the source meter, the light
+        meter and the second channel."""
+        return _used_addresses(self.geometry, self.second_channel, self.smu, self.spectrometer, self.radiometer,
+                               self.photodiode)
 
     @property
     def uses_photodiode(self) -> bool:
@@ -108,8 +115,7 @@ class StationConfig:
 
     @property
     def uses_simulation(self) -> bool:
-        return SIMULATED in (self.smu.address, self.light_address) or (
-            self.uses_photodiode and self.photodiode.address == SIMULATED)
+        return any(address == SIMULATED for _, address in self.instrument_addresses)
 
     def simulation_settings(self) -> SimulationSettings:
         """The checked ``[simulation]`` table (imports the simulated bench)."""
@@ -306,10 +312,7 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     simulation = data.get("simulation", {})
     if not isinstance(simulation, dict):
         raise ConfigError(f"config {source}: [simulation] must be a table")
-    addresses = {"sphere": spectrometer.address, "radiometer": radiometer.address, "photodiode": photodiode.address}
-    used = [("smu", smu.address), (geometry if geometry != "sphere" else "spectrometer", addresses[geometry])]
-    if second == "photodiode":
-        used.append(("photodiode", photodiode.address))
+    used = _used_addresses(geometry, second, smu, spectrometer, radiometer, photodiode)
     durability = _durability_interval(r, all(address == SIMULATED for _, address in used))
     config = StationConfig(source, smu, geometry, spectrometer, radiometer, photodiode, second, emission, area, max_v,
                            max_i, off_timeout, durability, simulation, text)
@@ -326,9 +329,22 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
         if emission is None:
             from sim_instruments.presets import emission_band_nm
 
-            config = replace(config, emission_nm=emission_band_nm(config.simulation_settings().preset))
-    _check_emission_in_range(r, config)
+            preset = config.simulation_settings().preset
+            config = replace(config, emission_nm=emission_band_nm(preset))
+            _check_emission_in_range(config, f"the simulated preset {preset}")
+            return config
+    _check_emission_in_range(config, "[device] emission_nm")
     return config
+
+
+def _used_addresses(geometry: str, second: str, smu: SMUConfig, spectrometer: SpectrometerConfig,
+                    radiometer: RadiometerConfig, photodiode: PhotodiodeConfig) -> list[tuple[str, str]]:
+    light = {"sphere": ("spectrometer", spectrometer.address), "radiometer": ("radiometer", radiometer.address),
+             "photodiode": ("photodiode", photodiode.address)}[geometry]
+    used = [("smu", smu.address), light]
+    if second == "photodiode":
+        used.append(("photodiode", photodiode.address))
+    return used
 
 
 def _photodiode(r: _Reader) -> PhotodiodeConfig:
@@ -358,26 +374,18 @@ def _declared_emission(r: _Reader) -> tuple[float, float] | None:
     return float(value[0]), float(value[1])
 
 
-def light_range_nm(config: StationConfig) -> tuple[float, float, str]:
-    """(first, last, what) wavelength the configured light meter measures."""
-    if config.geometry == "radiometer":
-        low, high = RADIOMETER_MODELS[config.radiometer.model].range_nm
-        return low, high, f"[radiometer] the {config.radiometer.model}"
-    if config.geometry == "sphere":
-        low, high = config.spectrometer.wavelength_range_nm
-        return low, high, "[spectrometer] wavelength_range_nm"
-    return 0.0, math.inf, "[photodiode]"
-
-
-def _check_emission_in_range(r: _Reader, config: StationConfig) -> None:
-    """A device whose emission lies beyond the light meter's range is refused before anything is switched on."""
+def _check_emission_in_range(config: StationConfig, where: str) -> None:
+    """A device whose emission (from ``where``) lies beyond the spectrometer's window or the
+    radiometer's range is refused before anything is switched on."""
     if config.emission_nm is None or config.geometry == "photodiode":
         return
-    low, high, what = light_range_nm(config)
+    if config.geometry == "radiometer":
+        model = config.radiometer.model
+        (low, high), what = RADIOMETER_MODELS[model].range_nm, f"[radiometer] the {model}"
+    else:
+        (low, high), what = config.spectrometer.wavelength_range_nm, "[spectrometer] wavelength_range_nm"
     first, last = config.emission_nm
     if first < low or last > high:
-        where = ("[device] emission_nm" if _declared_emission(r) is not None
-                 else f"the simulated preset {config.simulation.get('preset')}")
         raise ConfigError(f"config {config.source}: {what} measures {low:g}-{high:g} nm but the device emits "
                           f"{first:g}-{last:g} nm ({where}); choose a light instrument that covers it "
                           f"(e.g. the PR-745, 380-1060 nm, or the sphere spectrometer)")

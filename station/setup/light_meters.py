@@ -7,12 +7,27 @@ interface.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from drivers.light_meter import LightMeter
 from station.core.errors import InstrumentError, StationError, one_line
 
 from .config import SIMULATED, StationConfig
+
+if TYPE_CHECKING:
+    from drivers.photodiode import PhotodiodeChannel
+
+
+def visa_resource(config: StationConfig, address: str, bench: Any | None,
+                  simulated: Callable[[Any], str]) -> tuple[str, dict[str, Any]]:
+    """(resource name, pyvisa keyword arguments) of a configured VISA address: "sim" is the
+    simulated bench's resource (``simulated(bench)``) on its own library; any other address
+    is opened with ``[smu] visa_library``."""
+    if address == SIMULATED:
+        assert bench is not None, "a simulated instrument needs the simulated bench"
+        return simulated(bench), {"visa_library": bench.visa_library}
+    return address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
 
 
 def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
@@ -26,27 +41,21 @@ def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
     return _open_radiometer(config, bench)
 
 
-def open_photodiode_channel(config: StationConfig, bench: Any | None, calibration: Any | None = None) -> Any:
-    """The photodiode on its meter with its calibration (``calibration``: one given instead of
-    the configured file, e.g. the one ``calibrate-photodiode`` is making)."""
+def open_photodiode_channel(config: StationConfig, bench: Any | None) -> PhotodiodeChannel:
+    """The photodiode on its meter with its configured calibration."""
     from drivers.photodiode import PhotodiodeCalibration, PhotodiodeChannel
 
-    if calibration is None:
-        path, _ = config.resolved_photodiode_paths()
-        if path is None:
-            raise InstrumentError("[photodiode] calibration_file is empty (ledstation calibrate-photodiode)")
-        calibration = PhotodiodeCalibration.load(path)
+    path, _ = config.resolved_photodiode_paths()
+    if path is None:
+        raise InstrumentError("[photodiode] calibration_file is empty (ledstation calibrate-photodiode)")
+    calibration = PhotodiodeCalibration.load(path)  # before the meter is opened: nothing left open if it fails
     return PhotodiodeChannel(open_photodiode_meter(config, bench), calibration, config.photodiode.dark_readings)
 
 
 def open_photodiode_meter(config: StationConfig, bench: Any | None) -> Any:
     """The meter that reads the photodiode: a Keithley 6485, or a Keithley 2000 over the amplifier."""
     p = config.photodiode
-    if p.address == SIMULATED:
-        assert bench is not None, "a simulated photodiode needs the simulated bench"
-        address, kwargs = bench.photodiode_addresses[p.meter], {"visa_library": bench.visa_library}
-    else:
-        address, kwargs = p.address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
+    address, kwargs = visa_resource(config, p.address, bench, lambda b: b.photodiode_addresses[p.meter])
     try:
         if p.meter == "keithley6485":
             from drivers.keithley6485 import Keithley6485
@@ -112,11 +121,7 @@ def _open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
 
     r = config.radiometer
     driver = RADIOMETER_MODELS[r.model].driver
-    if r.address == SIMULATED:
-        assert bench is not None
-        address, kwargs = bench.radiometer_address, {"visa_library": bench.visa_library}
-    else:
-        address, kwargs = r.address, ({"visa_library": config.smu.visa_library} if config.smu.visa_library else {})
+    address, kwargs = visa_resource(config, r.address, bench, lambda b: b.radiometer_address)
     try:
         radiometer = driver(address, timeout_s=r.timeout_s, model=r.model, **kwargs)
         radiometer.enter_remote()

@@ -20,15 +20,6 @@ from station.core.errors import CalibrationError
 from .station import Station
 
 
-def dark_current(meter: Any, readings: int) -> tuple[float, float]:
-    """(mean, standard deviation) of ``readings`` photocurrents; the light must be off."""
-    meter.configure_for_photocurrent()
-    values = np.array([meter.read_current_A() for _ in range(readings)])
-    if not np.all(np.isfinite(values)):
-        raise CalibrationError("photodiode calibration: the dark readings overflow the meter's range")
-    return float(values.mean()), float(values.std(ddof=1)) if readings > 1 else 0.0
-
-
 def calibrate_photodiode(st: Station, meter: Any, responsivity: PhotodiodeResponsivity, dark_A: float,
                          readings: int, drive: str) -> PhotodiodeCalibration:
     """Spectra and photocurrents at the present drive (the output is on) -> the calibration."""

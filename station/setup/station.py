@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2400
 from drivers.light_meter import LightMeter
@@ -20,7 +21,10 @@ from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
 from .config import SIMULATED, StationConfig
-from .light_meters import open_light_meter, open_photodiode_channel
+from .light_meters import open_light_meter, open_photodiode_channel, visa_resource
+
+if TYPE_CHECKING:
+    from drivers.photodiode import PhotodiodeChannel
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class Station:
     light: LightMeter
     bench: Any | None = None  # the simulated bench, when the configuration uses it
     #: the photodiode read beside the light meter at every point ([light] second_channel)
-    photodiode: Any | None = None
+    photodiode: PhotodiodeChannel | None = None
     closed: bool = False
     #: what the last shutdown confirmed (None: no shutdown yet)
     output_report: OutputOffReport | None = None
@@ -105,12 +109,15 @@ class Station:
             if self._light_calls.idle(min(self.light_timeout_s or self.light.measure_timeout_s, 30.0)):
                 self._light_calls.close()
                 self.light.close()
-                if self.photodiode is not None:
-                    self.photodiode.meter.close()
             else:
                 log.warning("the light instrument is not answering; left as it is")
         except Exception as exc:  # noqa: BLE001 - closing must not mask the shutdown
             log.warning("closing the light instrument failed: %s", one_line(exc))
+        if self.photodiode is not None:  # read on the measurement thread: nothing of it is in flight now
+            try:
+                self.photodiode.meter.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the photodiode's meter failed: %s", one_line(exc))
         if self.bench is not None:
             self.bench.close()
 
@@ -135,46 +142,27 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
                                              radiometer_model=config.radiometer.model,
                                              spectrometer_model=config.spectrometer.model)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
-    photodiode = None
-    try:  # the light instrument first: its problems (window, integration range) stop us before the SMU
-        light = open_light_meter(config, bench)
-    except BaseException:
+    opened = ExitStack()  # what to close, last opened first, if a later instrument fails to open
+    try:
         if bench is not None:
-            bench.close()
-        raise
-    try:
-        if config.second_channel == "photodiode":
-            photodiode = open_photodiode_channel(config, bench)
-    except BaseException:
-        with INTERRUPTS.shielded():
-            try:
-                light.close()
-            finally:
-                if bench is not None:
-                    bench.close()
-        raise
-    try:
+            opened.callback(bench.close)
+        # the light instrument first: its problems (window, integration range) stop us before the SMU
+        light = open_light_meter(config, bench)
+        opened.callback(light.close)
+        photodiode = open_photodiode_channel(config, bench) if config.second_channel == "photodiode" else None
+        if photodiode is not None:
+            opened.callback(photodiode.meter.close)
         smu = _open_smu(config, bench, clock)
     except BaseException:
         with INTERRUPTS.shielded():
-            try:
-                light.close()
-                if photodiode is not None:
-                    photodiode.meter.close()
-            finally:
-                if bench is not None:
-                    bench.close()
+            opened.close()
         raise
+    opened.pop_all()
     return Station(config, clock, smu, light, bench, photodiode=photodiode)
 
 
 def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> StationKeithley2400:
-    if config.smu.address == SIMULATED:
-        assert bench is not None
-        address, kwargs = bench.smu_address, {"visa_library": bench.visa_library}
-    else:
-        address = config.smu.address
-        kwargs = {"visa_library": config.smu.visa_library} if config.smu.visa_library else {}
+    address, kwargs = visa_resource(config, config.smu.address, bench, lambda b: b.smu_address)
     limits = SafetyLimits(config.max_voltage_V, config.max_current_A)
     try:
         smu = StationKeithley2400(address, limits, clock=clock, read_termination="\n", write_termination="\n",
