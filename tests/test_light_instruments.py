@@ -284,3 +284,17 @@ def test_a_lifetime_run_with_the_photodiode_beside_the_sphere_agrees_within_one_
     assert np.max(np.abs(columns["photodiode_eqe"] / columns["eqe"] - 1)) < 0.01
     assert np.all(columns["photodiode_current_A"] > 0)
 
+
+def test_calibrate_photodiode_on_a_drive_too_dim_fails_in_one_line_with_the_output_off(tmp_path, recorded, capsys):
+    """No usable reference spectrum: exit 2, one line, no file, and the source meter off."""
+    from station.cli import main
+
+    config = tmp_path / "station.toml"
+    config.write_text('[light]\nsecond_channel = "photodiode"\n[photodiode]\ncalibration_file = "pd.json"\n')
+    out = tmp_path / "pd.json"
+    assert main(["calibrate-photodiode", "--config", str(config), "--current-density", "1e-5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "the reference spectrum is too dim" in err[0] and err[-1].endswith("output confirmed off")
+    assert not out.exists()
+    (bench,) = recorded
+    assert not bench.keithley.output_on and bench.led.drive is None
