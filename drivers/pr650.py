@@ -39,8 +39,7 @@ from pymeasure.instruments import Instrument
 from station.core import photometry
 from station.core.errors import InstrumentError
 
-from .light_meter import LightDescription
-from .pr6xx import FOOTLAMBERT_TO_CD_M2, grid_nm, parse_spectral_line, radiance_result, radiometer_description
+from .pr6xx import FOOTLAMBERT_TO_CD_M2, FactoryCalibratedRadiometer, grid_nm, parse_spectral_line, radiance_result
 from .spectral_result import SpectralResult
 
 MODEL = "PR-650"
@@ -54,7 +53,7 @@ QUALITY_MESSAGES = {0: "OK", 7: "sync failed (no sync signal)", 8: "sync failed 
 LONGEST_MEASUREMENT_S = 30.0
 
 
-class PR650(Instrument):
+class PR650(FactoryCalibratedRadiometer, Instrument):
     """PR-650 in remote mode; a :class:`~drivers.light_meter.LightMeter`."""
 
     def __init__(self, adapter, name: str = "Photo Research PR-650", timeout_s: float = 60.0,
@@ -78,11 +77,8 @@ class PR650(Instrument):
         self.serial_number = self.ask("d110")[:8].strip()
         photometry.grid_weights(self.wavelength_nm)
 
-    # --- LightMeter -----------------------------------------------------------------
-    @property
-    def identity(self) -> str:
-        return f"{self.model} {self.serial_number}".strip()
-
+    # --- LightMeter (identity, prepare, describe, close: FactoryCalibratedRadiometer; the PR-650
+    # has no command to leave remote mode, so closing releases the port only) ---------------
     @property
     def measure_timeout_s(self) -> float:
         return LONGEST_MEASUREMENT_S + 2 * self.timeout_s + 5.0
@@ -90,19 +86,6 @@ class PR650(Instrument):
     @property
     def wavelength_nm(self) -> np.ndarray:
         return grid_nm(SPECTRAL_GRID)
-
-    def prepare(self) -> None:
-        """Nothing: factory calibrated."""
-
-    def describe(self) -> LightDescription:
-        return radiometer_description(self.identity, self.wavelength_nm, self.model)
-
-    def close(self) -> None:
-        """Release the port (the PR-650 has no command to leave remote mode)."""
-        try:
-            self.shutdown()
-        finally:
-            self.adapter.close()
 
     def measure(self) -> SpectralResult:
         """``m0`` then ``d5`` (spectrum) and ``d2`` (the meter's own X, Y, Z)."""

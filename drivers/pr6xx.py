@@ -48,7 +48,33 @@ SPECTRAL_REPEATABILITY_FRACTION = 0.002
 FOOTLAMBERT_TO_CD_M2 = 3.4262590996
 
 
-class PR6xx(Instrument):
+class FactoryCalibratedRadiometer:
+    """The :class:`~drivers.light_meter.LightMeter` parts every Photo Research driver shares
+    (the driver provides ``model``, ``serial_number``, ``wavelength_nm``, ``shutdown``)."""
+
+    model: str
+    serial_number: str
+    wavelength_nm: np.ndarray
+
+    @property
+    def identity(self) -> str:
+        return f"{self.model} {self.serial_number}".strip()
+
+    def prepare(self) -> None:
+        """Nothing: the instrument is factory calibrated and handles its own dark."""
+
+    def describe(self) -> LightDescription:
+        return radiometer_description(self.identity, self.wavelength_nm, self.model)
+
+    def close(self) -> None:
+        """``shutdown`` (leaving remote mode where the model has a command for it), then release the port."""
+        try:
+            self.shutdown()  # type: ignore[attr-defined]
+        finally:
+            self.adapter.close()  # type: ignore[attr-defined]
+
+
+class PR6xx(FactoryCalibratedRadiometer, Instrument):
     """PR-655/670 in remote mode. Measurements may take tens of seconds on dim devices.
 
     ``model``: the model the configuration names; the instrument's own (``D111``) must
@@ -94,26 +120,9 @@ class PR6xx(Instrument):
 
     # --- LightMeter -----------------------------------------------------------------
     @property
-    def identity(self) -> str:
-        return f"{self.model} {self.serial_number}".strip()
-
-    @property
     def measure_timeout_s(self) -> float:
         """A measurement is a few commands, each bounded by the VISA time-out."""
         return 3 * self.timeout_s + 5.0
-
-    def prepare(self) -> None:
-        """Nothing: the instrument is factory calibrated and handles its own dark."""
-
-    def describe(self) -> LightDescription:
-        return radiometer_description(self.identity, self.wavelength_nm, self.model)
-
-    def close(self) -> None:
-        """Leave remote mode and release the port."""
-        try:
-            self.shutdown()
-        finally:
-            self.adapter.close()
 
     @property
     def wavelength_nm(self) -> np.ndarray:
