@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,23 @@ from .settings import SimulationSettings
 from .simulated_led import Drive, SimulatedLED
 from .spectrometer_models import DEFAULT_SPECTROMETER_MODEL
 from .spectrometer_sim import SimulatedSpectrometer
-from .visa_library import DMM_RESOURCE, PICOAMMETER_RESOURCE, RADIOMETER_RESOURCE, SMU_RESOURCE, SimBenchLibrary
+from .substrate_sim import SimulatedSubstrate
+from .visa_library import (
+    DMM_RESOURCE,
+    PICOAMMETER_RESOURCE,
+    RADIOMETER_RESOURCE,
+    RELAY_BOARD_RESOURCE,
+    SMU_RESOURCE,
+    SWITCH_SYSTEM_RESOURCE,
+    SimBenchLibrary,
+)
 
 LIGHT_SOURCES = ("dut", "lamp", "dark")
 
 
 class SimulatedBench:
-    """Everything a station talks to, simulated around one :class:`SimulatedLED`.
+    """Everything a station talks to, simulated around one :class:`SimulatedLED`, or around
+    a substrate of them behind a pixel switch (``pixels``: (name, area, channel) each).
 
     ``light_source`` says what sits on the sphere port: the device under test, the
     calibration lamp, or nothing (a cap: dark).
@@ -36,11 +47,16 @@ class SimulatedBench:
     radiometer_address = RADIOMETER_RESOURCE
     #: where the photodiode's meters answer, by meter
     photodiode_addresses = {"keithley6485": PICOAMMETER_RESOURCE, "keithley2000": DMM_RESOURCE}
+    #: where the pixel switches answer, by kind
+    switch_addresses = {"relay_board": RELAY_BOARD_RESOURCE, "keithley7001": SWITCH_SYSTEM_RESOURCE}
 
     def __init__(self, preset_name: str = DEFAULT_PRESET, *, pixel_area_cm2: float | None = None,
                  clock: Clock | None = None, seed: int | None = 0, latency: bool = True,
                  radiometer_model: str = "PR-655", faults: tuple[Fault, ...] = (),
-                 state_path: str | Path | None = None, spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL) -> None:
+                 state_path: str | Path | None = None, spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
+                 pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
+                 pixel_spread: float = 0.05, shorted_pixels: Sequence[str] = (), leaky_pixels: Sequence[str] = (),
+                 sphere_throughput: float = 1.0, state_pixel: str | None = None) -> None:
         parameters = preset(preset_name)
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
@@ -55,16 +71,24 @@ class SimulatedBench:
         self.rng = np.random.default_rng(self.seed)
         self.radiometer_model = radiometer_model
         self.faults = FaultPlan(faults)
-        self.led = SimulatedLED(parameters, self.clock)
+        self.sphere_throughput = sphere_throughput
+        self.pixel_spread = pixel_spread
+        #: the substrate behind the pixel switch (None: one device on the source meter)
+        self.substrate = (SimulatedSubstrate(parameters, pixels, substrate, self.seed, self.clock, pixel_spread,
+                                             shorted_pixels, leaky_pixels) if pixels else None)
+        self._device = SimulatedLED(parameters, self.clock) if self.substrate is None else None
+        #: the device whose state the state file keeps (a pixel run's pixel)
+        kept = self.substrate.led_of_pixel(state_pixel) if self.substrate and state_pixel else self.led
         #: the real time between the saved state and this bench (None: a fresh device)
         self.resumed_gap_s: float | None = None
         if saved is not None:
             drive = Drive(saved.drive_mode, saved.drive_level, saved.drive_compliance) if saved.drive_mode else None
             self.resumed_gap_s = saved.gap_s
-            self.led.restore(saved.equivalent_age_s, saved.on_time_s, saved.operating_s, saved.on_off_cycles, drive,
-                             saved.gap_s)
+            kept.restore(saved.equivalent_age_s, saved.on_time_s, saved.operating_s, saved.on_off_cycles, drive,
+                         saved.gap_s)
         if self.state_file is not None:
-            self.led.on_change = self._save_device
+            kept.on_change = self._save_device
+        self._kept = kept
         self.lamp = SimulatedCalibrationLamp()
         self.light_source = "dut"
         self.spectrometer = SimulatedSpectrometer(self, spectrometer_model)
@@ -75,13 +99,39 @@ class SimulatedBench:
     @classmethod
     def from_settings(cls, settings: SimulationSettings, pixel_area_cm2: float | None = None,
                       state_path: str | Path | None = None, radiometer_model: str = "PR-655",
-                      spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL) -> SimulatedBench:
+                      spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
+                      pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
+                      state_pixel: str | None = None) -> SimulatedBench:
         """The bench a configuration's ``[simulation]`` table describes (``state_path``: where
         its device's state is kept between programs, see :mod:`.device_state`), with the
         instrument models the configuration names."""
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
                    radiometer_model=radiometer_model, clock=WallClock() if settings.realtime else None,
-                   faults=settings.faults, state_path=state_path, spectrometer_model=spectrometer_model)
+                   faults=settings.faults, state_path=state_path, spectrometer_model=spectrometer_model,
+                   pixels=pixels, substrate=substrate, pixel_spread=settings.pixel_spread,
+                   shorted_pixels=settings.shorted_pixels, leaky_pixels=settings.leaky_pixels,
+                   sphere_throughput=settings.sphere_throughput, state_pixel=state_pixel)
+
+    @property
+    def led(self) -> SimulatedLED:
+        """The device the source meter sees (with a substrate: the connected pixel's, or the
+        last connected, undriven, when the switch connects none)."""
+        return self._device if self._device is not None else self.substrate.led  # type: ignore[union-attr]
+
+    @property
+    def disconnected(self) -> bool:
+        """The switch connects no pixel: the source meter sees an open circuit."""
+        return self.substrate is not None and self.substrate.connected is None
+
+    def apply_drive(self, drive: Drive | None) -> None:
+        """What the source meter applies reaches the connected device (nothing when none is)."""
+        if not self.disconnected:
+            self.led.set_drive(drive)
+
+    def switched(self, closed: frozenset[str]) -> None:
+        """The pixel switch now has ``closed`` closed."""
+        if self.substrate is not None:
+            self.substrate.connect(closed, self.keithley.drive())
 
     def _save_device(self, led: SimulatedLED) -> None:
         assert self.state_file is not None
@@ -94,8 +144,13 @@ class SimulatedBench:
         """The bench in force, one line, for the run file."""
         clock = "wall clock" if isinstance(self.clock, WallClock) else "virtual clock"
         faults = f"; faults {', '.join(f.kind for f in self.faults.faults)}" if self.faults.faults else ""
-        return (f"preset {self.led.parameters.name}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
-                f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}")
+        device = (f"preset {self.led.parameters.name}" if self.substrate is None else
+                  f"preset {preset_of(self)}; substrate {self.substrate.name} of {len(self.substrate.leds)} pixels, "
+                  f"spread {self.pixel_spread:g}")
+        throughput = f"; sphere throughput {self.sphere_throughput:g}" if self.sphere_throughput != 1.0 else ""
+        return (f"{device}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
+                f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}"
+                f"{throughput}")
 
     @property
     def keithley(self):
@@ -122,11 +177,11 @@ class SimulatedBench:
 
     def sphere_spectral_flux_W_nm(self, wavelength_nm: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.light_source == "lamp":
-            return self.lamp.spectral_flux_W_nm(wavelength_nm)
+            return self.sphere_throughput * self.lamp.spectral_flux_W_nm(wavelength_nm)
         if self.light_source == "dark":
             return np.zeros_like(wavelength_nm)
         point, _ = self.led.solve(photometry_totals=False)
-        return self.led.model.spectral_flux_W_nm(point, wavelength_nm)
+        return self.sphere_throughput * self.led.model.spectral_flux_W_nm(point, wavelength_nm)
 
     @property
     def readings(self) -> int:
@@ -136,9 +191,14 @@ class SimulatedBench:
     def close(self) -> None:
         self.faults.released.set()  # a hung simulated instrument returns
         if self.state_file is not None:
-            self.led.on_change = None
+            self._kept.on_change = None
             self.state_file.close()
             self.state_file = None
         if self._resource_manager is not None:
             self._resource_manager.close()
             self._resource_manager = None
+
+
+def preset_of(bench: SimulatedBench) -> str:
+    """The preset a bench's devices come from (a pixel's name is "preset substrate/pixel")."""
+    return bench.led.parameters.name.split(" ")[0]

@@ -32,6 +32,8 @@ KINDS: Mapping[str, str] = {
     "short_circuit": "the device is shorted; count: readings",
     "spectrometer_hang": "the spectrometer never returns a spectrum (until the bench closes); count: unused",
     "spectrometer_dark": "the spectrometer returns zero counts (fibre out); count: readings",
+    "relay_stuck": "the pixel switch ignores a switching command (its relays stay as they were); at: switching "
+                   "command, counted from 1; count: commands ignored",
     "sigint": "the process gets SIGINT (Ctrl-C), count times 20 ms apart",
     "sigterm": "the process gets SIGTERM, count times 20 ms apart",
     "sigkill": "the process gets SIGKILL",

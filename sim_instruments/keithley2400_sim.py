@@ -278,7 +278,7 @@ class SimulatedKeithley2400:
         return Drive("current", self.value("source_current"), self.value("compliance_voltage"))
 
     def _update_drive(self) -> None:
-        self.bench.led.set_drive(self.drive())
+        self.bench.apply_drive(self.drive())
 
     def push_error(self, text: str) -> None:
         self._error_queue().append(text.encode("ascii"))
@@ -311,8 +311,11 @@ class SimulatedKeithley2400:
             self._update_drive()
         nplc = float(self.value("current_nplc"))
         self.bench.spend(3 * nplc / float(self.value("line_frequency")) + 0.002)
-        point, in_compliance = self.bench.led.solve(photometry_totals=False)
-        voltage_V, current_A = self._with_noise(point.voltage_V, point.current_A, nplc)
+        if self.bench.disconnected:  # the pixel switch connects nothing: an open circuit
+            voltage_V, current_A, in_compliance = self._open_circuit()
+        else:
+            point, in_compliance = self.bench.led.solve(photometry_totals=False)
+            voltage_V, current_A = self._with_noise(point.voltage_V, point.current_A, nplc)
         if auto_off:
             self._set("output", 0)
             self._update_drive()
@@ -331,19 +334,23 @@ class SimulatedKeithley2400:
         if not (open_circuit or short) or not self.output_on:
             return None
         self.bench.led.set_drive(None)  # no current through the device: no light
-        rng, sourcing_voltage = self.bench.rng, self.value("source_function") == "VOLT"
+        sourcing_voltage = self.value("source_function") == "VOLT"
         level = float(self.value("source_voltage" if sourcing_voltage else "source_current"))
         if open_circuit:
-            noise = rng.normal(0.0, 2e-11)
-            if sourcing_voltage:
-                return self._format(level, noise, False)
-            return self._format(float(self.value("compliance_voltage")), noise, True)
+            return self._format(*self._open_circuit())
         contact_ohm = 0.05
         if sourcing_voltage:
             limit = float(self.value("compliance_current"))
             current = min(abs(level) / contact_ohm, limit) * (1 if level >= 0 else -1)
             return self._format(current * contact_ohm, current, abs(level) / contact_ohm >= limit)
         return self._format(level * contact_ohm, level, False)
+
+    def _open_circuit(self) -> tuple[float, float, bool]:
+        """(voltage, current, in compliance) with nothing connected and the output on."""
+        noise = self.bench.rng.normal(0.0, 2e-11)
+        if self.value("source_function") == "VOLT":
+            return float(self.value("source_voltage")), noise, False
+        return float(self.value("compliance_voltage")), noise, True
 
     def _with_noise(self, voltage_V: float, current_A: float, nplc: float) -> tuple[float, float]:
         rng = self.bench.rng

@@ -15,7 +15,8 @@ from station.core.errors import ConfigError
 from .faults import Fault, parse_faults
 from .presets import PRESETS
 
-KEYS = ("preset", "seed", "latency", "realtime", "faults")
+KEYS = ("preset", "seed", "latency", "realtime", "faults", "pixel_spread", "shorted_pixels", "leaky_pixels",
+        "sphere_throughput")
 #: keys of earlier versions, and where they went
 MOVED = {"radiometer_model": "[radiometer] model"}
 #: largest seed numpy's generator takes from a configuration
@@ -31,6 +32,13 @@ class SimulationSettings:
     latency: bool  # instrument latency (NPLC, integration, exposure) is spent on the bench clock
     realtime: bool  # the bench runs on wall time instead of virtual time
     faults: tuple[Fault, ...] = ()  # injected faults (sim_instruments.faults)
+    #: device-to-device spread of the substrate's pixels, relative 1 sigma (sim_instruments.substrate_sim)
+    pixel_spread: float = 0.05
+    shorted_pixels: tuple[str, ...] = ()  # pixels with a hard short (the run's short check stops them)
+    leaky_pixels: tuple[str, ...] = ()  # pixels with a leak (they run, with a low EQE)
+    #: the sphere's throughput now relative to when it was calibrated (a dirty sphere, a drifted
+    #: spectrometer): 0.97 = every sphere reading 3 % low
+    sphere_throughput: float = 1.0
 
 
 def simulation_settings(table: Mapping[str, Any], source: str = "default") -> SimulationSettings:
@@ -57,4 +65,15 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
     if not 0 <= values["seed"] <= MAX_SEED:
         raise fail("seed", f"must be within 0-{MAX_SEED}, got {values['seed']}")
     values["faults"] = parse_faults(table.get("faults", []), source)
+    for key, low, high in (("pixel_spread", 0.0, 0.5), ("sphere_throughput", 0.1, 2.0)):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise fail(key, f"must be a number within {low:g}-{high:g}, got {value!r}")
+            values[key] = float(value)
+    for key in ("shorted_pixels", "leaky_pixels"):
+        names = table.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise fail(key, f"must be a list of pixel names, got {names!r}")
+        values[key] = tuple(names)
     return SimulationSettings(**values)

@@ -32,7 +32,9 @@ class SimulatedLED:
     #: Largest fractional loss of luminance integrated in one ageing step.
     MAX_LOSS_PER_STEP = 0.002
 
-    def __init__(self, parameters: LEDParameters, clock: Clock) -> None:
+    def __init__(self, parameters: LEDParameters, clock: Clock, ageing_reference: LEDParameters | None = None) -> None:
+        """``ageing_reference``: the device whose fresh emission at the reference drive sets the
+        ageing rate (default: this one); a defect such as a leak added to a device leaves it as it was."""
         self.model = LEDModel(parameters)
         self.parameters = parameters
         self.clock = clock
@@ -45,7 +47,8 @@ class SimulatedLED:
         self._drive: Drive | None = None
         ageing = parameters.ageing
         reference_current_A = ageing.reference_current_density_mA_cm2 * 1e-3 * parameters.pixel_area_cm2
-        self._reference_photon_rate = self.model.fresh_photon_rate_at_current(reference_current_A)
+        reference = self.model if ageing_reference is None else LEDModel(ageing_reference)
+        self._reference_photon_rate = reference.fresh_photon_rate_at_current(reference_current_A)
         self._tau_s = ageing.reference_tau_s
         self._rate_cache = (math.nan, 0.0)  # (current, fresh photon rate) of the last ageing step
         #: called after every change of state (the bench may keep it in a file)

@@ -23,6 +23,7 @@ from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .keithley2400_sim import SimulatedKeithley2400
 from .photodiode_sim import SimulatedKeithley2000, SimulatedKeithley6485
+from .pixel_switch_sim import SimulatedKeithley7001, SimulatedRelayBoard
 from .pr6xx_sim import SimulatedPR6xx
 from .pr650_sim import SimulatedPR650
 
@@ -34,6 +35,8 @@ SMU_RESOURCE = "GPIB0::24::INSTR"
 RADIOMETER_RESOURCE = "ASRL1::INSTR"
 PICOAMMETER_RESOURCE = "GPIB0::14::INSTR"
 DMM_RESOURCE = "GPIB0::16::INSTR"
+RELAY_BOARD_RESOURCE = "ASRL2::INSTR"
+SWITCH_SYSTEM_RESOURCE = "GPIB0::7::INSTR"
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +79,8 @@ class SimBenchLibrary(SimVisaLibrary):
     radiometer: SimulatedPR6xx | SimulatedPR650
     picoammeter: SimulatedKeithley6485
     dmm: SimulatedKeithley2000
+    relay_board: SimulatedRelayBoard
+    switch_system: SimulatedKeithley7001
 
     def _init(self) -> None:
         self.sessions = {}
@@ -117,6 +122,8 @@ class SimBenchLibrary(SimVisaLibrary):
             self.keithley.reply_lost = False
         elif device is self.radiometer.device:
             self.radiometer.clear()
+        elif device is self.relay_board.device:
+            self.relay_board.clear()
         return constants.StatusCode.success
 
     @classmethod
@@ -129,4 +136,6 @@ class SimBenchLibrary(SimVisaLibrary):
                               else SimulatedPR6xx(device, bench, radiometer_model))
         library.picoammeter = SimulatedKeithley6485(library.devices[PICOAMMETER_RESOURCE], bench, bench.photodiode)
         library.dmm = SimulatedKeithley2000(library.devices[DMM_RESOURCE], bench, bench.photodiode)
+        library.relay_board = SimulatedRelayBoard(library.devices[RELAY_BOARD_RESOURCE], bench)
+        library.switch_system = SimulatedKeithley7001(library.devices[SWITCH_SYSTEM_RESOURCE], bench)
         return library

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +76,59 @@ def config_for_run(config: StationConfig, cls: type[StationProcedure], out: Path
 def analyze_run(run: StoredRun) -> dict[str, Any]:
     """Figures of merit of a stored run, by its procedure's ``analyze``.
 
-    A run of a procedure this installation does not know gets the chunked summary.
+    A run of a procedure this installation does not know gets the chunked summary. A
+    procedure whose analysis is a flat mapping (lifetime, cycling) also gets its scalars as
+    ``figures`` with ``units`` (from their names), so they are printed, stored in the file
+    and compared across a batch like a sweep's.
     """
     try:
         cls = procedure_class(run.procedure)
     except KeyError:
         return {"summary": run_summary(run)}
-    return cls.analyze(run)
+    analysis = cls.analyze(run)
+    if "figures" not in analysis and "summary" not in analysis:
+        figures = {k: (math.nan if v is None else float(v)) for k, v in analysis.items()
+                   if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
+        figures.update({k: v for k, v in analysis.items() if isinstance(v, str) and not k.endswith("_units")})
+        analysis = {**analysis, "figures": figures, "units": {k: units_from_name(k, analysis) for k in figures}}
+    return analysis
+
+
+#: units a figure's name ends with
+_NAME_UNITS = (("_mA_cm2", "mA/cm^2"), ("_cd_m2", "cd/m^2"), ("_W_sr_m2", "W/(sr m^2)"), ("_per_h", "1/h"),
+               ("_h", "h"), ("_V", "V"), ("_nm", "nm"), ("_s", "s"), ("delta_uv", "1"), ("relative_light", "1"))
+
+
+def units_from_name(name: str, analysis: dict[str, Any]) -> str:
+    """A figure's units from its name (``L0`` and ``peak_light`` in the run's light units)."""
+    if name in ("L0", "peak_light") or name.startswith("light_"):
+        return str(analysis.get("L0_units", ""))
+    return next((u for suffix, u in _NAME_UNITS if name.endswith(suffix)), "")
+
+
+#: sample fields a batch can be grouped by
+GROUP_FIELDS = ("batch", "substrate", "device_structure")
+
+
+def batch_devices(paths: Sequence[str | Path], by: str = "batch") -> list[Any]:
+    """The run files as devices of batches (:class:`station.analysis.batch.Device`), grouped by
+    the sample field ``by``; figures from each run's own analysis of its stored columns."""
+    from station.analysis.batch import Device
+    from station.data.reader import read_run
+
+    devices = []
+    for path in paths:
+        run = read_run(path)
+        sample = run.metadata.get("sample", {})
+        analysis = analyze_run(run) if run.points else {}
+        figures = {k: float(v) for k, v in analysis.get("figures", {}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        label = "/".join(sample[k] for k in ("substrate", "pixel") if sample.get(k)) or Path(path).stem
+        devices.append(Device(label, str(path), sample.get(by, "") or "(none)", run.status, run.reason, figures,
+                              dict(analysis.get("units", {}))))
+    labels = [d.label for d in devices]
+    return [dataclasses.replace(d, label=f"{d.label} ({Path(d.path).name})") if labels.count(d.label) > 1 else d
+            for d in devices]
 
 
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,

@@ -108,6 +108,21 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     resume.add_argument("--status-interval", type=float, default=None,
                         help="when the output is not a terminal, print the status line at most this often, s")
 
+    batch = sub.add_parser("batch", help="statistics of each figure of merit over a batch of run files (one file "
+                                         "a device): mean, std, median, min/max, outliers, champion")
+    batch.add_argument("files", type=Path, nargs="+")
+    batch.add_argument("--by", choices=("batch", "substrate", "device_structure"), default="batch",
+                       help="group the devices by this sample field")
+    batch.add_argument("--csv", type=Path, help="write the statistics as CSV")
+    batch.add_argument("--devices-csv", type=Path, help="write one row per device as CSV")
+    batch.add_argument("--figure", type=Path, help="histogram and box plot per figure (.png, .pdf, .svg)")
+    batch.add_argument("--overwrite", action="store_true", help="replace existing CSV files")
+    batch.add_argument("--json", action="store_true", help="print as JSON")
+
+    from .reference_command import add_reference_parser
+
+    add_reference_parser(sub)
+
     fit = sub.add_parser("lifetime-fit", help="acceleration exponent n (L0^n T_x = const) from lifetime runs at "
                                               "several L0, and lifetimes at reference luminances")
     fit.add_argument("files", type=Path, nargs="+")
@@ -145,6 +160,8 @@ COMMANDS = {
     "recover": ("file_commands", "recover_command"),
     "resume": ("lifetime_commands", "resume_command"),
     "lifetime-fit": ("lifetime_commands", "lifetime_fit_command"),
+    "batch": ("batch_command", "batch_command"),
+    "reference": ("reference_command", "reference_command"),
     "gui": ("gui_command", "gui_command"),
 }
 

@@ -36,6 +36,7 @@ def resume_command(args: argparse.Namespace) -> int:
         stored = run.metadata
         config = load_config(args.config) if args.config is not None else \
             config_from_text(stored["station_config_toml"], stored["config_source"])
+        config = _stored_pixel(config, stored.get("sample", {}), path)
         config = dataclasses.replace(config, pixel_area_cm2=float(stored["pixel_area_cm2"]))
         parameters = {name: value for name, (value, _units) in run.parameters.items()
                       if name in cls.parameter_definitions()}
@@ -53,6 +54,22 @@ def resume_command(args: argparse.Namespace) -> int:
     print(f"wrote {outcome.path}")
     print_analysis(outcome.analysis)
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
+
+
+def _stored_pixel(config, sample: dict, path: Path):
+    """The configuration measuring the pixel the stored run measured (the switch selects it again)."""
+    if not config.substrate.pixels:
+        if sample.get("pixel"):
+            raise ConfigError(f"{path}: the run measured pixel {sample['pixel']}; the configuration has no pixel "
+                              "switch to select it")
+        return config
+    if not sample.get("pixel"):
+        raise ConfigError(f"{path}: the run names no pixel, but the configuration has a pixel switch")
+    pixel = config.substrate.pixel(sample["pixel"])
+    if sample.get("switch_channel") and pixel.channel != sample["switch_channel"]:
+        raise ConfigError(f"{path}: pixel {pixel.name} was on channel {sample['switch_channel']}, the configuration "
+                          f"says {pixel.channel}")
+    return config.for_pixel(pixel, substrate=sample.get("substrate"), batch=sample.get("batch"))
 
 
 def lifetime_fit_command(args: argparse.Namespace) -> int:

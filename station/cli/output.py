@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,10 @@ def opened_station(config: Any) -> Iterator[Any]:
     """``open_station`` whose closing report :func:`output_state` gives to the last line."""
     from station.setup.station import open_station
 
-    station = open_station(config)
+    if config.substrate.pixels and config.pixel is None:  # a command that measures one device: the first pixel
+        config = config.with_default_pixel()
+        sys.stderr.write(f"ledstation: pixel {config.pixel.name} (the substrate's first)\n")
+    station = open_station(config, on_failed_open=note_output_report)
     try:
         yield station
     finally:

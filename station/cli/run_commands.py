@@ -15,6 +15,7 @@ from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
 from .output import check_figure_output, opened_station, print_analysis
+from .pixel_runs import pixel_options, run_pixels, uses_pixels
 
 
 def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = None) -> None:
@@ -36,6 +37,7 @@ def add_procedure_parsers(run: argparse.ArgumentParser, wanted: str | None = Non
         p.add_argument("--plot", type=Path, help="also write the standard figure set to this image file")
         p.add_argument("--title", default="", help="free text stored with the run")
         p.add_argument("--pixel-area", type=float, help="pixel area, cm^2 (default: the configuration's)")
+        pixel_options(p)
         p.add_argument("--status-interval", type=float, default=None,
                        help=f"when the output is not a terminal, print the status line at most every this many "
                             f"seconds (default {getattr(cls, 'STATUS_INTERVAL_S', 0.0):g}; 0 = at every point)")
@@ -74,6 +76,9 @@ def run_command(args: argparse.Namespace) -> int:
     from station.sinks.terminal import TerminalProgress
 
     config = load_config(args.config)
+    if uses_pixels(args, config):
+        _check_title(args.title)
+        return run_pixels(args, config, status_interval(args.status_interval, procedure_class(args.procedure)))
     if args.pixel_area is not None:
         config = dataclasses.replace(config, pixel_area_cm2=check_pixel_area(args.pixel_area, "--pixel-area"))
     _check_title(args.title)

@@ -249,6 +249,7 @@ class RunFile:
         m["axis"] = _text(data.attrs["axes"][0])
         m["auxiliary_signals"] = [_text(x) for x in data.attrs.get("auxiliary_signals", [])]
         m["pixel_area_cm2"] = float(entry["sample/pixel_area_cm2"][()])
+        m["sample"] = {k: _text(v) for k, v in entry["sample"].attrs.items() if k != "NX_class"}
         m["start_time_s"] = float(entry["start_time_s"][()])
         m["end_time_s"] = float(entry["end_time_s"][0])
         m["durability_interval_s"] = float(entry.attrs.get("durability_interval_s", 0.0))

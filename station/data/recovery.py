@@ -56,7 +56,7 @@ def run_start_of(run: RunFile) -> RunStart:
         pixel_area_cm2=m["pixel_area_cm2"], config_text=m["station_config_toml"], config_source=m["config_source"],
         instruments=m["instruments"], software_version=m.get("software_version", ""),
         start_time_s=m["start_time_s"], durability_interval_s=m.get("durability_interval_s", 0.0),
-        provenance=m.get("provenance", {}))
+        provenance=m.get("provenance", {}), sample=m.get("sample", {}))
 
 
 def events_of(run: RunFile, stream: str) -> Iterator[Event]:

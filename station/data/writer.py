@@ -633,6 +633,7 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     sample = entry.create_group("sample")
     sample.attrs["NX_class"] = "NXsample"
     sample.create_dataset("pixel_area_cm2", data=start.pixel_area_cm2).attrs["units"] = "cm^2"
+    sample.attrs.update(dict(start.sample))
     process = entry.create_group("process")
     process.attrs.update({"NX_class": "NXprocess", "program": "ledstation", "version": start.software_version,
                           **start.provenance})

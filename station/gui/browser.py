@@ -1,5 +1,6 @@
 """Past runs: open run files (or drop them on the window), see their figures of merit,
-overlay their main curves, export a stream as CSV.
+overlay their main curves, export a stream as CSV, and the batch statistics of the
+ticked files (one file a device, grouped by batch).
 
 Files are read lazily and in chunks (:mod:`station.data.reader`); an overlaid curve is
 kept as a bounded min/max series, so a 10^6-point lifetime file costs the same memory
@@ -19,7 +20,7 @@ from station.core.errors import StationError, one_line
 from station.data.export import export_csv
 from station.data.file_claim import is_hdf5
 from station.data.reader import RunFile, read_run
-from station.session import analyze_run
+from station.session import analyze_run, batch_devices
 from station.sinks.live_data import DecimatedSeries, axis_label
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -97,10 +98,13 @@ class RunBrowser(QtWidgets.QWidget):
         export_button.clicked.connect(self._export)
         remove_button = QtWidgets.QPushButton("Close file")
         remove_button.clicked.connect(self._remove)
+        batch_button = QtWidgets.QPushButton("Batch statistics...")
+        batch_button.setToolTip("mean, std, median, min/max, outliers and champion over the ticked files")
+        batch_button.clicked.connect(self.show_batch)
 
         left = QtWidgets.QVBoxLayout()
         buttons = QtWidgets.QHBoxLayout()
-        for b in (open_button, remove_button, export_button):
+        for b in (open_button, remove_button, export_button, batch_button):
             buttons.addWidget(b)
         left.addLayout(buttons)
         left.addWidget(self.files, 1)
@@ -202,6 +206,28 @@ class RunBrowser(QtWidgets.QWidget):
             self.plot.plot(x, y, pen=pg.mkPen(COLOURS[i % len(COLOURS)]), name=Path(run.path).name,
                            connect="finite")
 
+    def ticked_paths(self) -> list[str]:
+        return [self.runs[item.data(QtCore.Qt.ItemDataRole.UserRole)].path
+                for item in (self.files.item(i) for i in range(self.files.count()))
+                if item.checkState() == QtCore.Qt.CheckState.Checked]
+
+    def show_batch(self) -> BatchDialog | None:
+        """The batch statistics of the ticked files in a dialog (returned; None if none)."""
+        from station.analysis.batch import batch_statistics
+
+        paths = self.ticked_paths()
+        if not paths:
+            self.message.setText("tick the run files of the batch")
+            return None
+        try:
+            batches = batch_statistics(batch_devices(paths))
+        except Exception as exc:  # noqa: BLE001 - a damaged file: say so, keep the window
+            self.message.setText(f"batch statistics: {one_line(exc)}")
+            return None
+        dialog = BatchDialog(batches, self)
+        dialog.show()
+        return dialog
+
     def _export(self) -> None:
         run = self.selected()
         if run is None:
@@ -222,3 +248,78 @@ class RunBrowser(QtWidgets.QWidget):
         except (StationError, OSError) as exc:
             return f"export failed: {one_line(exc)}"
         return f"wrote {rows} rows to {target}"
+
+
+class BatchDialog(QtWidgets.QDialog):
+    """Statistics per batch and figure, the figure (histograms and box plots), and saving both."""
+
+    COLUMNS = ("batch", "figure", "n", "mean", "std", "median", "min", "max", "best", "outliers")
+
+    def __init__(self, batches: list[Any], parent: QtWidgets.QWidget | None = None) -> None:
+        import io
+
+        from station.data.batch_report import plot_batches
+
+        super().__init__(parent)
+        self.setWindowTitle("Batch statistics")
+        self.batches = batches
+        rows = [(b, name, s) for b in batches for name, s in b.figures.items()]
+        self.table = QtWidgets.QTableWidget(len(rows), len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        for i, (b, name, s) in enumerate(rows):
+            cells = (b.batch, name, str(s.n), figure_text(name, s.mean), figure_text(name, s.std),
+                     figure_text(name, s.median), figure_text(name, s.minimum), figure_text(name, s.maximum), s.best,
+                     ", ".join(s.outliers))
+            for j, text in enumerate(cells):
+                self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        lines = [f"{b.batch}: {len(b.devices)} devices" + (f", champion {b.champion} ({b.lead_figure})"
+                                                           if b.champion else "")
+                 + "".join(f"; left out {d.label} ({d.reason})" for d in b.failed) for b in batches]
+        self.summary = QtWidgets.QLabel("\n".join(lines))
+        image = io.BytesIO()
+        plot_batches(batches, image, image_format="png")
+        self.picture = QtWidgets.QLabel()
+        self.picture.setPixmap(QtGui.QPixmap.fromImage(QtGui.QImage.fromData(image.getvalue())).scaledToWidth(
+            700, QtCore.Qt.TransformationMode.SmoothTransformation))
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidget(self.picture)
+        save_csv = QtWidgets.QPushButton("Save CSV...")
+        save_csv.clicked.connect(self._save_csv)
+        save_figure = QtWidgets.QPushButton("Save figure...")
+        save_figure.clicked.connect(self._save_figure)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(save_csv)
+        buttons.addWidget(save_figure)
+        buttons.addStretch(1)
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(self.summary)
+        left.addWidget(self.table, 1)
+        left.addLayout(buttons)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addWidget(scroll, 1)
+        self.resize(1500, 800)
+
+    def save_csv(self, target: Path) -> str:
+        from station.data.batch_report import write_statistics_csv
+
+        if target.exists() and is_hdf5(target):
+            return f"{target}: a run file is never replaced"
+        write_statistics_csv(self.batches, target)
+        return f"wrote {target}"
+
+    def _save_csv(self) -> None:
+        target, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the statistics", "batch.csv", "CSV (*.csv)")
+        if target:
+            self.summary.setText(self.save_csv(Path(target)))
+
+    def _save_figure(self) -> None:
+        from station.data.batch_report import plot_batches
+
+        target, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the figure", "batch.png",
+                                                          "Images (*.png *.pdf *.svg)")
+        if target and not (Path(target).exists() and is_hdf5(Path(target))):
+            plot_batches(self.batches, Path(target))
+            self.summary.setText(f"wrote {target}")

@@ -227,7 +227,7 @@ class RunQueue:
         out = free_name(self.file_for(item, self.runs_started))
         check_writable_path(out, "file name pattern")
         check_free_space(out, procedure.planned_points())
-        config = config_for_run(self.config, cls, out)
+        config = config_for_run(self.config.with_default_pixel(), cls, out)  # the window measures one pixel
         item.path = out
         with RunFileClaim(out, overwrite=False) as claim:
             station = self._opener(config)

@@ -167,6 +167,8 @@ class RunStart:
     start_time_s: float
     durability_interval_s: float = 0.0  # the file holds every point older than this after a crash
     provenance: Mapping[str, str] = field(default_factory=dict)  # where tables (CIE) came from
+    #: the sample: batch, substrate, pixel, switch channel, device structure (searchable)
+    sample: Mapping[str, str] = field(default_factory=dict)
 
     def stream(self, name: str) -> Stream:
         for s in self.streams:

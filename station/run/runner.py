@@ -159,7 +159,7 @@ class ProcedureRunner:
             geometry=st.geometry, pixel_area_cm2=st.config.pixel_area_cm2, config_text=st.config.text,
             config_source=st.config.source, instruments=st.identities(), software_version=station.__version__,
             start_time_s=st.clock.now(), durability_interval_s=st.config.durability_interval_s,
-            provenance=provenance)
+            provenance=provenance, sample=st.config.sample_metadata())
 
     def run(self) -> RunStop:
         """Run to the end. Ctrl-C and SIGTERM are re-raised after the stop record.
@@ -185,6 +185,7 @@ class ProcedureRunner:
                 self._continue(streams)
             if self._abort.is_set():  # aborted while the station opened or took its darks: never switch on
                 raise RunAborted("aborted before the drive went on")
+            st.verify_pixel()  # the switch still connects this run's pixel, read back before the output goes on
             procedure.startup()
             procedure.execute()
             reason = procedure.stop_reason or "completed"

@@ -9,6 +9,7 @@ Every key is checked before any instrument is touched; a problem raises
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -74,6 +75,38 @@ class PhotodiodeConfig:
 
 
 @dataclass(frozen=True)
+class Pixel:
+    """One pixel of the substrate: its name, its area and the switch channel that connects it."""
+
+    name: str
+    area_cm2: float
+    channel: str  # in the switch's own notation (drivers.pixel_switch)
+
+
+@dataclass(frozen=True)
+class SubstrateConfig:
+    """The substrate on the stage: names stored with every run (searchable), and its pixels."""
+
+    name: str
+    batch: str
+    structure: str  # the device stack, free text
+    pixels: tuple[Pixel, ...]  # empty: one device on the source meter, no switch
+
+    def pixel(self, name: str) -> Pixel:
+        for p in self.pixels:
+            if p.name == name:
+                return p
+        raise ConfigError(f"no pixel {name!r} on the substrate (pixels: {', '.join(p.name for p in self.pixels)})")
+
+
+@dataclass(frozen=True)
+class SwitchConfig:
+    kind: str  # NO_SWITCH or a kind of drivers.pixel_switch.switch_kinds()
+    address: str
+    settle_s: float  # wait after switching before the read-back
+
+
+@dataclass(frozen=True)
 class StationConfig:
     source: str  # file path or "default"
     smu: SMUConfig
@@ -93,9 +126,34 @@ class StationConfig:
     durability_interval_s: float
     simulation: Mapping[str, Any]  # the [simulation] table, for the simulated bench
     text: str  # the TOML as read, for the data file
+    substrate: SubstrateConfig = SubstrateConfig("", "", "", ())
+    switch: SwitchConfig = SwitchConfig("none", "", 0.0)
+    #: the pixel this run measures (None: the one device, no switch)
+    pixel: Pixel | None = None
     #: where the simulated bench keeps its device's state between programs (set by the command
     #: line for runs that can be resumed; None: the device lives only as long as the program)
     simulated_device_state: str | None = None
+
+    def for_pixel(self, pixel: Pixel, substrate: str | None = None, batch: str | None = None) -> StationConfig:
+        """This configuration measuring ``pixel`` (its area) of substrate ``substrate``."""
+        sub = replace(self.substrate, name=substrate if substrate is not None else self.substrate.name,
+                      batch=batch if batch is not None else self.substrate.batch)
+        return replace(self, pixel=pixel, pixel_area_cm2=pixel.area_cm2, substrate=sub)
+
+    def with_default_pixel(self) -> StationConfig:
+        """A command that measures one device, on a station with a substrate switch and no
+        pixel chosen: the substrate's first pixel."""
+        if self.substrate.pixels and self.pixel is None:
+            return self.for_pixel(self.substrate.pixels[0])
+        return self
+
+    def sample_metadata(self) -> dict[str, str]:
+        """What a run stores of its sample (searchable: ``ledstation batch`` groups by it)."""
+        s = self.substrate
+        meta = {"batch": s.batch, "substrate": s.name, "device_structure": s.structure}
+        if self.pixel is not None:
+            meta.update(pixel=self.pixel.name, switch_channel=self.pixel.channel)
+        return {k: v for k, v in meta.items() if v}
 
     @property
     def light_address(self) -> str:
@@ -107,7 +165,7 @@ class StationConfig:
         """(table, address) of every instrument the station opens: the source meter, the light
         meter and the second channel."""
         return _used_addresses(self.geometry, self.second_channel, self.smu, self.spectrometer, self.radiometer,
-                               self.photodiode)
+                               self.photodiode, self.switch)
 
     @property
     def uses_photodiode(self) -> bool:
@@ -206,6 +264,8 @@ _KNOWN_KEYS = {
     "photodiode": {"meter", "address", "calibration_file", "responsivity_file", "transimpedance_gain_V_A", "nplc",
                    "dark_readings"},
     "device": {"pixel_area_cm2", "emission_nm"},
+    "substrate": {"name", "batch", "structure", "pixels"},
+    "switch": {"kind", "address", "settle_s"},
     "data": {"durability_interval_s"},
     "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
     "simulation": None,  # checked by the simulated bench
@@ -218,6 +278,11 @@ MAX_PIXEL_AREA_CM2 = 100.0
 MAX_DARK_SCANS = 1000
 INTEGRATION_RANGE_S = (1e-6, 600.0)
 OUTPUT_OFF_TIMEOUT_RANGE_S = (0.5, 600.0)
+NO_SWITCH = "none"
+#: pixel, substrate and batch names: they go into file names
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
+NAME_RULE = "1-40 letters, digits, '_', '.', '+' or '-', starting with a letter or digit"
+MAX_PIXELS = 64
 #: a spectrometer pixel is < 1 nm wide: a window this close to the calibration's ends is cut inside it
 WINDOW_TOLERANCE_NM = 2.0
 
@@ -312,10 +377,12 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     simulation = data.get("simulation", {})
     if not isinstance(simulation, dict):
         raise ConfigError(f"config {source}: [simulation] must be a table")
-    used = _used_addresses(geometry, second, smu, spectrometer, radiometer, photodiode)
+    switch = _switch(r)
+    substrate = _substrate(r, switch)
+    used = _used_addresses(geometry, second, smu, spectrometer, radiometer, photodiode, switch)
     durability = _durability_interval(r, all(address == SIMULATED for _, address in used))
     config = StationConfig(source, smu, geometry, spectrometer, radiometer, photodiode, second, emission, area, max_v,
-                           max_i, off_timeout, durability, simulation, text)
+                           max_i, off_timeout, durability, simulation, text, substrate, switch)
     for role, address in used:
         _check_address(r, role, address, visa=role != "spectrometer")
     if geometry == "sphere" and spectrometer.address == SIMULATED:
@@ -338,13 +405,86 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
 
 
 def _used_addresses(geometry: str, second: str, smu: SMUConfig, spectrometer: SpectrometerConfig,
-                    radiometer: RadiometerConfig, photodiode: PhotodiodeConfig) -> list[tuple[str, str]]:
+                    radiometer: RadiometerConfig, photodiode: PhotodiodeConfig,
+                    switch: SwitchConfig) -> list[tuple[str, str]]:
     light = {"sphere": ("spectrometer", spectrometer.address), "radiometer": ("radiometer", radiometer.address),
              "photodiode": ("photodiode", photodiode.address)}[geometry]
     used = [("smu", smu.address), light]
     if second == "photodiode":
         used.append(("photodiode", photodiode.address))
+    if switch.kind != NO_SWITCH:
+        used.append(("switch", switch.address))
     return used
+
+
+def check_name(value: object, where: str) -> str:
+    """A substrate, pixel or batch name (it becomes part of file names)."""
+    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        raise ConfigError(f"{where}: must be {NAME_RULE}, got {_short(value)}")
+    return value
+
+
+def _switch(r: _Reader) -> SwitchConfig:
+    from drivers.pixel_switch import switch_kinds
+
+    table = r.data.get("switch", {})
+    kind = table.get("kind", NO_SWITCH) if isinstance(table, dict) else None
+    kinds = switch_kinds()
+    if kind != NO_SWITCH and kind not in kinds:
+        raise r.fail("switch.kind", f"must be one of {NO_SWITCH}, {', '.join(kinds)}, got {_short(kind)}")
+    if kind == NO_SWITCH:
+        return SwitchConfig(NO_SWITCH, "", 0.0)
+    return SwitchConfig(kind, r.get("switch", "address", str), r.between("switch", "settle_s", 0.0, 10.0, "s"))
+
+
+def _substrate(r: _Reader, switch: SwitchConfig) -> SubstrateConfig:
+    t = "substrate"
+    table = r.data.get(t, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config {r.source}: [substrate] must be a table")
+    name = check_name(table.get("name", "substrate-1"), f"config {r.source}: [substrate] name")
+    batch = table.get("batch", "")
+    if batch != "":
+        check_name(batch, f"config {r.source}: [substrate] batch")
+    structure = table.get("structure", "")
+    if not isinstance(structure, str) or len(structure) > 500 or "\x00" in structure:
+        raise r.fail(f"{t}.structure", "must be text of at most 500 characters")
+    entries = table.get("pixels", [])
+    if not isinstance(entries, list) or len(entries) > MAX_PIXELS:
+        raise r.fail(f"{t}.pixels", f"must be a list of at most {MAX_PIXELS} tables "
+                                    '{name = "A", area_cm2 = 0.04, channel = "1"}')
+    if entries and switch.kind == NO_SWITCH:
+        raise r.fail(f"{t}.pixels", "pixels need a [switch] (kind = \"relay_board\" or \"keithley7001\")")
+    if switch.kind != NO_SWITCH and not entries:
+        raise r.fail(f"{t}.pixels", "empty: a [switch] needs the substrate's pixels and their channels")
+    pixels = [_pixel(r, i, entry, switch) for i, entry in enumerate(entries)]
+    for key in ("name", "channel"):
+        values = [getattr(p, key) for p in pixels]
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise r.fail(f"{t}.pixels", f"{key} {', '.join(repeated)} given to more than one pixel")
+    return SubstrateConfig(name, batch, structure, tuple(pixels))
+
+
+def _pixel(r: _Reader, i: int, entry: object, switch: SwitchConfig) -> Pixel:
+    from drivers.pixel_switch import switch_kinds
+
+    where = f"config {r.source}: [substrate] pixels[{i}]"
+    if not isinstance(entry, dict) or set(entry) - {"name", "area_cm2", "channel"}:
+        raise ConfigError(f'{where}: must be a table {{name = "A", area_cm2 = 0.04, channel = "1"}}')
+    for key in ("name", "area_cm2", "channel"):
+        if key not in entry:
+            raise ConfigError(f"{where}: {key} missing")
+    name = check_name(entry["name"], f"{where} name")
+    area = entry["area_cm2"]
+    if not _finite_number(area) or not 0 < area <= MAX_PIXEL_AREA_CM2:
+        raise ConfigError(f"{where} area_cm2: must be a pixel area above 0 and at most {MAX_PIXEL_AREA_CM2:g} cm^2, "
+                          f"got {_short(area)}")
+    try:
+        channel = switch_kinds()[switch.kind].driver.check_channel(entry["channel"])
+    except ValueError as exc:
+        raise ConfigError(f"{where} channel: the {switch.kind} takes {exc}, got {_short(entry['channel'])}") from None
+    return Pixel(name, float(area), channel)
 
 
 def _photodiode(r: _Reader) -> PhotodiodeConfig:

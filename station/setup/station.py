@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2400
 from drivers.light_meter import LightMeter
+from drivers.pixel_switch import PixelSwitch, check_selected
 from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
-from station.core.errors import InstrumentError, RunAborted, StationError, one_line
+from station.core.errors import InstrumentError, InstrumentFault, RunAborted, StationError, one_line
 from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
-from .config import SIMULATED, StationConfig
+from .config import NO_SWITCH, SIMULATED, Pixel, StationConfig
 from .light_meters import open_light_meter, open_photodiode_channel, visa_resource
+from .pixel_switch import open_switch
 
 if TYPE_CHECKING:
     from drivers.photodiode import PhotodiodeChannel
@@ -40,6 +43,8 @@ class Station:
     bench: Any | None = None  # the simulated bench, when the configuration uses it
     #: the photodiode read beside the light meter at every point ([light] second_channel)
     photodiode: PhotodiodeChannel | None = None
+    #: the switch that connects one pixel of the substrate at a time ([switch])
+    switch: PixelSwitch | None = None
     closed: bool = False
     #: what the last shutdown confirmed (None: no shutdown yet)
     output_report: OutputOffReport | None = None
@@ -82,10 +87,35 @@ class Station:
         self.output_report = report
         return report
 
+    def select_pixel(self, pixel: Pixel) -> None:
+        """Connect ``pixel`` through the switch and read it back. Refused unless the source
+        output is confirmed off (read back "off" and not switched on since); a read-back
+        other than exactly this channel is an :class:`InstrumentError` naming the pixel."""
+        if self.switch is None:
+            raise InstrumentError("no pixel switch is configured ([switch] kind)")
+        if not self.smu.confirmed_off:
+            raise InstrumentFault(f"pixel {pixel.name}: refusing to switch pixels while the source output is not "
+                                  "confirmed off")
+        self.switch.close_only(pixel.channel)
+        self.wait(self.config.switch.settle_s)
+        self.config = self.config.for_pixel(pixel)
+        check_selected(self.switch, pixel.channel, pixel.name)
+
+    def verify_pixel(self) -> None:
+        """Before the output goes on: the switch still connects this run's pixel (read back)."""
+        if self.switch is None:
+            return
+        pixel = self.config.pixel
+        if pixel is None:
+            raise InstrumentError("the station has a pixel switch but no pixel is selected")
+        check_selected(self.switch, pixel.channel, pixel.name)
+
     def identities(self) -> dict[str, str]:
         ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
         if self.photodiode is not None:
             ids["second_channel"] = self.photodiode.identity
+        if self.switch is not None:
+            ids["pixel_switch"] = self.switch.identity
         if self.bench is not None:
             ids["simulated_device"] = self.bench.led.parameters.name
             ids["simulated_bench"] = self.bench.describe()  # the seed in force, whatever the file said
@@ -102,7 +132,26 @@ class Station:
             try:
                 self.ensure_output_off()
             finally:
-                self._release_light()
+                try:
+                    self._release_switch(report_confirmed=self.smu.confirmed_off)
+                finally:
+                    self._release_light()
+
+    def _release_switch(self, report_confirmed: bool) -> None:
+        """Disconnect every pixel (only with the output confirmed off), release the switch."""
+        if self.switch is None:
+            return
+        try:
+            if report_confirmed:
+                self.switch.open_all()
+            else:
+                log.warning("the output is not confirmed off: the pixel switch is left as it is")
+        except Exception as exc:  # noqa: BLE001 - closing must not mask the shutdown
+            log.warning("opening the pixel switch's channels failed: %s", one_line(exc))
+        try:
+            self.switch.close()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("closing the pixel switch failed: %s", one_line(exc))
 
     def _release_light(self) -> None:
         try:
@@ -128,19 +177,27 @@ class Station:
         self.close()
 
 
-def open_station(config: StationConfig, bench: Any | None = None) -> Station:
+def open_station(config: StationConfig, bench: Any | None = None,
+                 on_failed_open: Callable[[Station], None] | None = None) -> Station:
     """Open every instrument of ``config``: the light instrument, then the source meter,
-    whose output is switched off at once.
+    whose output is switched off at once, then the pixel switch (every channel opened, then
+    the configuration's pixel selected and read back).
 
     ``bench`` replaces the simulated bench the configuration would build (tests).
+    ``on_failed_open`` gets the station closed again when the switch or the pixel failed
+    (what its shutdown confirmed is in ``output_report``).
     """
     if bench is None and config.uses_simulation:
         from sim_instruments.bench import SimulatedBench
 
+        substrate = config.substrate
         bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2,
                                              state_path=config.simulated_device_state,
                                              radiometer_model=config.radiometer.model,
-                                             spectrometer_model=config.spectrometer.model)
+                                             spectrometer_model=config.spectrometer.model,
+                                             pixels=[(p.name, p.area_cm2, p.channel) for p in substrate.pixels],
+                                             substrate=substrate.name,
+                                             state_pixel=config.pixel.name if config.pixel else None)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
     opened = ExitStack()  # what to close, last opened first, if a later instrument fails to open
     try:
@@ -158,7 +215,20 @@ def open_station(config: StationConfig, bench: Any | None = None) -> Station:
             opened.close()
         raise
     opened.pop_all()
-    return Station(config, clock, smu, light, bench, photodiode=photodiode)
+    station = Station(config, clock, smu, light, bench, photodiode=photodiode)
+    if config.switch.kind != NO_SWITCH:
+        try:
+            station.switch = open_switch(config, bench)
+            station.ensure_output_off()  # confirmed off before any relay moves
+            station.switch.open_all()
+            if config.pixel is not None:
+                station.select_pixel(config.pixel)
+        except BaseException:
+            station.close()  # output off, every pixel disconnected (if confirmed off), all released
+            if on_failed_open is not None:
+                on_failed_open(station)
+            raise
+    return station
 
 
 def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> StationKeithley2400:
