@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pyvisa_sim.component import NoResponse
 
 from drivers import keithley6485, transimpedance_dmm
 from station.core import photometry
-from station.core.scpi import canonical
+
+from .scpi_instrument import SCPIInstrument
 
 if TYPE_CHECKING:
     from pyvisa_sim.devices import Device
@@ -89,48 +89,14 @@ def range_for(value: float, ranges: tuple[float, ...], headroom: float = 1.0001)
     return next((r for r in ranges if abs(value) <= headroom * r), ranges[-1])
 
 
-class _SCPIMeter:
-    """Shared SCPI framing of the simulated meters."""
-
-    IDN = ""
+class _SCPIMeter(SCPIInstrument):
+    """A simulated meter reading the photodiode."""
 
     def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
-        self.device = device
+        super().__init__(device)
         self.bench = bench
         self.photodiode = photodiode
-        self.errors: list[str] = []
         self.readings = 0
-        device._match = self.match
-
-    def match(self, query: bytes):
-        replies = []
-        for part in query.decode("ascii", errors="replace").split(";"):
-            command = canonical(part)
-            if not command:
-                continue
-            reply = self.answer(command)
-            if reply is None:
-                self.errors.append('-113,"Undefined header"')
-            elif reply != "":
-                replies.append(reply)
-        return ";".join(replies).encode() if replies else NoResponse
-
-    def answer(self, command: str) -> str | None:
-        if command == "*IDN?":
-            return self.IDN
-        if command == ":SYST:ERR?":
-            return self.errors.pop(0) if self.errors else '0,"No error"'
-        if command in ("*CLS", "*RST"):
-            self.errors.clear()
-            self.reset()
-            return ""
-        return self.command(command)
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    def command(self, command: str) -> str | None:
-        raise NotImplementedError
 
     @staticmethod
     def _flag(argument: str) -> int | None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from pyvisa_sim.component import NoResponse
 
 from drivers.relay_board import RELAY_NAMES
-from station.core.scpi import canonical
 
+from .scpi_instrument import SCPIInstrument
 from .serial_line import SerialLineInstrument
 
 if TYPE_CHECKING:
@@ -90,42 +90,21 @@ class SimulatedRelayBoard(SerialLineInstrument, _SimulatedSwitch):
         return ""
 
 
-class SimulatedKeithley7001(_SimulatedSwitch):
+class SimulatedKeithley7001(SCPIInstrument, _SimulatedSwitch):
     """Keithley 7001 with a 7011 multiplexer card in slot 1 (1!1 .. 1!40)."""
 
     IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 7001,0746384,A06  /A02"
     CHANNELS = frozenset(f"1!{n}" for n in range(1, 41))
 
     def __init__(self, device: Device, bench: SimulatedBench) -> None:
-        super().__init__(bench)
-        self.device = device
-        self.errors: list[str] = []
-        device._match = self.match
+        SCPIInstrument.__init__(self, device)
+        _SimulatedSwitch.__init__(self, bench)
 
-    def match(self, query: bytes):
-        replies = []
-        for part in query.decode("ascii", errors="replace").split(";"):
-            command = canonical(part)
-            if not command:
-                continue
-            reply = self.answer(command)
-            if reply is None:
-                self.errors.append('-113,"Undefined header"')
-            elif reply:
-                replies.append(reply)
-        return ";".join(replies).encode() if replies else NoResponse
+    def reset(self) -> None:  # *RST opens every channel
+        self.switch_to(frozenset())
 
-    def answer(self, command: str) -> str | None:
+    def command(self, command: str) -> str | None:
         header, _, argument = command.partition(" ")
-        if header == "*IDN?":
-            return self.IDN
-        if header == ":SYST:ERR?":
-            return self.errors.pop(0) if self.errors else '0,"No error"'
-        if header in ("*RST", "*CLS"):
-            if header == "*RST":
-                self.switch_to(frozenset())
-            self.errors.clear()
-            return ""
         if header == ":OPEN" and argument.upper() == "ALL":
             self.switch_to(frozenset())
             return ""

@@ -74,7 +74,7 @@ def _tolerances(percent: float, volts: float) -> tuple[float, float]:
     return percent, volts
 
 
-def _config(args: argparse.Namespace, pixel: str | None) -> Any:
+def _config(args: argparse.Namespace, pixel: str | None, where: str = "--pixel") -> Any:
     from station.setup.config import load_config
 
     config = load_config(args.config)
@@ -82,7 +82,7 @@ def _config(args: argparse.Namespace, pixel: str | None) -> Any:
         chosen = config.substrate.pixel(pixel) if pixel else config.substrate.pixels[0]
         config = config.for_pixel(chosen)
     elif pixel:
-        raise ConfigError("--pixel needs [substrate] pixels and a [switch] in the configuration")
+        raise ConfigError(f"{where} {pixel}: needs [substrate] pixels and a [switch] in the configuration")
     return config
 
 
@@ -183,14 +183,19 @@ def check_reference(args: argparse.Namespace) -> int:
     if args.log is not None:
         check_output(args.log, True, "--log", inputs=(args.reference,))
     run_out = _run_out(args, args.reference, "check")
-    config = _config(args, args.pixel or reference.get("pixel") or None)
+    stored_pixel = reference.get("pixel") or None
+    config = _config(args, args.pixel or stored_pixel,
+                     "--pixel" if args.pixel else "the reference was measured on pixel")
     try:
-        _, figures = _sweep(config, dict(reference["parameters"]), run_out, args.overwrite,
+        run, figures = _sweep(config, dict(reference["parameters"]), run_out, args.overwrite,
                             f"reference check: {reference.get('name', '')}")
     except _SweepFailed as exc:
         print(f"FAIL: {exc}")
         return EXIT_FAILED
     now = {k: ReferenceFigure(**v) for k, v in figures.items()}
+    then, light_now = reference.get("station", {}).get("light", ""), run.metadata["instruments"].get("light", "")
+    if then and then != light_now:
+        print(f"note: the reference was measured with {then!r}, this check with {light_now!r}")
     deviations = compare(stored, now, percent, volts)
     passed = all(d.passed for d in deviations)
     if args.json:
