@@ -4,7 +4,8 @@ From the Model 7001 Instruction Manual: channels are named ``card!channel`` (``1
 channel 1 of the card in slot 1; a 7011 quad 1x10 multiplexer card has 1!1-1!40);
 ``:CLOS (@1!3)`` closes, ``:OPEN ALL`` opens every channel, ``:CLOS:STAT?`` answers the
 closed channels as a channel list (``(@1!3)``, or ``(@)`` when none is closed). The
-station opens everything and then closes the pixel's channel (break before make).
+7002 takes the same commands with ten card slots. The station opens everything and then
+closes the pixel's channel (break before make).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from station.core.errors import InstrumentError
 
 from .pixel_switch import PixelSwitch
 
-CHANNEL = re.compile(r"^([12])!([1-9][0-9]?|[1-3][0-9]{2}|400)$")  # two slots; up to 400 channels a card
+#: card slot (two on a 7001, ten on a 7002) "!" channel (up to 400 on a matrix card)
+CHANNEL = re.compile(r"^([1-9]|10)!([1-9][0-9]?|[1-3][0-9]{2}|400)$")
 
 
 def parse_channel_list(reply: str) -> frozenset[str]:
@@ -58,7 +60,7 @@ class Keithley7001(PixelSwitch, SCPIMixin, Instrument):
     def check_channel(cls, value: object) -> str:
         text = str(value).strip() if isinstance(value, str) else ""
         if not CHANNEL.match(text):
-            raise ValueError('a channel "card!channel", e.g. "1!1" (card in slot 1 or 2)')
+            raise ValueError('a channel "card!channel", e.g. "1!1" (slot 1-2 on a 7001, 1-10 on a 7002)')
         return text
 
     @property

@@ -125,6 +125,8 @@ def test_the_source_meter_sees_an_open_circuit_when_no_pixel_is_connected():
      "the relay_board takes a relay name 0-9 or A-V"),
     ('[switch]\nkind = "keithley7001"\n[substrate]\npixels = [{name = "A", area_cm2 = 0.04, channel = "3"}]\n',
      'the keithley7001 takes a channel "card!channel"'),
+    ('[switch]\nkind = "keithley7001"\n[substrate]\npixels = [{name = "A", area_cm2 = 0.04, channel = "11!1"}]\n',
+     "slot 1-2 on a 7001, 1-10 on a 7002"),
     ('[switch]\nkind = "relay_board"\n[substrate]\npixels = [{name = "A", area_cm2 = 0.04, channel = "0"}, '
      '{name = "B", area_cm2 = 0.04, channel = "0"}]\n', "channel 0 given to more than one pixel"),
     ('[switch]\nkind = "relay_board"\n[substrate]\npixels = [{name = "A/1", area_cm2 = 0.04, channel = "0"}]\n',
@@ -339,6 +341,8 @@ def test_batch_groups_by_batch_and_refuses_to_write_over_its_inputs(batch_files,
     assert main(["batch", str(files[0]), "--csv", str(files[1])]) == 2
     assert "HDF5 data file" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "missing.h5")]) == 2
+    assert main(["batch", str(files[0]), str(folder / ".." / folder.name / files[0].name)]) == 2
+    assert "a file is given twice" in capsys.readouterr().err
 
 
 def test_the_window_shows_the_batch_statistics_of_the_ticked_files(batch_files, tmp_path):

@@ -22,6 +22,9 @@ def batch_command(args: argparse.Namespace) -> int:
     for path in args.files:
         if not Path(path).is_file():
             raise ConfigError(f"{path}: no such file")
+    resolved = [Path(p).resolve() for p in args.files]
+    if len(set(resolved)) != len(resolved):
+        raise ConfigError("a file is given twice: each file is one device")
     if args.csv is not None:
         check_output(args.csv, args.overwrite, "--csv", inputs=tuple(args.files))
     if args.devices_csv is not None:
