@@ -464,3 +464,25 @@ def test_reference_check_fails_for_a_device_that_is_not_lit(tmp_path, capsys):
     assert main(["reference", "check", str(reference), "--config", str(dark), "--run-out",
                  str(tmp_path / "b.h5")]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_ctrl_c_during_a_pixel_stops_the_substrate_with_the_output_off(tmp_path):
+    config = write_config(tmp_path, substrate_toml(simulation='faults = [{kind = "sigint", at = 30}]'))
+    result = subprocess.run([sys.executable, "-m", "station.cli", "run", "jvl", "--config", str(config), "--pixels",
+                             "A,B", "--out", str(tmp_path / "{pixel}.h5"), *FAST_SWEEP], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 130, result.stderr
+    assert "interrupted (Ctrl-C); output confirmed off" in result.stderr
+    run = read_run(tmp_path / "A.h5")
+    assert run.status == "aborted" and run.metadata["sample"]["pixel"] == "A"
+    assert not (tmp_path / "B.h5").exists()  # the next pixel is never switched to
+
+
+def test_a_figure_in_other_units_is_a_figure_apart():
+    from station.analysis.batch import Device
+
+    devices = [Device("a", "a", "B", "finished", "", {"L0": 100.0}, {"L0": "cd/m^2"}),
+               Device("b", "b", "B", "finished", "", {"L0": 3.0}, {"L0": "W/(sr m^2)"}),
+               Device("c", "c", "B", "finished", "", {"L0": 110.0}, {"L0": "cd/m^2"})]
+    [b] = batch_statistics(devices)
+    assert b.figures["L0 [cd/m^2]"].mean == 105.0 and b.figures["L0 [W/(sr m^2)]"].n == 1

@@ -8,7 +8,8 @@ with at least 5 values (a MAD below 0.01 % of the median counts as that much): i
 flagged and left out of that figure's mean, standard deviation, median, minimum and
 maximum, so a leaky pixel cannot drag a mean; the mean with every value is kept beside
 it. The **champion** is the device with the best value of the batch's lead figure (peak
-EQE when the runs have one) among the values kept.
+EQE when the runs have one) among the values kept. A figure given in different units by
+different runs (a lifetime L0 in cd/m^2 and in W/(sr m^2)) is treated as two figures.
 """
 
 from __future__ import annotations
@@ -132,9 +133,14 @@ def _one_batch(name: str, devices: list[Device]) -> BatchStatistics:
         names += [k for k in d.figures if k not in names and not NOT_FIGURES.search(k)]
     figures = {}
     for figure in names:
-        units = next((d.units.get(figure, "") for d in finished if figure in d.units), "")
-        stats = figure_statistics(figure, units, {d.label: d.figures.get(figure, math.nan) for d in finished})
-        if stats is not None:
-            figures[figure] = stats
+        by_units: dict[str, dict[str, float]] = {}  # a figure in other units (L0 in cd/m^2 or W/(sr m^2)) apart
+        for d in finished:
+            if figure in d.figures:
+                by_units.setdefault(d.units.get(figure, ""), {})[d.label] = d.figures[figure]
+        for units, values in by_units.items():
+            key = figure if len(by_units) == 1 else f"{figure} [{units}]"
+            stats = figure_statistics(figure, units, values)
+            if stats is not None:
+                figures[key] = stats
     lead = next((f for f in LEAD_FIGURES if f in figures), next((f for f in figures if figures[f].better), ""))
     return BatchStatistics(name, tuple(devices), failed, figures, lead, figures[lead].best if lead else "")

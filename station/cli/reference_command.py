@@ -89,7 +89,12 @@ def _config(args: argparse.Namespace, pixel: str | None, where: str = "--pixel")
 def _run_out(args: argparse.Namespace, next_to: Path, kind: str) -> Path:
     from station.data.file_claim import check_writable_path
 
-    path = args.run_out or next_to.with_name(f"{next_to.stem}-{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
+    if args.run_out is None:  # a new name (two checks in one second get -2, -3 ...)
+        stem = f"{next_to.stem}-{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        path = next(p for n in range(1, 10**6) if not (p := next_to.with_name(
+            f"{stem}{'' if n == 1 else f'-{n}'}.h5")).exists())
+    else:
+        path = args.run_out
     check_writable_path(path, "--run-out")
     if path.exists() and not args.overwrite:
         raise ConfigError(f"--run-out {path}: exists (pass --overwrite to replace it)")
