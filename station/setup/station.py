@@ -90,7 +90,7 @@ class Station:
     def select_pixel(self, pixel: Pixel) -> None:
         """Connect ``pixel`` through the switch and read it back. Refused unless the source
         output is confirmed off (read back "off" and not switched on since); a read-back
-        other than exactly this channel is an :class:`InstrumentError` naming the pixel."""
+        other than exactly this channel is an :class:`InstrumentFault` naming the pixel."""
         if self.switch is None:
             raise InstrumentError("no pixel switch is configured ([switch] kind)")
         if not self.smu.confirmed_off:
@@ -98,8 +98,8 @@ class Station:
                                   "confirmed off")
         self.switch.close_only(pixel.channel)
         self.wait(self.config.switch.settle_s)
-        self.config = self.config.for_pixel(pixel)
         check_selected(self.switch, pixel.channel, pixel.name)
+        self.config = self.config.for_pixel(pixel)
 
     def verify_pixel(self) -> None:
         """Before the output goes on: the switch still connects this run's pixel (read back)."""
