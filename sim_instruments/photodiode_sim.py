@@ -98,25 +98,74 @@ class _SCPIMeter(SCPIInstrument):
         self.photodiode = photodiode
         self.readings = 0
 
+    #: what this meter's range and integration commands start with, its ranges, over-range and NPLC limits
+    PREFIX = ""
+    RANGES: tuple[float, ...] = ()
+    OVERRANGE = 1.0
+    NPLC_LIMITS = (0.01, 10.0)
+
     @staticmethod
     def _flag(argument: str) -> int | None:
         return {"1": 1, "0": 0}.get(argument)
 
+    def command(self, command: str) -> str | None:
+        """``:READ?`` (its integration time on the bench clock), this meter's own commands, then
+        the range and integration commands every meter here has."""
+        header, _, argument = command.partition(" ")
+        if header == ":READ?":
+            self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
+            self.readings += 1
+            return self.reading()
+        reply = self.meter_command(header, argument)
+        return reply if reply is not None else self.range_command(header, argument)
+
+    def meter_command(self, header: str, argument: str) -> str | None:
+        raise NotImplementedError
+
+    def reading(self) -> str:
+        raise NotImplementedError
+
+    def range_command(self, header: str, argument: str) -> str | None:
+        """``<PREFIX>:RANG[?]``, ``:RANG:AUTO[?]``, ``:NPLC[?]`` ("" done, a reply, or None: not one of them)."""
+        flag = self._flag(argument)
+        if header == f"{self.PREFIX}:RANG" and argument:
+            self.range, self.auto_range = range_for(float(argument), self.RANGES), 0
+        elif header == f"{self.PREFIX}:RANG?":
+            return f"{self.range:.6E}"
+        elif header == f"{self.PREFIX}:RANG:AUTO" and flag is not None:
+            self.auto_range = flag
+        elif header == f"{self.PREFIX}:RANG:AUTO?":
+            return str(self.auto_range)
+        elif header == f"{self.PREFIX}:NPLC" and argument:
+            self.nplc = min(max(float(argument), self.NPLC_LIMITS[0]), self.NPLC_LIMITS[1])
+        elif header == f"{self.PREFIX}:NPLC?":
+            return f"{self.nplc:g}"
+        else:
+            return None
+        return ""
+
+    def ranged(self, value: float) -> float:
+        """A reading as the meter shows it: auto range follows it; beyond the range, overflow."""
+        if self.auto_range:
+            self.range = range_for(value, self.RANGES, self.OVERRANGE)
+        return OVERFLOW if abs(value) > self.OVERRANGE * self.range else value
+
 
 class SimulatedKeithley6485(_SCPIMeter):
     IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 6485,4123456,C01   Jun  2 2004 10:22:00/A02  /E"
+    PREFIX, RANGES, OVERRANGE = ":CURR", keithley6485.CURRENT_RANGES_A, keithley6485.OVERRANGE
+    NPLC_LIMITS = (0.01, 60.0)
 
     def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
         super().__init__(device, bench, photodiode)
         self.reset()
 
     def reset(self) -> None:
-        self.range_A, self.auto_range = keithley6485.CURRENT_RANGES_A[-1], 1
+        self.range, self.auto_range = keithley6485.CURRENT_RANGES_A[-1], 1
         self.nplc = 0.1 * LINE_FREQUENCY_HZ  # *RST: 100 ms (6 NPLC at 60 Hz, 5 at 50 Hz)
         self.zero_check, self.zero_correct, self.zero_offset_A = 1, 0, 0.0
 
-    def command(self, command: str) -> str | None:
-        header, _, argument = command.partition(" ")
+    def meter_command(self, header: str, argument: str) -> str | None:
         flag = self._flag(argument)
         if header == ":SYST:ZCH" and flag is not None:
             self.zero_check = flag
@@ -128,40 +177,21 @@ class SimulatedKeithley6485(_SCPIMeter):
             self.zero_offset_A = float(self.bench.rng.normal()) * NOISE_FLOOR_A
         elif header == ":INIT":
             pass
-        elif header == ":CURR:RANG" and argument:
-            self.range_A = range_for(float(argument), keithley6485.CURRENT_RANGES_A)
-            self.auto_range = 0
-        elif header == ":CURR:RANG?":
-            return f"{self.range_A:.6E}"
-        elif header == ":CURR:RANG:AUTO" and flag is not None:
-            self.auto_range = flag
-        elif header == ":CURR:RANG:AUTO?":
-            return str(self.auto_range)
-        elif header == ":CURR:NPLC" and argument:
-            self.nplc = min(max(float(argument), 0.01), 60.0)
-        elif header == ":CURR:NPLC?":
-            return f"{self.nplc:g}"
-        elif header == ":READ?":
-            return self._read()
         else:
             return None
         return ""
 
-    def _read(self) -> str:
-        self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
-        self.readings += 1
+    def reading(self) -> str:
         if self.zero_check:
             current = float(self.bench.rng.normal()) * NOISE_FLOOR_A
         else:
             current = self.photodiode.noisy_current_A() - (self.zero_offset_A if self.zero_correct else 0.0)
-        if self.auto_range:
-            self.range_A = range_for(current, keithley6485.CURRENT_RANGES_A, keithley6485.OVERRANGE)
-        value = OVERFLOW if abs(current) > keithley6485.OVERRANGE * self.range_A else current
-        return f"{value:+.6E}A,{self.bench.clock.now() % 1e5:+.6E},+0.000000E+00"
+        return f"{self.ranged(current):+.6E}A,{self.bench.clock.now() % 1e5:+.6E},+0.000000E+00"
 
 
 class SimulatedKeithley2000(_SCPIMeter):
     IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1234567,A20 /A02"
+    PREFIX, RANGES, OVERRANGE = ":SENS:VOLT", transimpedance_dmm.VOLTAGE_RANGES_V, transimpedance_dmm.OVERRANGE
 
     def __init__(self, device: Device, bench: SimulatedBench, photodiode: SimulatedPhotodiode) -> None:
         super().__init__(device, bench, photodiode)
@@ -169,42 +199,22 @@ class SimulatedKeithley2000(_SCPIMeter):
 
     def reset(self) -> None:
         self.function, self.auto_range, self.nplc = "VOLT:DC", 1, 1.0
-        self.range_V = transimpedance_dmm.VOLTAGE_RANGES_V[-1]
+        self.range = transimpedance_dmm.VOLTAGE_RANGES_V[-1]
 
-    def command(self, command: str) -> str | None:
-        header, _, argument = command.partition(" ")
-        flag = self._flag(argument)
+    def meter_command(self, header: str, argument: str) -> str | None:
         if header.startswith(":CONF:"):
             self.function = header[len(":CONF:"):]
             self.auto_range = 1
         elif header == ":CONF?":
             return f'"{self.function}"'
-        elif header == ":SENS:VOLT:RANG" and argument:
-            self.range_V = range_for(float(argument), transimpedance_dmm.VOLTAGE_RANGES_V)
-            self.auto_range = 0
-        elif header == ":SENS:VOLT:RANG?":
-            return f"{self.range_V:.6E}"
-        elif header == ":SENS:VOLT:RANG:AUTO" and flag is not None:
-            self.auto_range = flag
-        elif header == ":SENS:VOLT:NPLC" and argument:
-            self.nplc = min(max(float(argument), 0.01), 10.0)
-        elif header == ":SENS:VOLT:NPLC?":
-            return f"{self.nplc:g}"
-        elif header == ":READ?":
-            return self._read()
         else:
             return None
         return ""
 
-    def _read(self) -> str:
-        self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
-        self.readings += 1
+    def reading(self) -> str:
         if self.function not in ("VOLT:DC", "VOLT"):
             return f"{OVERFLOW:+.8E}"
         current = self.photodiode.photocurrent_A()
         noise_V = math.hypot(TIA_NOISE_V, NOISE_RELATIVE * TIA_GAIN_V_A * current)
         volts = TIA_GAIN_V_A * current + float(self.bench.rng.normal()) * noise_V
-        if self.auto_range:
-            self.range_V = range_for(volts, transimpedance_dmm.VOLTAGE_RANGES_V, transimpedance_dmm.OVERRANGE)
-        value = OVERFLOW if abs(volts) > transimpedance_dmm.OVERRANGE * self.range_V else volts
-        return f"{value:+.8E}"
+        return f"{self.ranged(volts):+.8E}"
