@@ -110,25 +110,39 @@ def units_from_name(name: str, analysis: dict[str, Any]) -> str:
 GROUP_FIELDS = ("batch", "substrate", "device_structure")
 
 
-def batch_devices(paths: Sequence[str | Path], by: str = "batch") -> list[Any]:
-    """The run files as devices of batches (:class:`station.analysis.batch.Device`), grouped by
-    the sample field ``by``; figures from each run's own analysis of its stored columns."""
+def batch_device(path: str | Path, by: str = "batch") -> Any:
+    """A run file as a device of a batch (:class:`station.analysis.batch.Device`), in the group
+    its sample field ``by`` names; figures from the run's own analysis of its stored columns."""
     from station.analysis.batch import Device
     from station.data.reader import read_run
 
-    devices = []
-    for path in paths:
-        run = read_run(path)
-        sample = run.metadata.get("sample", {})
-        analysis = analyze_run(run) if run.points else {}
-        figures = {k: float(v) for k, v in analysis.get("figures", {}).items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        label = "/".join(sample[k] for k in ("substrate", "pixel") if sample.get(k)) or Path(path).stem
-        devices.append(Device(label, str(path), sample.get(by, "") or "(none)", run.status, run.reason, figures,
-                              dict(analysis.get("units", {}))))
+    run = read_run(path)
+    sample = run.metadata.get("sample", {})
+    analysis = analyze_run(run) if run.points else {}
+    figures = {k: float(v) for k, v in analysis.get("figures", {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    label = "/".join(sample[k] for k in ("substrate", "pixel") if sample.get(k)) or Path(path).stem
+    return Device(label, str(path), sample.get(by, "") or "(none)", run.status, run.reason, figures,
+                  dict(analysis.get("units", {})))
+
+
+def unique_labels(devices: Sequence[Any]) -> list[Any]:
+    """The devices with labels told apart: a label two runs share (the same pixel measured
+    twice) gets the file's name, or its path when the names are the same too."""
     labels = [d.label for d in devices]
-    return [dataclasses.replace(d, label=f"{d.label} ({Path(d.path).name})") if labels.count(d.label) > 1 else d
-            for d in devices]
+    out = []
+    for d in devices:
+        if labels.count(d.label) > 1:
+            names = [Path(e.path).name for e in devices if e.label == d.label]
+            name = Path(d.path).name
+            d = dataclasses.replace(d, label=f"{d.label} ({name if names.count(name) == 1 else d.path})")
+        out.append(d)
+    return out
+
+
+def batch_devices(paths: Sequence[str | Path], by: str = "batch") -> list[Any]:
+    """:func:`batch_device` of every file, with :func:`unique_labels`."""
+    return unique_labels([batch_device(p, by) for p in paths])
 
 
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,

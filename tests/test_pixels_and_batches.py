@@ -343,6 +343,14 @@ def test_batch_groups_by_batch_and_refuses_to_write_over_its_inputs(batch_files,
     assert main(["batch", str(tmp_path / "missing.h5")]) == 2
     assert main(["batch", str(files[0]), str(folder / ".." / folder.name / files[0].name)]) == 2
     assert "a file is given twice" in capsys.readouterr().err
+    (tmp_path / "again").mkdir()
+    twins = [tmp_path / "S1-A-first.h5", tmp_path / "S1-A.h5", tmp_path / "again" / "S1-A.h5"]
+    for twin in twins:  # the same pixel measured three times: three devices, told apart
+        twin.write_bytes(files[0].read_bytes())
+    assert main(["batch", *map(str, twins), "--json"]) == 0
+    [b] = json.loads(capsys.readouterr().out)
+    assert b["devices"] == ["S1/A (S1-A-first.h5)", f"S1/A ({twins[1]})", f"S1/A ({twins[2]})"]
+    assert b["figures"]["peak_eqe"]["n"] == 3
 
 
 def test_the_window_shows_the_batch_statistics_of_the_ticked_files(batch_files, tmp_path):

@@ -17,7 +17,7 @@ from .output import check_figure_output, check_output, format_value
 
 
 def batch_command(args: argparse.Namespace) -> int:
-    from station.session import batch_devices
+    from station.session import batch_device, unique_labels
 
     for path in args.files:
         if not Path(path).is_file():
@@ -37,8 +37,8 @@ def batch_command(args: argparse.Namespace) -> int:
     devices = []
     for path in args.files:
         with malformed_is_bad_input(path):
-            devices += batch_devices([path], by=args.by)
-    batches = batch_statistics(devices)
+            devices.append(batch_device(path, by=args.by))
+    batches = batch_statistics(unique_labels(devices))
     if args.json:
         print(json.dumps([_as_json(b) for b in batches], indent=2, default=lambda x: None))
     else:
