@@ -58,6 +58,7 @@ class SimulatedBench:
                  pixel_spread: float = 0.05, shorted_pixels: Sequence[str] = (), leaky_pixels: Sequence[str] = (),
                  sphere_throughput: float = 1.0, state_pixel: str | None = None) -> None:
         parameters = preset(preset_name)
+        self.preset_name = parameters.name
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
         self.state_file = DeviceStateFile(state_path) if state_path is not None else None
@@ -144,9 +145,9 @@ class SimulatedBench:
         """The bench in force, one line, for the run file."""
         clock = "wall clock" if isinstance(self.clock, WallClock) else "virtual clock"
         faults = f"; faults {', '.join(f.kind for f in self.faults.faults)}" if self.faults.faults else ""
-        device = (f"preset {self.led.parameters.name}" if self.substrate is None else
-                  f"preset {preset_of(self)}; substrate {self.substrate.name} of {len(self.substrate.leds)} pixels, "
-                  f"spread {self.pixel_spread:g}")
+        device = f"preset {self.preset_name}" + (
+            "" if self.substrate is None else
+            f"; substrate {self.substrate.name} of {len(self.substrate.leds)} pixels, spread {self.pixel_spread:g}")
         throughput = f"; sphere throughput {self.sphere_throughput:g}" if self.sphere_throughput != 1.0 else ""
         return (f"{device}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
                 f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}"
@@ -198,7 +199,3 @@ class SimulatedBench:
             self._resource_manager.close()
             self._resource_manager = None
 
-
-def preset_of(bench: SimulatedBench) -> str:
-    """The preset a bench's devices come from (a pixel's name is "preset substrate/pixel")."""
-    return bench.led.parameters.name.split(" ")[0]

@@ -21,8 +21,9 @@ def opened_station(config: Any) -> Iterator[Any]:
     """``open_station`` whose closing report :func:`output_state` gives to the last line."""
     from station.setup.station import open_station
 
-    if config.substrate.pixels and config.pixel is None:  # a command that measures one device: the first pixel
-        config = config.with_default_pixel()
+    chosen = config.with_default_pixel()  # a command that measures one device: the first pixel
+    if chosen is not config:
+        config = chosen
         sys.stderr.write(f"ledstation: pixel {config.pixel.name} (the substrate's first)\n")
     station = open_station(config, on_failed_open=note_output_report)
     try:

@@ -35,10 +35,18 @@ FIELDS = ("procedure", "batch", "substrate", "pixel", "date", "time")
 
 @dataclass(frozen=True)
 class PixelRun:
-    substrate: str
-    pixel: Pixel
+    config: StationConfig  # measuring this pixel of this substrate, in this batch
     out: Path
     plot: Path | None
+
+    @property
+    def pixel(self) -> Pixel:
+        assert self.config.pixel is not None
+        return self.config.pixel
+
+    @property
+    def substrate(self) -> str:
+        return self.config.substrate.name
 
 
 def pixel_options(p: argparse.ArgumentParser) -> None:
@@ -99,7 +107,7 @@ def plan(args: argparse.Namespace, config: StationConfig, now: dt.datetime) -> l
             plot = Path(plot_pattern.format(**values)) if plot_pattern is not None else None
             if plot is not None:
                 check_figure_output(plot, "--plot", inputs=(out,))
-            runs.append(PixelRun(name, pixel, out, plot))
+            runs.append(PixelRun(config.for_pixel(pixel, name, batch), out, plot))
     outs = [r.out.resolve() for r in runs]
     if len(set(outs)) != len(outs):
         raise ConfigError("--out: two runs would write the same file")
@@ -131,8 +139,7 @@ def run_pixels(args: argparse.Namespace, config: StationConfig, interval: float)
     cls = procedure_class(args.procedure)
     values = {name: getattr(args, name) for name in cls.parameter_definitions()}
     runs = plan(args, config, dt.datetime.now())
-    batch = check_name(args.batch, "--batch") if args.batch else None
-    procedures = [build_procedure(cls, values, config.for_pixel(r.pixel, r.substrate, batch)) for r in runs]
+    procedures = [build_procedure(cls, values, r.config) for r in runs]
     check_free_space(runs[0].out, sum(p.planned_points() or 0 for p in procedures) or None)
     results: list[tuple[PixelRun, Any]] = []
     substrate = None
@@ -142,8 +149,8 @@ def run_pixels(args: argparse.Namespace, config: StationConfig, interval: float)
             break
         substrate = run.substrate
         print(f"--- substrate {run.substrate}, pixel {run.pixel.name} (channel {run.pixel.channel}) -> {run.out}")
-        pixel_config = config_for_run(config.for_pixel(run.pixel, run.substrate, batch), cls, run.out)
-        with RunFileClaim(run.out, args.overwrite) as claim, opened_station(pixel_config) as station:
+        with RunFileClaim(run.out, args.overwrite) as claim, \
+                opened_station(config_for_run(run.config, cls, run.out)) as station:
             outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
                                   title=args.title)
         results.append((run, outcome))

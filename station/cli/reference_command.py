@@ -78,12 +78,11 @@ def _config(args: argparse.Namespace, pixel: str | None, where: str = "--pixel")
     from station.setup.config import load_config
 
     config = load_config(args.config)
-    if config.substrate.pixels:
-        chosen = config.substrate.pixel(pixel) if pixel else config.substrate.pixels[0]
-        config = config.for_pixel(chosen)
-    elif pixel:
+    if not pixel:
+        return config.with_default_pixel()
+    if not config.substrate.pixels:
         raise ConfigError(f"{where} {pixel}: needs [substrate] pixels and a [switch] in the configuration")
-    return config
+    return config.for_pixel(config.substrate.pixel(pixel))
 
 
 def _run_out(args: argparse.Namespace, next_to: Path, kind: str) -> Path:
