@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from pymeasure.adapters import VISAAdapter
@@ -58,6 +59,16 @@ RESET_COMPLIANCE_CURRENT_A = 1.05e-4
 RESET_COMPLIANCE_VOLTAGE_V = 21.0
 #: the :READ? reply holds "overflow" for a quantity not measured
 OVERFLOW = 9.91e37
+#: most source-measure points of one sweep or source list, and readings the trace buffer holds
+MAX_SWEEP_POINTS = 2500
+MAX_TRACE_POINTS = 2500
+#: most values one :SOURce:LIST command (or one :APPend) may carry
+MAX_LIST_COMMAND_VALUES = 100
+#: operation condition register bits (:STATus:OPERation:CONDition?): sweeping, idle
+OPERATION_SWEEPING_BIT = 1 << 3
+OPERATION_IDLE_BIT = 1 << 10
+#: status byte (serial poll, *STB?): the operation summary bit
+STATUS_BYTE_OPERATION_BIT = 1 << 7
 
 #: how long (wall time) the station keeps trying to switch off an output that does not
 #: confirm "off", and the pause between attempts
@@ -123,7 +134,7 @@ _CURRENT_LEVEL = {":SOUR:CURR", ":SOUR:CURR:LEV", ":SOUR:CURR:LEV:IMM", ":SOUR:C
 _SWEEP_LEVELS = {":SOUR:VOLT:STAR": True, ":SOUR:VOLT:STOP": True, ":SOUR:VOLT:CENT": True,
                  ":SOUR:VOLT:SPAN": True, ":SOUR:CURR:STAR": False, ":SOUR:CURR:STOP": False,
                  ":SOUR:CURR:CENT": False, ":SOUR:CURR:SPAN": False, ":SOUR:LIST:VOLT": True,
-                 ":SOUR:LIST:CURR": False}
+                 ":SOUR:LIST:CURR": False, ":SOUR:LIST:VOLT:APP": True, ":SOUR:LIST:CURR:APP": False}
 
 
 def _refusal(header: str, argument: str) -> str:
@@ -142,6 +153,33 @@ def _refusal(header: str, argument: str) -> str:
     if header == ":SENS:RES:MODE" and value.startswith("AUTO"):
         return "auto-ohms mode sources a current of the instrument's choosing"
     return ""
+
+
+#: root nodes the 2400 reads as :SENSe (its [:SENSe[1]] is optional)
+_SENSE_ROOTS = (":CURR", ":VOLT", ":RES", ":FUNC", ":AVER", ":DATA")
+
+
+@lru_cache(maxsize=1024)
+def canonical_2400(command: str) -> str:
+    """One command in the canonical form, with the 2400's optional nodes resolved as the
+    instrument resolves them: ``SOURce[1]``, ``SENSe[1]``, ``OUTPut[1]``, the optional
+    ``[:SENSe]`` root, ``CURRent[:DC]``/``VOLTage[:DC]`` and ``FUNCtion[:MODE]``; so the guard
+    and the simulator see one spelling of everything a client may send."""
+    command = canonical(command)
+    header, sep, argument = command.partition(" ")
+    if header.startswith("*"):
+        return command
+    query = "?" if header.endswith("?") else ""
+    nodes = [{"SOUR1": "SOUR", "SENS1": "SENS", "OUTP1": "OUTP"}.get(n, n) for n in header.rstrip("?").split(":")]
+    header = ":".join(nodes)
+    if header.startswith(_SENSE_ROOTS) and header.split(":")[1] in {r[1:] for r in _SENSE_ROOTS}:
+        header = ":SENS" + header
+    for optional in (":SENS:CURR:DC", ":SENS:VOLT:DC"):
+        if header == optional or header.startswith(optional + ":"):
+            header = optional[:-3] + header[len(optional):]
+    header = {":SOUR:FUNC:MODE": ":SOUR:FUNC", ":INIT:IMM": ":INIT"}.get(header, header)
+    header += query
+    return header + sep + argument
 
 
 def _flag(command: str, doc: str):
@@ -208,10 +246,12 @@ class StationKeithley2400(SCPIMixin, Instrument):
         self._compliance_current_A = RESET_COMPLIANCE_CURRENT_A
         self._compliance_voltage_V = RESET_COMPLIANCE_VOLTAGE_V
         self._output_on = False
+        self._sweep_range = {"VOLT": (0.0, 0.0), "CURR": (0.0, 0.0)}  # (start, stop) of the staircase sweeps
+        self._pass_may_run = False  # an :INIT was sent and the pass has not been seen to end
 
     def write(self, command: str, **kwargs) -> None:
         """Send a command after checking every part of it against the safety limits."""
-        updates = [self._check(canonical(part)) for part in command.split(";") if part.strip()]
+        updates = [self._check(canonical_2400(part)) for part in command.split(";") if part.strip()]
         super().write(command, **kwargs)
         for update in updates:
             if update:
@@ -226,15 +266,11 @@ class StationKeithley2400(SCPIMixin, Instrument):
         if refusal:
             raise SafetyLimitError(f"refusing {command!r}: {refusal}")
         if header in _SWEEP_LEVELS:
-            is_voltage = _SWEEP_LEVELS[header]
-            limit = limits.max_voltage_V if is_voltage else limits.max_current_A
-            for text in argument.split(","):
-                value = _number(text, command)
-                if abs(value) > limit:
-                    unit, key = ("V", "max_voltage_V") if is_voltage else ("A", "max_current_A")
-                    raise SafetyLimitError(f"{header} {value:g} {unit} exceeds the station limit of "
-                                           f"{limit:g} {unit} ([safety] {key})")
-            return None
+            return self._check_sweep_level(header, argument, command)
+        if header in (":INIT", "*TRG"):  # :INIT is overlapped: a sweep may run on after it
+            return lambda: setattr(self, "_pass_may_run", True)
+        if header == ":ABOR":
+            return lambda: setattr(self, "_pass_may_run", False)
         if header in _VOLTAGE_LEVEL or header in _CURRENT_LEVEL:
             is_voltage = header in _VOLTAGE_LEVEL
             value = _number(argument, command)
@@ -269,6 +305,32 @@ class StationKeithley2400(SCPIMixin, Instrument):
                 return None
             return lambda: setattr(self, "_output_on", False)
         return None
+
+    def _check_sweep_level(self, header: str, argument: str, command: str):
+        """A sweep or list level: every level the instrument's own sweep can source must be
+        within the limits. Start and stop are coupled with centre and span (2400 manual), so
+        a centre or span is checked by the start and stop it makes."""
+        is_voltage = _SWEEP_LEVELS[header]
+        limit = self.limits.max_voltage_V if is_voltage else self.limits.max_current_A
+        unit, key = ("V", "max_voltage_V") if is_voltage else ("A", "max_current_A")
+        values = [_number(text, command) for text in argument.split(",")]
+        function = "VOLT" if is_voltage else "CURR"
+        start, stop = self._sweep_range[function]
+        node = header.rsplit(":", 1)[-1]
+        if node in ("CENT", "SPAN"):
+            centre, span = ((values[0], stop - start) if node == "CENT" else ((start + stop) / 2, values[0]))
+            start, stop = centre - span / 2, centre + span / 2
+            values = [start, stop]
+        elif node == "STAR":
+            start = values[0]
+        elif node == "STOP":
+            stop = values[0]
+        for value in values:
+            if abs(value) > limit * (1 + 1e-12):
+                made = "" if node not in ("CENT", "SPAN") else " (the sweep's start or stop it makes)"
+                raise SafetyLimitError(f"{header} {argument.strip()} makes a sweep level of {value:g} {unit}{made}, "
+                                       f"beyond the station limit of {limit:g} {unit} ([safety] {key})")
+        return lambda: self._sweep_range.__setitem__(function, (start, stop))
 
     def _check_output_may_switch_on(self) -> None:
         if self._source_mode == "CURR" and self._compliance_voltage_V > self.limits.max_voltage_V:
@@ -394,6 +456,8 @@ class StationKeithley2400(SCPIMixin, Instrument):
         """
         timeout = self.output_off_timeout_s if timeout_s is None else timeout_s
         last_level = self.last_level_text()
+        if self._pass_may_run:  # a sweep of the instrument's own may be running: stop it first
+            self.abort_pass()
         try:
             if not ramp:
                 pass
@@ -429,6 +493,58 @@ class StationKeithley2400(SCPIMixin, Instrument):
             time.sleep(OUTPUT_OFF_RETRY_PAUSE_S)
         self.last_output_report = report
         return report
+
+    def single_reading_setup(self) -> None:
+        """The trigger model, source modes and buffer as the station's single readings expect them:
+        fixed source levels, one reading per :READ?, no buffering, no abort on compliance,
+        automatic source delay, auto zero on, sweep and list levels zero (as the guard tracks
+        them). Sent when the station opens (whatever an earlier session, or a sweep that was
+        ended early, left behind) and after the instrument's own sweeps; otherwise a later
+        :READ? would run a leftover source list, or a sweep mode switched on later would source
+        levels the guard never saw."""
+        for command in (":SOUR:VOLT:MODE FIX", ":SOUR:CURR:MODE FIX", ":ARM:SOUR IMM", ":ARM:COUN 1",
+                        ":TRIG:SOUR IMM", ":TRIG:COUN 1", ":TRIG:DEL 0", ":TRAC:FEED:CONT NEV", ":SOUR:SWE:CAB NEV",
+                        ":SOUR:DEL:AUTO 1", ":SYST:AZER:STAT 1",
+                        # sweep levels an earlier program left are unknown to the guard: zero them
+                        ":SOUR:VOLT:STAR 0", ":SOUR:VOLT:STOP 0", ":SOUR:CURR:STAR 0", ":SOUR:CURR:STOP 0",
+                        ":SOUR:LIST:VOLT 0", ":SOUR:LIST:CURR 0"):
+            self.write(command)
+
+    def serial_poll(self) -> int:
+        """The status byte by serial poll (GPIB SPE/SPD, VISA viReadSTB): answered while the trigger
+        model runs, when the 2400 leaves ordinary queries until it is idle. VisaIOError
+        (VI_ERROR_NSUP_OPER) where the interface has none (RS-232)."""
+        if self._resource is None:
+            return int(self.ask("*STB?"))
+        return int(self._resource.read_stb())
+
+    def wait_for_operation_complete(self, timeout_s: float) -> None:
+        """*OPC?, waited for up to ``timeout_s`` (the 2400 answers once its trigger model is idle)."""
+        connection = self.adapter.connection
+        previous = connection.timeout
+        connection.timeout = max(previous, timeout_s * 1000)
+        try:
+            self.ask("*OPC?")
+        finally:
+            connection.timeout = previous
+
+    def abort_pass(self) -> None:
+        """End a pass of the trigger model (an overlapped sweep) at once: device clear, then
+        ``:ABORt``; the source returns to its bias level. Never raises."""
+        self._clear_interface()
+        try:
+            self.write(":ABOR")
+        except Exception as exc:  # noqa: BLE001 - the output-off step follows whatever happened
+            log.info(":ABOR failed (%s)", _one_line(exc))
+
+    @property
+    def pass_may_run(self) -> bool:
+        """An overlapped pass (:INIT) was started and has not been seen to end."""
+        return self._pass_may_run
+
+    def pass_ended(self) -> None:
+        """The instrument read back idle: the pass is over."""
+        self._pass_may_run = False
 
     def _clear_interface(self) -> None:
         """Device clear: drop any reply an interrupted or timed-out query left behind."""

@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "eqe": "procedures.eqe_sweep:EQESweep",
     "lifetime": "procedures.lifetime:Lifetime",
     "cycling": "procedures.cycling:Cycling",
+    "dark_jv": "procedures.dark_jv:DarkJV",
 }
 
 

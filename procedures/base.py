@@ -37,6 +37,21 @@ if TYPE_CHECKING:
     from station.setup.station import Station
 
 
+def check_voltage_sweep(config: StationConfig, start_V: float, stop_V: float, compliance_current_A: float) -> None:
+    """A voltage sweep's levels and current compliance against [safety] and the 2400's range."""
+    from drivers.keithley2400 import MAX_CURRENT_A
+
+    highest = max(abs(start_V), abs(stop_V))
+    if highest > config.max_voltage_V:
+        raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = {config.max_voltage_V:g} V")
+    if not 0 < compliance_current_A <= MAX_CURRENT_A:
+        raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A is outside the "
+                          f"Keithley 2400's range (0, {MAX_CURRENT_A}] A")
+    if compliance_current_A > config.max_current_A:
+        raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A exceeds [safety] "
+                          f"max_current_A = {config.max_current_A:g} A")
+
+
 class StationProcedure(Procedure):
     """Base of every procedure the station runs."""
 
@@ -49,6 +64,8 @@ class StationProcedure(Procedure):
     #: live plots (window, watch mode); empty: the main curve and, if its stream has
     #: spectra, the latest spectrum and the spectra against the main axis
     PLOTS: ClassVar[tuple[Plot, ...]] = ()
+    #: False: a dark electrical procedure; no light instrument is opened for it
+    USES_LIGHT: ClassVar[bool] = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -110,6 +127,8 @@ class StationProcedure(Procedure):
             value = getattr(self, name)
             if isinstance(parameter, FloatParameter) and isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"parameter {name}: NaN is not a value")
+        if self.USES_LIGHT and config.geometry == "none":
+            raise ConfigError(f'{self.NAME} measures light, and [light] geometry is "none" (no light instrument)')
 
     def planned_points(self) -> int | None:
         """Rows of the main stream the run will record at most (None: open-ended); the

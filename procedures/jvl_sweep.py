@@ -11,6 +11,8 @@ from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
 from station.core.errors import ConfigError
 from station.setup.config import StationConfig
 
+from .base import check_voltage_sweep
+from .dark_precheck import PRECHECK, run_dark_precheck
 from .sweep_base import INF, SweepProcedure
 
 
@@ -38,6 +40,12 @@ class JVLSweep(SweepProcedure):
                                         maximum=MAX_CURRENT_A)
     current_density_limit = FloatParameter("Stop at current density", units="mA/cm^2", default=INF, minimum=0,
                                            maximum=INF)
+    dark_precheck = BooleanParameter("Dark pre-check of the pixel on the 2400's own sweep (leakage, shorts) before "
+                                     "light is measured", default=False)
+    precheck_voltage = FloatParameter("Pre-check sweeps from minus to plus this voltage", units="V", default=1.0,
+                                      minimum=0, maximum=MAX_VOLTAGE_V)
+    leakage_limit = FloatParameter("Pre-check fails above this reverse current density", units="mA/cm^2",
+                                   default=1.0, minimum=0, maximum=INF)
 
     def validate(self, config: StationConfig) -> None:
         super().validate(config)
@@ -45,16 +53,10 @@ class JVLSweep(SweepProcedure):
         if self.step_voltage == 0 or span == 0 or math.copysign(1, self.step_voltage) != math.copysign(1, span):
             raise ConfigError(f"parameter step_voltage {self.step_voltage:g} V must be non-zero and point from "
                               f"start {self.start_voltage:g} V to stop {self.stop_voltage:g} V")
-        highest = max(abs(self.start_voltage), abs(self.stop_voltage))
-        if highest > config.max_voltage_V:
-            raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
-        if not 0 < self.compliance_current <= MAX_CURRENT_A:
-            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A is outside the "
-                              f"Keithley 2400's range (0, {MAX_CURRENT_A}] A")
-        if self.compliance_current > config.max_current_A:
-            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A exceeds [safety] "
-                              f"max_current_A = {config.max_current_A:g} A")
+        check_voltage_sweep(config, self.start_voltage, self.stop_voltage, self.compliance_current)
+        if self.dark_precheck and not 0 < self.precheck_voltage <= config.max_voltage_V:
+            raise ConfigError(f"parameter precheck_voltage must be within (0, {config.max_voltage_V:g}] V "
+                              "([safety] max_voltage_V)")
         if self.fine_step_voltage > 0 and not self.fine_start_voltage < self.fine_stop_voltage:
             raise ConfigError("parameter fine_start_voltage must be below fine_stop_voltage")
         self.check_point_count()
@@ -85,11 +87,17 @@ class JVLSweep(SweepProcedure):
             points += [(float(v), -1) for v in reversed(forward[:-1])]
         return points
 
+    def streams(self):
+        return (*self.STREAMS, PRECHECK) if self.dark_precheck else self.STREAMS
+
     def startup(self) -> None:
         super().startup()
         smu = self.station.smu
         smu.configure_voltage_source(self.compliance_current, self.station.config.smu.nplc)
         smu.enable_source()
+        if self.dark_precheck:
+            run_dark_precheck(self, self.precheck_voltage, self.leakage_limit, self.compliance_current)
+            smu.configure_voltage_source(self.compliance_current, self.station.config.smu.nplc)  # the sweep's set-up
 
     def stop_check(self, values: dict[str, float]) -> str:
         reason = super().stop_check(values)

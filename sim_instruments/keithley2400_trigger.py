@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drivers.keithley2400 import MAX_TRACE_POINTS
 from station.core.scpi import short_mnemonic
 
 ARM_SOURCES = ("IMM", "TIM", "MAN", "BUS", "TLIN", "NST", "PST", "BST")
@@ -36,9 +37,8 @@ TRIGGER_SOURCES = ("IMM", "TLIN")
 ARM_OUTPUTS = ("TENT", "TEX", "NONE")
 TRIGGER_OUTPUTS = ("SOUR", "DEL", "SENS", "NONE")
 CALC3_FORMATS = ("MEAN", "SDEV", "MAX", "MIN", "PKPK")
-MAX_TRACE_POINTS = 2500
 BUFFER_FULL_BIT = 1 << 9
-STB_MSB, STB_EAV, STB_MSS = 1 << 0, 1 << 2, 1 << 6
+STB_MSB, STB_EAV, STB_MSS, STB_OSB = 1 << 0, 1 << 2, 1 << 6, 1 << 7
 
 #: one reading: the elements in :FORM:ELEM order (VOLT, CURR, RES, TIME, STAT)
 Reading = tuple[float, float, float, float, float]
@@ -64,6 +64,8 @@ class TriggerModel:
     buffer: list[Reading] = field(default_factory=list)
     last_readings: list[Reading] = field(default_factory=list)
     measurement_enable: int = 0
+    operation_enable: int = 0
+    operation_event: int = 0
     measurement_event: int = 0
     service_request_enable: int = 0
     standard_event_enable: int = 0
@@ -80,13 +82,17 @@ class TriggerModel:
     def preset_status(self) -> None:
         """:STAT:PRES: enable registers cleared."""
         self.measurement_enable = 0
+        self.operation_enable = 0
 
     def clear_status(self) -> None:
         """*CLS: event registers cleared."""
         self.measurement_event = 0
+        self.operation_event = 0
 
     def status_byte(self, error_pending: bool) -> int:
         stb = STB_MSB if self.measurement_event & self.measurement_enable else 0
+        if self.operation_event & self.operation_enable:
+            stb |= STB_OSB
         if error_pending:
             stb |= STB_EAV
         if stb & self.service_request_enable & ~STB_MSS:
@@ -99,12 +105,22 @@ class TriggerModel:
         self.measurement_event &= ~BUFFER_FULL_BIT
 
     def store(self, readings: list[Reading]) -> None:
-        """Readings of one sweep into the buffer (feed control NEXT), until it is full."""
-        self.last_readings = readings
+        """Readings of one pass into the buffer (feed control NEXT), until it is full."""
+        self.begin()
+        for reading in readings:
+            self.add(reading)
+
+    def begin(self) -> None:
+        """A new pass through the trigger model: :FETC? will give its readings."""
+        self.last_readings = []
+
+    def add(self, reading: Reading) -> None:
+        """One reading of the pass in progress (into the buffer with feed control NEXT)."""
+        self.last_readings.append(reading)
         if self.feed_control != "NEXT" or self.feed != "SENS":
             return
-        room = self.trace_points - len(self.buffer)
-        self.buffer.extend(readings[:max(room, 0)])
+        if len(self.buffer) < self.trace_points:
+            self.buffer.append(reading)
         if len(self.buffer) >= self.trace_points:
             self.measurement_event |= BUFFER_FULL_BIT
             self.feed_control = "NEV"
@@ -130,6 +146,9 @@ class TriggerModel:
             return str(len(self.buffer))
         if key == ":STAT:MEAS" and query:  # reading the event register clears it
             value, self.measurement_event = self.measurement_event, 0
+            return str(value)
+        if key == ":STAT:OPER" and query:
+            value, self.operation_event = self.operation_event, 0
             return str(value)
         if key not in _SETTINGS:
             return False
@@ -210,6 +229,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     ":TRAC:FEED:CONT": ("feed_control", _choice(("NEXT", "NEV"))),
     ":CALC3:FORM": ("calc3_format", _choice(CALC3_FORMATS)),
     ":STAT:MEAS:ENAB": ("measurement_enable", _integer(0, 65535)),
+    ":STAT:OPER:ENAB": ("operation_enable", _integer(0, 65535)),
     "*SRE": ("service_request_enable", _integer(0, 255)),
     "*ESE": ("standard_event_enable", _integer(0, 255)),
 }

@@ -15,6 +15,7 @@ from .led_model import (
     LEDParameters,
     SpectrumParameters,
 )
+from .single_carrier_model import DarkDeviceParameters, LateralFilmParameters, SingleCarrierParameters
 
 #: current densities of the p-i-n devices at 3.5 V when fresh (their ageing reference drive), and
 #: reference lifetimes that give the published T50 at a constant 3.5 V (fitted by simulating the
@@ -145,16 +146,46 @@ PUBLISHED: dict[str, dict[str, float]] = {
 
 DEFAULT_PRESET = DEEP_RED_CSPBI3_FRET.name
 
+# --- dark devices: single-carrier diodes of the NC film, and a lateral film (issue 13) ------------
+#: MEASUREMENTS.md section 5: poly-TPD holes ~1e-4 cm^2/(V s), TPBi electrons ~3e-5 cm^2/(V s); trap
+#: densities of the NC films ~4-5e17 cm^-3 (holes) and ~1e18 cm^-3 (electrons). Assumed: thickness 60 nm,
+#: relative permittivity 20, trap depths, background densities (an ohmic region about 300 x below the
+#: Mott-Gurney current at V_TFL), the width of the trap-filling step, the lateral film's conductivity
+#: and geometry.
+HOLE_ONLY_NC = SingleCarrierParameters(
+    name="hole-only-nc", description="hole-only device of the CsPbI3 NC film, ITO/PEDOT:PSS/poly-TPD/NCs/MoOx/Ag",
+    carrier="hole", thickness_nm=60.0, relative_permittivity=20.0, mobility_cm2_Vs=1e-4,
+    trap_density_cm3=4.5e17, trap_depth_eV=0.35, background_density_cm3=8.4e14)
+ELECTRON_ONLY_NC = SingleCarrierParameters(
+    name="electron-only-nc", description="electron-only device of the CsPbI3 NC film, ITO/ZnO/NCs/TPBi/LiF/Al",
+    carrier="electron", thickness_nm=60.0, relative_permittivity=20.0, mobility_cm2_Vs=3e-5,
+    trap_density_cm3=1e18, trap_depth_eV=0.40, background_density_cm3=1.9e15)
+LATERAL_NC_FILM = LateralFilmParameters(
+    name="lateral-nc-film", description="CsPbI3 NC film on glass between two coplanar Au contacts",
+    conductivity_S_cm=2e-5, film_thickness_nm=50.0, channel_length_um=50.0, channel_width_mm=2.0)
 
-def preset(name: str) -> LEDParameters:
+DARK_PRESETS: dict[str, DarkDeviceParameters] = {p.name: p for p in (HOLE_ONLY_NC, ELECTRON_ONLY_NC,
+                                                                     LATERAL_NC_FILM)}
+
+
+def known_presets() -> list[str]:
+    """Every preset name: the LEDs, then the dark devices."""
+    return [*PRESETS, *DARK_PRESETS]
+
+
+def preset(name: str) -> LEDParameters | DarkDeviceParameters:
     """Look up a preset by name (KeyError lists the known names)."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise KeyError(f"unknown device preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+    found = PRESETS.get(name) or DARK_PRESETS.get(name)
+    if found is None:
+        raise KeyError(f"unknown device preset {name!r}; known: {', '.join(sorted(known_presets()))}")
+    return found
 
 
-def emission_band_nm(name: str) -> tuple[float, float]:
-    """The band a preset emits in: its peak +- one FWHM (98 % of a Gaussian line's power)."""
-    spectrum = preset(name).spectrum
+def emission_band_nm(name: str) -> tuple[float, float] | None:
+    """The band a preset emits in: its peak +- one FWHM (98 % of a Gaussian line's power); None
+    for a dark device."""
+    parameters = preset(name)
+    if not isinstance(parameters, LEDParameters):
+        return None
+    spectrum = parameters.spectrum
     return spectrum.peak_nm - spectrum.fwhm_nm, spectrum.peak_nm + spectrum.fwhm_nm

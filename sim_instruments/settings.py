@@ -13,7 +13,7 @@ from typing import Any
 from station.core.errors import ConfigError
 
 from .faults import Fault, parse_faults
-from .presets import PRESETS
+from .presets import known_presets
 
 KEYS = ("preset", "seed", "latency", "realtime", "faults", "pixel_spread", "shorted_pixels", "leaky_pixels",
         "sphere_throughput")
@@ -60,8 +60,8 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise fail(key, f"expected {kind.__name__}, got {value!r}")
         values[key] = value
-    if values["preset"] not in PRESETS:
-        raise fail("preset", f"unknown preset {values['preset']!r}; known: {', '.join(sorted(PRESETS))}")
+    if values["preset"] not in known_presets():
+        raise fail("preset", f"unknown preset {values['preset']!r}; known: {', '.join(sorted(known_presets()))}")
     if not 0 <= values["seed"] <= MAX_SEED:
         raise fail("seed", f"must be within 0-{MAX_SEED}, got {values['seed']}")
     values["faults"] = parse_faults(table.get("faults", []), source)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from station.core.clock import Clock
 
 from .led_model import DeviceCondition, LEDModel, LEDParameters, OperatingPoint
+from .single_carrier_model import DarkDeviceModel, DarkDeviceParameters
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,11 @@ class SimulatedLED:
     #: Largest fractional loss of luminance integrated in one ageing step.
     MAX_LOSS_PER_STEP = 0.002
 
-    def __init__(self, parameters: LEDParameters, clock: Clock, ageing_reference: LEDParameters | None = None) -> None:
+    def __init__(self, parameters: LEDParameters | DarkDeviceParameters, clock: Clock,
+                 ageing_reference: LEDParameters | None = None) -> None:
         """``ageing_reference``: the device whose fresh emission at the reference drive sets the
         ageing rate (default: this one); a defect such as a leak added to a device leaves it as it was."""
-        self.model = LEDModel(parameters)
+        self.model = LEDModel(parameters) if isinstance(parameters, LEDParameters) else DarkDeviceModel(parameters)
         self.parameters = parameters
         self.clock = clock
         self._lock = threading.RLock()
@@ -47,7 +49,7 @@ class SimulatedLED:
         self._drive: Drive | None = None
         ageing = parameters.ageing
         reference_current_A = ageing.reference_current_density_mA_cm2 * 1e-3 * parameters.pixel_area_cm2
-        reference = self.model if ageing_reference is None else LEDModel(ageing_reference)
+        reference = self.model if ageing_reference is None else LEDModel(ageing_reference)  # type: ignore[assignment]
         self._reference_photon_rate = reference.fresh_photon_rate_at_current(reference_current_A)
         self._tau_s = ageing.reference_tau_s
         self._rate_cache = (math.nan, 0.0)  # (current, fresh photon rate) of the last ageing step

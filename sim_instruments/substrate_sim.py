@@ -22,6 +22,7 @@ from station.core.clock import Clock
 
 from .led_model import LEDParameters
 from .simulated_led import Drive, SimulatedLED
+from .single_carrier_model import DarkDeviceParameters, dark_pixel_parameters
 
 SHORTED_SHUNT_OHM_CM2 = 1.0
 LEAKY_SHUNT_OHM_CM2 = 30.0
@@ -48,15 +49,21 @@ def _seed(*parts: str | int) -> list[int]:
 class SimulatedSubstrate:
     """The pixels of one substrate, by switch channel; which of them the switch connects."""
 
-    def __init__(self, base: LEDParameters, pixels: Sequence[tuple[str, float, str]], name: str, seed: int,
+    def __init__(self, base: LEDParameters | DarkDeviceParameters, pixels: Sequence[tuple[str, float, str]],
+                 name: str, seed: int,
                  clock: Clock, spread: float = 0.05, shorted: Sequence[str] = (), leaky: Sequence[str] = ()) -> None:
         self.name = name
         self.names: dict[str, str] = {}
         self.leds: dict[str, SimulatedLED] = {}
         for pixel, area, channel in pixels:
             shunt = SHORTED_SHUNT_OHM_CM2 if pixel in shorted else LEAKY_SHUNT_OHM_CM2 if pixel in leaky else None
-            parameters = replace(pixel_parameters(base, area, np.random.default_rng(_seed(seed, name, pixel)), spread),
-                                 name=f"{base.name} {name}/{pixel}")
+            rng = np.random.default_rng(_seed(seed, name, pixel))
+            if not isinstance(base, LEDParameters):  # a substrate of single-carrier devices or films
+                dark = dark_pixel_parameters(base, area, rng.normal(size=3), spread, shunt)
+                self.leds[channel] = SimulatedLED(replace(dark, name=f"{base.name} {name}/{pixel}"), clock)
+                self.names[channel] = pixel
+                continue
+            parameters = replace(pixel_parameters(base, area, rng, spread), name=f"{base.name} {name}/{pixel}")
             defective = replace(parameters, electrical=replace(parameters.electrical, shunt_resistance_ohm_cm2=shunt))
             self.leds[channel] = (SimulatedLED(parameters, clock) if shunt is None
                                   else SimulatedLED(defective, clock, ageing_reference=parameters))

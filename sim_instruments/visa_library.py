@@ -120,11 +120,21 @@ class SimBenchLibrary(SimVisaLibrary):
         device._input_buffer = bytearray()
         if self._smu_session(session):
             self.keithley.reply_lost = False
+            self.keithley.device_clear()
         elif device is self.radiometer.device:
             self.radiometer.clear()
         elif device is self.relay_board.device:
             self.relay_board.clear()
         return constants.StatusCode.success
+
+    def read_stb(self, session):
+        """Serial poll (viReadSTB): the simulated 2400 answers at any time; the other simulated
+        instruments do not support it here."""
+        if not self._smu_session(session):
+            raise errors.VisaIOError(constants.VI_ERROR_NSUP_OPER)
+        if self.keithley.bench.faults.smu_call_fails():
+            raise errors.VisaIOError(constants.VI_ERROR_CONN_LOST)
+        return self.keithley.serial_poll(), constants.StatusCode.success
 
     @classmethod
     def for_bench(cls, bench: SimulatedBench, radiometer_model: str = "PR-655") -> SimBenchLibrary:

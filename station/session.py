@@ -67,14 +67,18 @@ def simulated_device_state(run_file: Path) -> Path:
 
 def config_for_run(config: StationConfig, cls: type[StationProcedure], out: Path) -> StationConfig:
     """The configuration a run into ``out`` uses: on the simulated bench a resumable
-    procedure's device outlives the program, in a state file next to the run file."""
+    procedure's device outlives the program, in a state file next to the run file; a dark
+    procedure opens no light instrument."""
+    if not cls.USES_LIGHT:
+        config = config.without_light()
     if getattr(cls, "RESUMABLE", False) and config.uses_simulation:
         return dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)))
     return config
 
 
-def analyze_run(run: StoredRun) -> dict[str, Any]:
-    """Figures of merit of a stored run, by its procedure's ``analyze``.
+def analyze_run(run: StoredRun, regions: dict[str, tuple[float, float]] | None = None) -> dict[str, Any]:
+    """Figures of merit of a stored run, by its procedure's ``analyze`` (``regions``: voltage
+    ranges that replace the detected ones, for a procedure whose ``analyze`` takes them).
 
     A run of a procedure this installation does not know gets the chunked summary. A
     procedure whose analysis is a flat mapping (lifetime, cycling) also gets its scalars as
@@ -85,7 +89,7 @@ def analyze_run(run: StoredRun) -> dict[str, Any]:
         cls = procedure_class(run.procedure)
     except KeyError:
         return {"summary": run_summary(run)}
-    analysis = cls.analyze(run)
+    analysis = cls.analyze(run, regions=regions) if regions else cls.analyze(run)  # type: ignore[call-arg]
     if "figures" not in analysis and "summary" not in analysis:
         figures = {k: (math.nan if v is None else float(v)) for k, v in analysis.items()
                    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}

@@ -70,6 +70,19 @@ CELLS: tuple[Cell, ...] = (
 )
 
 
+#: faults that act on a light instrument, or that the device-health checks of a lit device judge (a
+#: dark J-V records whatever current flows: an "open" or "short" single-carrier device is data)
+LIGHT_OR_SINGLE_READING = {"spectrometer_dark", "spectrometer_hang", "open_circuit", "short_circuit"}
+
+
+def applies(procedure: str, cell: Cell) -> bool:
+    """Whether ``cell`` applies to ``procedure`` (a dark procedure reads no light and judges no
+    device health)."""
+    if procedure_class(procedure).USES_LIGHT:
+        return True
+    return not any(f.kind in LIGHT_OR_SINGLE_READING for f in cell.faults)
+
+
 #: the window's own paths (station.gui): the action, taken once the run reaches reading AT
 WINDOW_CELLS: tuple[Cell, ...] = (
     Cell("window: Abort", (), "aborted", "aborted by the operator"),
@@ -286,8 +299,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         for name in procedure_names():
             for cell in CELLS:
-                rows.append(_table_row(cell, run_cell(name, cell, Path(directory))))
+                if applies(name, cell):
+                    rows.append(_table_row(cell, run_cell(name, cell, Path(directory))))
             for cell in WINDOW_CELLS:
+                if not applies(name, cell):
+                    continue
                 rows.append(_table_row(cell, run_window_cell(name, cell, Path(directory))))
             if can_mount_tmpfs():
                 d = run_disk_full(name)

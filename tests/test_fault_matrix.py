@@ -8,12 +8,23 @@ import pytest
 
 from procedures import procedure_names
 
-from .fault_matrix import CELLS, WINDOW_CELLS, can_mount_tmpfs, check, run_cell, run_disk_full, run_window_cell
+from .fault_matrix import (
+    CELLS,
+    WINDOW_CELLS,
+    applies,
+    can_mount_tmpfs,
+    check,
+    run_cell,
+    run_disk_full,
+    run_window_cell,
+)
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.name for c in CELLS])
 @pytest.mark.parametrize("procedure", procedure_names())
 def test_fault_matrix_cell(procedure, cell, tmp_path):
+    if not applies(procedure, cell):
+        pytest.skip(f"{procedure} reads no light and judges no device health")
     result = run_cell(procedure, cell, tmp_path)
     assert check(cell, result) == [], result
 
@@ -22,6 +33,8 @@ def test_fault_matrix_cell(procedure, cell, tmp_path):
 @pytest.mark.parametrize("procedure", procedure_names())
 def test_fault_matrix_window_cell(procedure, cell, tmp_path):
     """The window's Abort, Emergency stop and close: output off within 1 s, file aborted, every point kept."""
+    if not applies(procedure, cell):
+        pytest.skip(f"{procedure} reads no light")
     result = run_window_cell(procedure, cell, tmp_path)
     assert check(cell, result) == [], result
 

@@ -5,7 +5,7 @@ from pymeasure.instruments.keithley import Keithley2400
 from pyvisa.errors import VisaIOError
 
 from sim_instruments.bench import SimulatedBench
-from sim_instruments.keithley2400_sim import STATUS_COMPLIANCE
+from sim_instruments.keithley2400_sim import SDM_OVERHEAD_S, STATUS_COMPLIANCE, TRIGGER_OVERHEAD_S
 
 from .conftest import station_smu
 
@@ -101,7 +101,12 @@ def test_nplc_costs_virtual_time(bench):
     smu.enable_source()
     before = bench.clock.monotonic()
     smu.read_point()
-    assert bench.clock.monotonic() - before == pytest.approx(3 * 10 / 50 + 0.002)
+    # auto zero on: three integrations, the cycle's overhead, the single reading's trigger processing
+    assert bench.clock.monotonic() - before == pytest.approx(3 * 10 / 50 + SDM_OVERHEAD_S + TRIGGER_OVERHEAD_S)
+    smu.write(":SYST:AZER:STAT 0")
+    before = bench.clock.monotonic()
+    smu.read_point()
+    assert bench.clock.monotonic() - before == pytest.approx(10 / 50 + SDM_OVERHEAD_S + TRIGGER_OVERHEAD_S)
 
 
 def test_benches_do_not_share_instrument_state():

@@ -32,7 +32,8 @@ MIN_VALUES_FOR_OUTLIERS = 5
 LEAD_FIGURES = ("peak_eqe", "max_luminance_cd_m2", "max_radiance_W_sr_m2", "T50_h", "T90_h", "T95_h")
 #: figures of a run that are settings or bookkeeping, not properties of the device
 NOT_FIGURES = re.compile(r"(uncertainty|_points$|^points$|threshold|^light_quantity$|^n_|^duration_h$|_time_h$|"
-                         r"^spectra_span_h$|^final_relative_light$|_units$|^l0_definition$)")
+                         r"^spectra_span_h$|^final_relative_light$|_units$|^l0_definition$|^points_used$|_from_V$|"
+                         r"_to_V$)")
 _HIGHER = re.compile(r"(^T\d+(\.\d+)?_h$|^peak_eqe$|^eqe_at_|^max_luminance|^max_radiance|^rolloff_current_density)")
 _LOWER = re.compile(r"(^turn_on_voltage|^voltage_at_\d+_cd_m2|^voltage_at_\d+_W_sr_m2)")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,36 @@ class _Parser(argparse.ArgumentParser):
 
 def _positionals(argv: Sequence[str]) -> list[str]:
     return [a for a in argv if not a.startswith("-")]
+
+
+#: dark J-V regions the user may give instead of the detected ones: option -> region name
+REGION_OPTIONS = {"--ohmic-V": "ohmic", "--trap-filling-V": "trap_filling", "--mott-gurney-V": "mott_gurney",
+                  "--fit-V": "fit"}
+
+
+def voltage_range(text: str) -> tuple[float, float]:
+    """"LOW:HIGH" in volts (argparse type)."""
+    parts = text.replace(",", ":").split(":")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH in volts, got {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH with LOW < HIGH (volts), got {text!r}")
+    return low, high
+
+
+def _add_region_options(parser: argparse.ArgumentParser) -> None:
+    for option, name in REGION_OPTIONS.items():
+        what = "the lateral film's conductance fit" if name == "fit" else f"the {name.replace('_', '-')} region"
+        parser.add_argument(option, type=voltage_range, metavar="LOW:HIGH", dest=f"region_{name}",
+                            help=f"dark J-V: {what}, in V, instead of the detected one")
+
+
+def regions_of(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """The regions given on the command line (name -> (low, high) V)."""
+    return {name: getattr(args, f"region_{name}") for name in REGION_OPTIONS.values()
+            if getattr(args, f"region_{name}", None) is not None}
 
 
 def build_parser(with_procedures: bool = True, procedure: str | None = None) -> argparse.ArgumentParser:
@@ -84,6 +115,7 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     analyze = sub.add_parser("analyze", help="figures of merit of a run file")
     analyze.add_argument("file", type=Path)
     analyze.add_argument("--json", action="store_true", help="print as JSON")
+    _add_region_options(analyze)
 
     export = sub.add_parser("export", help="write a stream's scalar columns as CSV")
     export.add_argument("file", type=Path)
@@ -95,6 +127,7 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     plot = sub.add_parser("plot", help="standard figure set of a run file")
     plot.add_argument("file", type=Path)
     plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
+    _add_region_options(plot)
 
     recover = sub.add_parser("recover", help="complete copy of a run file left by a crash (kill -9, power cut)")
     recover.add_argument("file", type=Path)

@@ -28,11 +28,13 @@ def analyze_command(args: argparse.Namespace) -> int:
     from station.data.reader import read_run
     from station.session import analyze_run
 
+    regions = _regions_for(args)
     with malformed_is_bad_input(args.file):
         run = read_run(args.file)
         if run.points == 0:
             raise ConfigError(f"{args.file}: no points")
-        result = analyze_run(run)
+        _check_regions_apply(run, regions, args.file)
+        result = analyze_run(run, regions)
     status = run.status
     if status == "running":
         status = ("running (being written by a run now)" if being_written(args.file)
@@ -46,6 +48,26 @@ def analyze_command(args: argparse.Namespace) -> int:
     print(f"{args.file}: {run.procedure}, {run.points} points, {status}" + (f" ({run.reason})" if run.reason else ""))
     print_analysis(result)
     return EXIT_OK
+
+
+def _regions_for(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    from . import regions_of
+
+    return regions_of(args)
+
+
+def _check_regions_apply(run, regions: dict[str, tuple[float, float]], path: Path) -> None:
+    """Regions are for dark J-V runs, and a lateral film's only region is its fit."""
+    if not regions:
+        return
+    if run.procedure != "dark_jv":
+        raise ConfigError(f"{path}: --ohmic-V, --trap-filling-V, --mott-gurney-V and --fit-V apply to dark_jv runs, "
+                          f"not {run.procedure}")
+    lateral = str(run.parameters.get("structure", ("vertical", ""))[0]) == "lateral"
+    wrong = [name for name in regions if (name == "fit") != lateral]
+    if wrong:
+        kind = "a lateral film takes --fit-V only" if lateral else "--fit-V is for a lateral film"
+        raise ConfigError(f"{path}: {kind}")
 
 
 def recover_command(args: argparse.Namespace) -> int:
@@ -80,10 +102,12 @@ def plot_command(args: argparse.Namespace) -> int:
     from .plotting import plot_run
 
     check_figure_output(args.out, "-o", inputs=(args.file,))
+    regions = _regions_for(args)
     with malformed_is_bad_input(args.file):
         run = read_run(args.file)
         if run.points == 0:
             raise ConfigError(f"{args.file}: no points to plot")
-        plot_run(run, args.out)
+        _check_regions_apply(run, regions, args.file)
+        plot_run(run, args.out, regions)
     print(f"wrote {args.out}")
     return EXIT_OK

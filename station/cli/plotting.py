@@ -15,7 +15,7 @@ SWEEP_COLUMNS = {"voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2"
                  "peak_wavelength_nm", "centroid_nm"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,8 +34,12 @@ def light_quantity_of(run: RunFile) -> str:
     return judged_light_quantity(choice, run.read_columns([c for c in JUDGE_COLUMNS if c in present]))
 
 
-def plot_run(run: RunFile, out: str | Path) -> Path:
-    """The figure set that suits the run."""
+def plot_run(run: RunFile, out: str | Path, regions: dict[str, tuple[float, float]] | None = None) -> Path:
+    """The figure set that suits the run (``regions``: a dark J-V's regions, given instead of detected)."""
+    if run.procedure == "dark_jv":
+        from .dark_jv_plot import plot_dark_jv
+
+        return plot_dark_jv(run, out, regions)
     if SWEEP_COLUMNS <= set(run.column_names()):
         return plot_sweep(run, out)
     return plot_main_curve(run, out)
@@ -43,7 +47,7 @@ def plot_run(run: RunFile, out: str | Path) -> Path:
 
 def plot_main_curve(run: RunFile, out: str | Path) -> Path:
     """Signal against axis of the main stream, as the file's NXdata group names them."""
-    plt = _pyplot()
+    plt = pyplot()
     m = run.metadata
     axis, signal = m["axis"], m["signal"]
     columns = run.read_columns([axis, signal])
@@ -61,7 +65,7 @@ def plot_main_curve(run: RunFile, out: str | Path) -> Path:
 
 def plot_sweep(run: RunFile, out: str | Path, radiometric: bool | None = None) -> Path:
     """J-V with L-V (log), EQE-J, and normalised EL spectra at several biases."""
-    plt = _pyplot()
+    plt = pyplot()
     c = run.columns
     if radiometric is None:
         radiometric = light_quantity_of(run) == "radiometric"

@@ -53,11 +53,19 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
 
 
 def presets_command(args: argparse.Namespace) -> int:
-    from sim_instruments.presets import PRESETS, PUBLISHED
+    from sim_instruments.presets import DARK_PRESETS, PRESETS, PUBLISHED
 
     for name, parameters in PRESETS.items():
         figures = ", ".join(f"{k} {v:g}" for k, v in PUBLISHED[name].items())
         print(f"{name}\n    {parameters.description}\n    fitted to: {figures}")
+    for name, dark in DARK_PRESETS.items():
+        if dark.kind == "lateral-film":
+            truth = (f"sigma {dark.conductivity_S_cm:g} S/cm, T {dark.film_thickness_nm:g} nm, "
+                     f"L {dark.channel_length_um:g} um, W {dark.channel_width_mm:g} mm")
+        else:
+            truth = (f"d {dark.thickness_nm:g} nm, eps_r {dark.relative_permittivity:g}, mu {dark.mobility_cm2_Vs:g} "
+                     f"cm^2/(V s), N_t {dark.trap_density_cm3:g} cm^-3 (V_TFL {dark.trap_filled_limit_V:.3g} V)")
+        print(f"{name}\n    {dark.description} (dark)\n    truth: {truth}")
     return EXIT_OK
 
 

@@ -152,7 +152,7 @@ class ProcedureRunner:
 
     def _start(self, streams: tuple[Stream, ...], main: MainCurve, provenance: dict[str, str]) -> RunStart:
         st = self.station
-        light = st.light.describe()
+        light = st.light.describe() if st.light is not None else None
         return RunStart(
             run_id=uuid.uuid4().hex, procedure=self.procedure.NAME, title=self.title,
             parameters=self.procedure.parameters_with_units(), streams=streams, main=main, light=light,
@@ -221,7 +221,7 @@ class ProcedureRunner:
         assert resume is not None
         if tuple(s.column_names for s in streams) != tuple(s.column_names for s in resume.start.streams):
             raise ConfigError("the stored run's streams differ from this version's procedure: it cannot be resumed")
-        light = _merged_light(resume.start.light, self.station.light.describe())
+        light = _merged_light(resume.start.light, self.station.light.describe()) if self.station.light else None
         old_darks = resume.start.light.darks if resume.start.light is not None else None
         self._dark_offset = len(old_darks.integration_time_s) if old_darks is not None else 0
         self.start_record = replace(resume.start, light=light, instruments={**resume.start.instruments,

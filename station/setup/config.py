@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 SIMULATED = "sim"
 AUTO = "auto"
-GEOMETRIES = ("sphere", "radiometer", "photodiode")
+GEOMETRIES = ("sphere", "radiometer", "photodiode", "none")
+#: no light instrument: a station for dark electrical runs (single-carrier devices, films)
+NO_LIGHT = "none"
 #: what may run beside the light meter as a second, simultaneous channel
 SECOND_CHANNELS = ("", "photodiode")
 PHOTODIODE_METERS = ("keithley6485", "keithley2000")
@@ -140,6 +142,10 @@ class StationConfig:
                       batch=batch if batch is not None else self.substrate.batch)
         return replace(self, pixel=pixel, pixel_area_cm2=pixel.area_cm2, substrate=sub)
 
+    def without_light(self) -> StationConfig:
+        """This configuration for a dark run: no light instrument is opened."""
+        return replace(self, geometry=NO_LIGHT, second_channel="")
+
     def with_default_pixel(self) -> StationConfig:
         """A command that measures one device, on a station with a substrate switch and no
         pixel chosen: the substrate's first pixel."""
@@ -157,8 +163,8 @@ class StationConfig:
 
     @property
     def light_address(self) -> str:
-        """The light meter's address (second of :attr:`instrument_addresses`)."""
-        return self.instrument_addresses[1][1]
+        """The light meter's address (second of :attr:`instrument_addresses`; "" without one)."""
+        return "" if self.geometry == NO_LIGHT else self.instrument_addresses[1][1]
 
     @property
     def instrument_addresses(self) -> list[tuple[str, str]]:
@@ -333,6 +339,8 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
         raise r.fail("light.second_channel", f'must be "" or "photodiode", got {_short(second)}')
     if second == "photodiode" and geometry == "photodiode":
         raise r.fail("light.second_channel", "the photodiode is already the light meter (geometry)")
+    if second == "photodiode" and geometry == NO_LIGHT:
+        raise r.fail("light.second_channel", 'a second light channel needs a light meter (geometry is "none")')
 
     s = "spectrometer"
     window = r.get(s, "wavelength_range_nm", list)
@@ -397,7 +405,7 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
             from sim_instruments.presets import emission_band_nm
 
             preset = config.simulation_settings().preset
-            config = replace(config, emission_nm=emission_band_nm(preset))
+            config = replace(config, emission_nm=emission_band_nm(preset))  # None: a dark device
             _check_emission_in_range(config, f"the simulated preset {preset}")
             return config
     _check_emission_in_range(config, "[device] emission_nm")
@@ -407,9 +415,10 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
 def _used_addresses(geometry: str, second: str, smu: SMUConfig, spectrometer: SpectrometerConfig,
                     radiometer: RadiometerConfig, photodiode: PhotodiodeConfig,
                     switch: SwitchConfig) -> list[tuple[str, str]]:
-    light = {"sphere": ("spectrometer", spectrometer.address), "radiometer": ("radiometer", radiometer.address),
-             "photodiode": ("photodiode", photodiode.address)}[geometry]
-    used = [("smu", smu.address), light]
+    used = [("smu", smu.address)]
+    if geometry != NO_LIGHT:
+        used.append({"sphere": ("spectrometer", spectrometer.address), "radiometer": ("radiometer", radiometer.address),
+                     "photodiode": ("photodiode", photodiode.address)}[geometry])
     if second == "photodiode":
         used.append(("photodiode", photodiode.address))
     if switch.kind != NO_SWITCH:
@@ -517,7 +526,7 @@ def _declared_emission(r: _Reader) -> tuple[float, float] | None:
 def _check_emission_in_range(config: StationConfig, where: str) -> None:
     """A device whose emission (from ``where``) lies beyond the spectrometer's window or the
     radiometer's range is refused before anything is switched on."""
-    if config.emission_nm is None or config.geometry == "photodiode":
+    if config.emission_nm is None or config.geometry in ("photodiode", NO_LIGHT):
         return
     if config.geometry == "radiometer":
         model = config.radiometer.model

@@ -22,7 +22,7 @@ from station.core.errors import InstrumentError, InstrumentFault, RunAborted, St
 from station.core.signals import INTERRUPTS
 from station.core.watchdog import Watchdog
 
-from .config import NO_SWITCH, SIMULATED, Pixel, StationConfig
+from .config import NO_LIGHT, NO_SWITCH, SIMULATED, Pixel, StationConfig
 from .light_meters import open_light_meter, open_photodiode_channel, visa_resource
 from .pixel_switch import open_switch
 
@@ -39,7 +39,7 @@ class Station:
     config: StationConfig
     clock: Clock
     smu: StationKeithley2400
-    light: LightMeter
+    light: LightMeter | None  # None: a dark station ([light] geometry = "none")
     bench: Any | None = None  # the simulated bench, when the configuration uses it
     #: the photodiode read beside the light meter at every point ([light] second_channel)
     photodiode: PhotodiodeChannel | None = None
@@ -60,6 +60,8 @@ class Station:
 
     def prepare_light(self) -> None:
         """Whatever the light instrument needs before readings (darks); the output must be off."""
+        if self.light is None:
+            return
         if self.smu.output_on:
             raise InstrumentError("the light instrument is prepared (darks) with the source output off")
         self.light.prepare()
@@ -69,8 +71,11 @@ class Station:
     def measure_light(self) -> SpectralResult:
         """One light reading, given up (:class:`InstrumentError`) after the instrument's
         ``measure_timeout_s``: a hung instrument must not keep the source on."""
-        timeout = self.light_timeout_s if self.light_timeout_s is not None else self.light.measure_timeout_s
-        return self._light_calls.call(self.light.measure, timeout, stop=self.stop_requested.is_set)
+        light = self.light
+        if light is None:
+            raise InstrumentError('this station has no light instrument ([light] geometry = "none")')
+        timeout = self.light_timeout_s if self.light_timeout_s is not None else light.measure_timeout_s
+        return self._light_calls.call(light.measure, timeout, stop=self.stop_requested.is_set)
 
     def wait(self, seconds: float) -> None:
         """Wait on the station clock; :class:`RunAborted` at once when a stop is requested."""
@@ -111,7 +116,7 @@ class Station:
         check_selected(self.switch, pixel.channel, pixel.name)
 
     def identities(self) -> dict[str, str]:
-        ids = {"smu": self.smu.id.strip(), "light": self.light.identity}
+        ids = {"smu": self.smu.id.strip(), "light": self.light.identity if self.light is not None else "none"}
         if self.photodiode is not None:
             ids["second_channel"] = self.photodiode.identity
         if self.switch is not None:
@@ -154,6 +159,10 @@ class Station:
             log.warning("closing the pixel switch failed: %s", one_line(exc))
 
     def _release_light(self) -> None:
+        if self.light is None:
+            if self.bench is not None:
+                self.bench.close()
+            return
         try:
             if self._light_calls.idle(min(self.light_timeout_s or self.light.measure_timeout_s, 30.0)):
                 self._light_calls.close()
@@ -204,8 +213,9 @@ def open_station(config: StationConfig, bench: Any | None = None,
         if bench is not None:
             opened.callback(bench.close)
         # the light instrument first: its problems (window, integration range) stop us before the SMU
-        light = open_light_meter(config, bench)
-        opened.callback(light.close)
+        light = open_light_meter(config, bench) if config.geometry != NO_LIGHT else None
+        if light is not None:
+            opened.callback(light.close)
         photodiode = open_photodiode_channel(config, bench) if config.second_channel == "photodiode" else None
         if photodiode is not None:
             opened.callback(photodiode.meter.close)
@@ -240,6 +250,8 @@ def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> Station
         smu.output_off_timeout_s = config.output_off_timeout_s
         smu.write(":OUTP 0")  # whatever an earlier session left behind
         identity = smu.id
+        if "MODEL 24" in identity.upper():
+            smu.single_reading_setup()  # ... a source list or sweep included
     except StationError:
         raise
     except Exception as exc:  # pyvisa raises several types for unreachable resources
