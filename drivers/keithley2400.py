@@ -64,7 +64,7 @@ MAX_SWEEP_POINTS = 2500
 MAX_TRACE_POINTS = 2500
 #: most values one :SOURce:LIST command (or one :APPend) may carry
 MAX_LIST_COMMAND_VALUES = 100
-#: operation condition register bits (:STATus:OPERation:CONDition?): sweeping, idle
+#: operation condition and event register bits (:STATus:OPERation...): sweeping, idle
 OPERATION_SWEEPING_BIT = 1 << 3
 OPERATION_IDLE_BIT = 1 << 10
 #: status byte (serial poll, *STB?): the operation summary bit

@@ -39,6 +39,7 @@ from .keithley2400 import (
     ELEMENTS,
     MAX_LIST_COMMAND_VALUES,
     MAX_SWEEP_POINTS,
+    OPERATION_IDLE_BIT,
     OVERFLOW,
     STATUS_BYTE_OPERATION_BIT,
     STATUS_COMPLIANCE_BIT,
@@ -101,6 +102,7 @@ def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, com
         check_levels(levels, limits.max_current_A, "A", "max_current_A")
     sense = "CURR" if voltage else "VOLT"
     n = len(levels)
+    smu.write("*CLS")  # an empty error queue: what the set-up below leaves there is its own
     smu.write(":SOUR:FUNC " + source)
     smu.write(f":SOUR:{source}:MODE FIX")
     smu.write(f":SOUR:{source} {bias:g}")  # the bias level: where the source waits before and after the pass
@@ -124,9 +126,13 @@ def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, com
     smu.write(":TRAC:FEED SENS")
     smu.write(f":TRAC:POIN {n}")
     smu.write(":TRAC:FEED:CONT NEXT")
-    smu.write(":STAT:OPER:ENAB 1024")  # the return to idle sets the operation summary bit
-    smu.write("*CLS")
     smu.write(f":SOUR:{source}:MODE LIST")
+    error = smu.ask(":SYST:ERR?").strip()
+    if not error.startswith(("0", "+0")):  # a refused setting: the pass would run the wrong list or delay
+        smu.single_reading_setup()
+        raise InstrumentFault(f"the source meter refused the sweep's set-up ({error}); the output was not switched on")
+    smu.write(f":STAT:OPER:ENAB {OPERATION_IDLE_BIT}")  # the return to idle sets the operation summary bit
+    smu.ask(":STAT:OPER?")  # reading the event register clears it
     smu.write(":OUTP 1")
     estimate_s = n * (dwell_s + nplc / 50.0 + 0.003)
     try:

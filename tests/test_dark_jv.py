@@ -396,3 +396,13 @@ pixel_spread = 0.2
     assert main(["batch", *(str(tmp_path / f"{p}.h5") for p in "ABC")]) == 0
     out = capsys.readouterr().out
     assert "mobility_cm2_Vs" in out and "trap_density_cm3" in out and "_from_V" not in out
+
+
+def test_a_setting_the_instrument_refuses_stops_the_sweep_before_the_output_goes_on():
+    from station.core.errors import InstrumentFault
+
+    bench = SimulatedBench("hole-only-nc")
+    smu = station_smu(bench)
+    with pytest.raises(InstrumentFault, match="refused the sweep.s set-up"):  # a source delay beyond 999.9999 s
+        run_buffered_sweep(smu, [0.1, 0.2], compliance=0.01, nplc=0.01, dwell_s=1000.0, wait=bench.clock.sleep)
+    assert not bench.keithley.output_on and bench.keithley.source.functions["VOLT"].mode == "FIX"
