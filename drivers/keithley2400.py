@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -64,8 +64,7 @@ MAX_SWEEP_POINTS = 2500
 MAX_TRACE_POINTS = 2500
 #: most values one :SOURce:LIST command (or one :APPend) may carry
 MAX_LIST_COMMAND_VALUES = 100
-#: operation condition and event register bits (:STATus:OPERation...): sweeping, idle
-OPERATION_SWEEPING_BIT = 1 << 3
+#: operation condition and event register bit (:STATus:OPERation...): idle
 OPERATION_IDLE_BIT = 1 << 10
 #: status byte (serial poll, *STB?): the operation summary bit
 STATUS_BYTE_OPERATION_BIT = 1 << 7
@@ -306,30 +305,36 @@ class StationKeithley2400(SCPIMixin, Instrument):
             return lambda: setattr(self, "_output_on", False)
         return None
 
+    def check_sweep_levels(self, values: Sequence[float], function: str, context: str = "") -> None:
+        """Refuse any level a sweep of ``function`` ("VOLT" or "CURR") would source beyond the
+        station's limits (or not finite); ``context`` says where the level comes from."""
+        voltage = function == "VOLT"
+        limit = self.limits.max_voltage_V if voltage else self.limits.max_current_A
+        unit, key = ("V", "max_voltage_V") if voltage else ("A", "max_current_A")
+        for value in values:
+            if not (math.isfinite(value) and abs(value) <= limit * (1 + 1e-12)):
+                raise SafetyLimitError(f"sweep level {value:g} {unit}{context} is beyond the station limit of "
+                                       f"{limit:g} {unit} ([safety] {key})")
+
     def _check_sweep_level(self, header: str, argument: str, command: str):
         """A sweep or list level: every level the instrument's own sweep can source must be
         within the limits. Start and stop are coupled with centre and span (2400 manual), so
         a centre or span is checked by the start and stop it makes."""
-        is_voltage = _SWEEP_LEVELS[header]
-        limit = self.limits.max_voltage_V if is_voltage else self.limits.max_current_A
-        unit, key = ("V", "max_voltage_V") if is_voltage else ("A", "max_current_A")
+        function = "VOLT" if _SWEEP_LEVELS[header] else "CURR"
         values = [_number(text, command) for text in argument.split(",")]
-        function = "VOLT" if is_voltage else "CURR"
         start, stop = self._sweep_range[function]
         node = header.rsplit(":", 1)[-1]
+        made = ""
         if node in ("CENT", "SPAN"):
             centre, span = ((values[0], stop - start) if node == "CENT" else ((start + stop) / 2, values[0]))
             start, stop = centre - span / 2, centre + span / 2
             values = [start, stop]
+            made = ", the sweep's start or stop it makes"
         elif node == "STAR":
             start = values[0]
         elif node == "STOP":
             stop = values[0]
-        for value in values:
-            if abs(value) > limit * (1 + 1e-12):
-                made = "" if node not in ("CENT", "SPAN") else " (the sweep's start or stop it makes)"
-                raise SafetyLimitError(f"{header} {argument.strip()} makes a sweep level of {value:g} {unit}{made}, "
-                                       f"beyond the station limit of {limit:g} {unit} ([safety] {key})")
+        self.check_sweep_levels(values, function, f" ({header} {argument.strip()}{made})")
         return lambda: self._sweep_range.__setitem__(function, (start, stop))
 
     def _check_output_may_switch_on(self) -> None:

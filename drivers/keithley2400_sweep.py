@@ -74,14 +74,11 @@ class BufferedSweep:
         return len(self.status) < self.levels_programmed or bool(self.in_compliance.any())
 
 
-def check_levels(levels: Sequence[float], limit: float, unit: str, key: str) -> None:
+def check_levels(smu: StationKeithley2400, levels: Sequence[float], source: str) -> None:
     """Refuse a list the 2400 cannot hold or the station may not source (before anything is sent)."""
     if not 1 <= len(levels) <= MAX_SWEEP_POINTS:
         raise SafetyLimitError(f"a sweep of the 2400 holds 1-{MAX_SWEEP_POINTS} levels, got {len(levels)}")
-    worst = max(abs(v) for v in levels)
-    if not all(math.isfinite(v) for v in levels) or worst > limit:
-        raise SafetyLimitError(f"sweep level {worst:g} {unit} is beyond the station limit of {limit:g} {unit} "
-                               f"([safety] {key})")
+    smu.check_sweep_levels(levels, source)
 
 
 def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, compliance: float, nplc: float,
@@ -94,21 +91,12 @@ def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, com
     is left on; ``wait(seconds)`` waits on the station clock and raises to abort. When the pass
     is ended early (an abort, Ctrl-C, a failure), the readings it took are read from the buffer
     if the instrument still answers and given to ``on_partial`` before the exception goes on."""
-    voltage = source == "VOLT"
-    limits = smu.limits
-    if voltage:
-        check_levels(levels, limits.max_voltage_V, "V", "max_voltage_V")
-    else:
-        check_levels(levels, limits.max_current_A, "A", "max_current_A")
-    sense = "CURR" if voltage else "VOLT"
+    check_levels(smu, levels, source)
     n = len(levels)
     smu.write("*CLS")  # an empty error queue: what the set-up below leaves there is its own
-    smu.write(":SOUR:FUNC " + source)
-    smu.write(f":SOUR:{source}:MODE FIX")
+    configure = smu.configure_voltage_source if source == "VOLT" else smu.configure_current_source
+    configure(compliance, nplc)
     smu.write(f":SOUR:{source} {bias:g}")  # the bias level: where the source waits before and after the pass
-    smu.write(f":SENS:{sense}:PROT {compliance:g}")
-    smu.write(f":SENS:{sense}:RANG:AUTO 1")
-    smu.write(f":SENS:{sense}:NPLC {nplc:g}")
     smu.write(":SYST:AZER:STAT ONCE" if auto_zero_once else ":SYST:AZER:STAT 1")
     smu.write(":SOUR:DEL:AUTO 0")
     smu.write(f":SOUR:DEL {dwell_s:g}")

@@ -24,6 +24,7 @@ from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParame
 
 from drivers.keithley2400 import MAX_CURRENT_A, MAX_SWEEP_POINTS, MAX_VOLTAGE_V, NPLC_RANGE
 from drivers.keithley2400_sweep import BufferedSweep, run_buffered_sweep
+from station.analysis.figure_units import units_from_name
 from station.analysis.single_carrier import lateral_figures, single_carrier_figures
 from station.analysis.stored_run import StoredRun
 from station.core.errors import ConfigError, InstrumentFault
@@ -98,7 +99,6 @@ class DarkJV(StationProcedure):
         super().__init__(**kwargs)
         self.measured = 0
         self._t0 = math.nan
-        self._last_in_compliance = False
 
     # --- before any instrument --------------------------------------------------------
     def validate(self, config: StationConfig) -> None:
@@ -159,9 +159,10 @@ class DarkJV(StationProcedure):
                                        on_partial=lambda partial: self._record_sweep(plan, partial))
             self._record_sweep(plan, sweep)
             count = len(sweep.set_level)
+            last_in_compliance = bool(count and sweep.in_compliance[-1])
         else:
             smu = self.station.smu
-            count = 0
+            count, last_in_compliance = 0, False
             for level, _ in plan:
                 if self.should_stop():
                     return count
@@ -173,9 +174,10 @@ class DarkJV(StationProcedure):
                              reading.in_compliance)
                 count += 1
                 self.report_progress(min(1.0, self.measured / self.planned_points()))
-                if reading.in_compliance:
+                last_in_compliance = reading.in_compliance
+                if last_in_compliance:
                     break
-        if count and count <= len(plan) and self._last_in_compliance:
+        if last_in_compliance:
             level, direction = plan[count - 1]
             if direction > 0:
                 self.stop_reason = f"compliance reached at {level:.4g} V"
@@ -198,7 +200,6 @@ class DarkJV(StationProcedure):
                                "current_A": current, "current_density_mA_cm2": current / area * 1e3,
                                "in_compliance": int(compliance)})
         self.measured += 1
-        self._last_in_compliance = compliance
         if not (math.isfinite(voltage) and math.isfinite(current)):  # kept as evidence, then the run fails
             raise InstrumentFault(f"source meter returned an overflow or invalid reading (V = {voltage}, "
                                   f"I = {current}) at {level:.4g} V")
@@ -234,13 +235,6 @@ class DarkJV(StationProcedure):
                                              float(p["relative_permittivity"][0]), regions)
         values = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         notes = {k: v for k, v in figures.items() if isinstance(v, str)}
-        return {"figures": values, "units": {k: _units(k) for k in values}, **notes,
+        return {"figures": values, "units": {k: units_from_name(k, default="1") for k in values}, **notes,
                 "structure": structure}
 
-
-def _units(name: str) -> str:
-    for suffix, units in (("_mA_cm2_V", "mA/(cm^2 V)"), ("_cm3", "cm^-3"), ("_cm2_Vs", "cm^2/(V s)"),
-                          ("_S_cm", "S/cm"), ("_S", "S"), ("_A", "A"), ("_V", "V")):
-        if name.endswith(suffix):
-            return units
-    return "1"

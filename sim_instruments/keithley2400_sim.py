@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from pyvisa_sim.component import NoResponse
 
-from drivers.keithley2400 import OPERATION_IDLE_BIT, OPERATION_SWEEPING_BIT, canonical_2400
+from drivers.keithley2400 import OPERATION_IDLE_BIT, canonical_2400
 from station.core.clock import VirtualClock
 
 from .keithley2400_source import SourceSweep
@@ -203,11 +203,8 @@ class SimulatedKeithley2400:
             if self.running is not None:
                 self._end_pass()
             return NoResponse
-        if header == "*OPC?":
-            self._complete_pass()
-            return b"1"
-        if header == ":STAT:OPER:COND?":
-            return str(self._operation_condition()).encode()
+        if header == ":STAT:OPER:COND?":  # asked once the pass is done (match waits for it): idle, or armed
+            return str(0 if trigger.waiting else OPERATION_IDLE_BIT).encode()
         if header == ":TRAC:CLE":
             trigger.clear_buffer()
             return NoResponse
@@ -417,11 +414,6 @@ class SimulatedKeithley2400:
         if level != self._sweep_level:
             self._sweep_level = level
             self._update_drive()
-
-    def _operation_condition(self) -> int:
-        if self.running is not None:
-            return OPERATION_SWEEPING_BIT
-        return 0 if self.trigger.waiting else OPERATION_IDLE_BIT
 
     def _elements(self) -> list[str]:
         requested = set(str(self.value("format_elements")).split(","))

@@ -22,6 +22,7 @@ import numpy as np
 
 from procedures import procedure_class
 from procedures.base import StationProcedure
+from station.analysis import figure_units
 from station.analysis.stored_run import StoredRun, last_row
 from station.analysis.summary import run_summary
 from station.core.errors import StorageError
@@ -98,16 +99,11 @@ def analyze_run(run: StoredRun, regions: dict[str, tuple[float, float]] | None =
     return analysis
 
 
-#: units a figure's name ends with
-_NAME_UNITS = (("_mA_cm2", "mA/cm^2"), ("_cd_m2", "cd/m^2"), ("_W_sr_m2", "W/(sr m^2)"), ("_per_h", "1/h"),
-               ("_h", "h"), ("_V", "V"), ("_nm", "nm"), ("_s", "s"), ("delta_uv", "1"), ("relative_light", "1"))
-
-
 def units_from_name(name: str, analysis: dict[str, Any]) -> str:
     """A figure's units from its name (``L0`` and ``peak_light`` in the run's light units)."""
     if name in ("L0", "peak_light") or name.startswith("light_"):
         return str(analysis.get("L0_units", ""))
-    return next((u for suffix, u in _NAME_UNITS if name.endswith(suffix)), "")
+    return figure_units.units_from_name(name)
 
 
 #: sample fields a batch can be grouped by

@@ -67,3 +67,10 @@ def model_truth(preset: str, v_max: float = 8.0) -> dict[str, float]:
     return {"peak_eqe": float(max(peak_eqe, eqe_values.max())), "turn_on_V": crossing(lum, 1.0),
             "turn_on_radiance_V": crossing(rad, 0.01), "max_luminance_cd_m2": float(lum.max()),
             "max_radiance_W_sr_m2": float(rad.max())}
+
+
+def write_config(tmp_path: Path, text: str, name: str = "station.toml") -> Path:
+    """A station configuration file with ``text``."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -25,15 +25,16 @@ from station.run.runner import ProcedureRunner
 from station.setup.station import open_station
 
 from .conftest import station_smu
-from .sweep_helpers import config_for, run_sweep
+from .sweep_helpers import config_for, run_sweep, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_config(tmp_path: Path, text: str, name: str = "station.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+def three_pixels(simulation: str) -> str:
+    """A substrate of pixels A, B, C on the simulated relay board, with this [simulation] table."""
+    return ('[substrate]\npixels = [{name = "A", area_cm2 = 0.04, channel = "0"}, '
+            '{name = "B", area_cm2 = 0.04, channel = "1"}, {name = "C", area_cm2 = 0.04, channel = "2"}]\n'
+            f'[switch]\nkind = "relay_board"\n[simulation]\n{simulation}\n')
 
 
 def dark_config(preset: str, **simulation):
@@ -306,16 +307,7 @@ def test_a_station_without_a_light_instrument_runs_dark_and_refuses_light(tmp_pa
 
 # --- the J-V-L sweep's dark pre-check ------------------------------------------------------
 def test_the_jvl_pre_check_stops_a_leaky_and_a_shorted_pixel_before_light_and_passes_a_good_one(tmp_path, capsys):
-    config = write_config(tmp_path, """
-[substrate]
-pixels = [{name = "A", area_cm2 = 0.04, channel = "0"}, {name = "B", area_cm2 = 0.04, channel = "1"},
-          {name = "C", area_cm2 = 0.04, channel = "2"}]
-[switch]
-kind = "relay_board"
-[simulation]
-shorted_pixels = ["A"]
-leaky_pixels = ["B"]
-""")
+    config = write_config(tmp_path, three_pixels('shorted_pixels = ["A"]\nleaky_pixels = ["B"]'))
     assert main(["run", "jvl", "--config", str(config), "--pixels", "all", "--yes", "--out",
                  str(tmp_path / "{pixel}.h5"), "--dark-precheck", "--stop-voltage", "4", "--step-voltage",
                  "0.25"]) == 1
@@ -365,16 +357,7 @@ def test_while_its_sweep_runs_the_2400_answers_the_serial_poll_and_abort_and_lea
 
 def test_a_substrate_of_single_carrier_pixels_gives_each_pixels_own_trap_density_and_mobility(tmp_path, recorded,
                                                                                              capsys):
-    config = write_config(tmp_path, """
-[substrate]
-pixels = [{name = "A", area_cm2 = 0.04, channel = "0"}, {name = "B", area_cm2 = 0.04, channel = "1"},
-          {name = "C", area_cm2 = 0.04, channel = "2"}]
-[switch]
-kind = "relay_board"
-[simulation]
-preset = "electron-only-nc"
-pixel_spread = 0.2
-""")
+    config = write_config(tmp_path, three_pixels('preset = "electron-only-nc"\npixel_spread = 0.2'))
     assert main(["run", "dark_jv", "--config", str(config), "--pixels", "all", "--yes", "--out",
                  str(tmp_path / "{pixel}.h5"), "--stop-voltage", "4"]) == 0
     truths = {}

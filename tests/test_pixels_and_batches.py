@@ -30,6 +30,8 @@ from station.session import batch_devices
 from station.setup.config import config_from_text
 from station.setup.station import open_station
 
+from .sweep_helpers import write_config
+
 ROOT = Path(__file__).resolve().parent.parent
 PIXELS = "ABCDEFGH"
 CHANNELS = {"relay_board": [str(i) for i in range(8)], "keithley7001": [f"1!{i}" for i in range(1, 9)]}
@@ -41,12 +43,6 @@ def substrate_toml(kind: str = "relay_board", simulation: str = "", name: str = 
                         for p, c in zip(PIXELS, CHANNELS[kind], strict=True))
     return (f'[substrate]\nname = "{name}"\nbatch = "{batch}"\nstructure = "ITO/PEDOT:PSS/poly-TPD/NCs/TPBi/LiF/Al"\n'
             f'pixels = [\n{pixels},\n]\n[switch]\nkind = "{kind}"\naddress = "sim"\n[simulation]\n{simulation}\n')
-
-
-def write_config(tmp_path: Path, text: str, name: str = "station.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def pixel_model(pixel: str, substrate: str = "S1", seed: int = 0, preset_name: str = "deep-red-cspbi3-fret",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from station.core.errors import ConfigError, DataFileError, one_line
 
-from . import EXIT_OK
+from . import EXIT_OK, regions_of
 from .output import check_figure_output, check_output, print_analysis
 
 
@@ -28,7 +28,7 @@ def analyze_command(args: argparse.Namespace) -> int:
     from station.data.reader import read_run
     from station.session import analyze_run
 
-    regions = _regions_for(args)
+    regions = regions_of(args)
     with malformed_is_bad_input(args.file):
         run = read_run(args.file)
         if run.points == 0:
@@ -48,12 +48,6 @@ def analyze_command(args: argparse.Namespace) -> int:
     print(f"{args.file}: {run.procedure}, {run.points} points, {status}" + (f" ({run.reason})" if run.reason else ""))
     print_analysis(result)
     return EXIT_OK
-
-
-def _regions_for(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
-    from . import regions_of
-
-    return regions_of(args)
 
 
 def _check_regions_apply(run, regions: dict[str, tuple[float, float]], path: Path) -> None:
@@ -102,7 +96,7 @@ def plot_command(args: argparse.Namespace) -> int:
     from .plotting import plot_run
 
     check_figure_output(args.out, "-o", inputs=(args.file,))
-    regions = _regions_for(args)
+    regions = regions_of(args)
     with malformed_is_bad_input(args.file):
         run = read_run(args.file)
         if run.points == 0:
