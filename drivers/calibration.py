@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from station.core.errors import CalibrationError
+from station.core.user_files import read_user_file
 
 MAGIC = "# ledstation sphere responsivity calibration"
 COLUMNS = ("wavelength_nm", "responsivity_W_nm_per_count_s")
@@ -44,10 +45,7 @@ class ResponsivityCalibration:
     @classmethod
     def load(cls, path: str | Path) -> ResponsivityCalibration:
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CalibrationError(f"calibration file {path}: cannot read ({exc.strerror})") from None
+        data = read_user_file(path, "calibration file", CalibrationError)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -120,10 +118,10 @@ def load_certificate(path: str | Path, columns: tuple[str, str],
                      what: str) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
     """(wavelengths, values, sha256) of a certificate table: a CSV with ``columns`` as header."""
     path = Path(path)
+    data = read_user_file(path, what, CalibrationError)
     try:
-        data = path.read_bytes()
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise CalibrationError(f"{what} {path}: cannot read ({exc})") from None
     _, wl, values = _parse_table(text, path, columns, None, what)
     return wl, values, hashlib.sha256(data).hexdigest()

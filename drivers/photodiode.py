@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from station.core import photometry
 from station.core.emission_band import TOTAL_SNR, EmissionBand
 from station.core.errors import CalibrationError, InstrumentError
+from station.core.user_files import read_user_file
 
 from .calibration import load_certificate
 from .light_meter import LightDescription, SpectrumAxis
@@ -115,6 +116,12 @@ class PhotodiodeCalibration:
             raise CalibrationError(f"photodiode calibration {self.path}: geometry factor must be positive")
         if not np.all(np.isfinite(self.reference_spectrum)) or self.reference_spectrum.sum() <= 0:
             raise CalibrationError(f"photodiode calibration {self.path}: the reference spectrum has no emission")
+        if not (np.all(np.isfinite(self.responsivity_A_W)) and np.all(self.responsivity_A_W > 0)):
+            raise CalibrationError(f"photodiode calibration {self.path}: the responsivity must be positive everywhere")
+        if not np.all(np.isfinite(self.wavelength_nm)) or not (math.isfinite(self.geometry_factor_relative_sigma)
+                                                                and self.geometry_factor_relative_sigma >= 0):
+            raise CalibrationError(f"photodiode calibration {self.path}: wavelengths and the geometry factor's "
+                                   "uncertainty must be finite numbers")
 
     @property
     def units(self) -> str:
@@ -143,10 +150,10 @@ class PhotodiodeCalibration:
     @classmethod
     def load(cls, path: str | Path) -> PhotodiodeCalibration:
         path = Path(path)
+        data = read_user_file(path, "photodiode calibration", CalibrationError)
         try:
-            data = path.read_bytes()
             doc = json.loads(data.decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise CalibrationError(f"photodiode calibration {path}: cannot read ({exc})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise CalibrationError(f"photodiode calibration {path}: not a {FORMAT} file "

@@ -135,6 +135,18 @@ class StationProcedure(Procedure):
         free-space check before a run uses it."""
         return None
 
+    def planned_spectra(self) -> int:
+        """Spectra the run will store at most (the free-space check): a row of the main
+        stream each when that stream carries spectra, none otherwise."""
+        main = self.main_curve().stream
+        with_spectra = any(s.name == main and s.spectra for s in self.streams())
+        return (self.planned_points() or 0) if with_spectra and self.USES_LIGHT else 0
+
+    def planned_row_bytes(self) -> int:
+        """Bytes of one row of the main stream (8 a column)."""
+        main = self.main_curve().stream
+        return 8 * next((len(s.column_names) for s in self.streams() if s.name == main), 0)
+
     # --- bound by the runner ----------------------------------------------------------
     def bind(self, run: ProcedureRunner) -> None:
         """Attach the station and the record stream (the runner calls this)."""

@@ -144,6 +144,7 @@ class Cycling(LongRunProcedure):
             self.record_cycle(start, readings)
             for reading in readings:  # the row is kept as evidence, then a fault ends the run
                 self.check(reading)
+                self.watch_light(reading, f"cycle {self.cycle + 1}")
             self.cycle += 1
             self.report_progress(self.cycle / self.cycles, self.status_line())
             if self.checkpoint_every_cycles and self.cycle % self.checkpoint_every_cycles == 0 \

@@ -15,6 +15,8 @@ import math
 import numpy as np
 
 from drivers.keithley2400 import StationKeithley2400
+from drivers.spectral_result import SpectralResult
+from station.core.emission_band import runs_off_text
 from station.core.errors import DeviceFault, InstrumentFault
 
 from .operating_point import PointReading
@@ -55,3 +57,54 @@ def check_point(reading: PointReading, smu: StationKeithley2400) -> None:
     spectrum = reading.spectrum
     if spectrum.raw_units == "counts" and spectrum.raw.size and not np.any(spectrum.raw):
         raise InstrumentFault("spectrometer returned an all-zero spectrum (fibre or detector fault)")
+
+
+#: a light meter that gives nothing usable at this many lit readings in a row fails the run
+UNUSABLE_LIGHT_READINGS = 5
+#: what to do about a saturated light meter
+SATURATED_ADVICE = ("reduce the light reaching the instrument (a neutral-density filter, the fibre further from the "
+                    "port) or lower the drive")
+_SATURATED = ("saturated at its shortest integration time or on its highest range", SATURATED_ADVICE)
+_DIM = ("too little light to measure",
+        "check that the device emits at this drive and that its light reaches the instrument (fibre, port, aperture)")
+
+
+def light_problem(spectrum: SpectralResult, dim_counts: bool) -> tuple[str, str]:
+    """(why a lit reading gave no usable light, what to do), or ("", "") if it did.
+    ``dim_counts``: a reading below detection counts too (a held drive before any usable
+    reading; not a sweep or a search still below turn-on, nor a device that has faded)."""
+    if spectrum.saturated:
+        return _SATURATED
+    if spectrum.truncated:
+        return (f"the emission runs off its wavelength range at the {runs_off_text(int(spectrum.truncated))}",
+                "measure the emitter with an instrument whose range covers its whole band")
+    if spectrum.low_light:
+        return _DIM if dim_counts else ("", "")
+    if not spectrum.usable:
+        return "it returned no numbers", "check the instrument"
+    return "", ""
+
+
+class LightReadingWatch:
+    """Fails a run whose light meter gives nothing usable at :data:`UNUSABLE_LIGHT_READINGS`
+    lit readings in a row, as :class:`~station.core.errors.EmissionOutOfRange` ends a sweep
+    whose emitter the instrument cannot see: a lifetime test with no light reading measures
+    nothing, however long it runs."""
+
+    def __init__(self, limit: int = UNUSABLE_LIGHT_READINGS) -> None:
+        self.limit = limit
+        self.in_a_row = 0
+        self.seen_usable = False
+
+    def add(self, spectrum: SpectralResult, instrument: str, where: str, dim_counts: bool | None = None) -> None:
+        """One lit reading; :class:`InstrumentFault` at the ``limit``-th unusable one in a row.
+        ``dim_counts`` (default: until a usable reading has been seen)."""
+        problem, advice = light_problem(spectrum, (not self.seen_usable) if dim_counts is None else dim_counts)
+        if not problem:
+            self.in_a_row = 0
+            self.seen_usable = self.seen_usable or (spectrum.usable and not spectrum.low_light)
+            return
+        self.in_a_row += 1
+        if self.in_a_row >= self.limit:
+            raise InstrumentFault(f"the {instrument} gave no usable light reading at {self.in_a_row} lit readings in a "
+                                  f"row ({problem}; last at {where}): {advice}")

@@ -165,6 +165,11 @@ class Lifetime(LongRunProcedure):
         """Monitor rows at most (the fixed interval over the longest run)."""
         return int(min(self.max_duration * 3600 / self.monitor_interval + 1, 1e12))
 
+    def planned_spectra(self) -> int:
+        """Rows of the spectra stream at most: one every spectrum interval (every monitor point for 0)."""
+        interval = max(self.spectrum_interval, self.monitor_interval)
+        return int(min(self.max_duration * 3600 / interval + 1, 1e12))
+
     def interval_at(self, elapsed_s: float) -> float:
         """The monitor interval at ``elapsed_s``: fixed, or growing so points are log-spaced."""
         if self.monitor_points_per_decade <= 0:
@@ -238,6 +243,7 @@ class Lifetime(LongRunProcedure):
             self.spectra_points += 1
             self._next_spectrum_s = elapsed + self.spectrum_interval
         self.check(reading)
+        self.watch_light(reading, f"{_hours(elapsed)} under drive")
         units = LIGHT_UNITS[quantity]
         if math.isfinite(self.tracker.l0) and not math.isfinite(l0_before):  # (a later maximum: in the analysis)
             self.event("l0", self.tracker.l0, f"L0 = {self.tracker.l0:.4g} {units} at {_hours(elapsed)} "
@@ -308,6 +314,7 @@ class Lifetime(LongRunProcedure):
             values.update(index=index, elapsed_s=self.elapsed() - started, set_current_A=current)
             self.record("search", values)
             self.check(reading)
+            self.watch_light(reading, f"search reading {index + 1}", dim_counts=False)  # steps up from below detection
             self.judge_light(values, index)
             light = usable_light(values, self.judge.quantity)
             if math.isfinite(light):
@@ -349,6 +356,7 @@ class Lifetime(LongRunProcedure):
         quantity = judge_quantity(run, "monitor", self.light_quantity)
         self.judge.decided, self.judge.reason = quantity, "judged before the run resumed"
         self.tracker, _ = track_decay(run, "monitor", quantity, self.l0_definition, self.settling_time, self.percents)
+        self.light_watch.seen_usable = math.isfinite(self.tracker.l0)
         self.monitor_points, self.spectra_points = run.rows("monitor"), run.rows("spectra")
         self._next_monitor_s = self._elapsed_offset_s
         last_spectrum = last_row(run, ["elapsed_s"], "spectra")

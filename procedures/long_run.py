@@ -30,7 +30,7 @@ from station.run.records import Column, Stream
 from station.setup.config import StationConfig
 
 from .base import StationProcedure
-from .device_health import OPEN_CIRCUIT_FRACTION, check_point
+from .device_health import OPEN_CIRCUIT_FRACTION, LightReadingWatch, check_point
 from .operating_point import READING_COLUMNS, PointReading, measure_operating_point
 
 TIME_UNITS = "s since 1970-01-01 UTC"
@@ -111,6 +111,7 @@ class LongRunProcedure(StationProcedure):
         self._resumed: tuple[float, bool] | None = None  # (gap_s, output_left_on)
         self._elapsed_offset_s = 0.0
         self._drive_current_A: float | None = None  # first current under a constant voltage
+        self.light_watch = LightReadingWatch()  # a light meter with nothing usable, reading after reading
 
     # --- validation -------------------------------------------------------------------
     def validate(self, config: StationConfig) -> None:
@@ -211,6 +212,14 @@ class LongRunProcedure(StationProcedure):
             what = "voltage" if self.drive.mode == "current" else "current"
             raise DeviceFault(f"device failure: {what} at compliance ({reading.before.voltage_V:.3g} V, "
                               f"{reading.figures.current_A:.3g} A) under a constant {self.drive.mode}")
+
+    def watch_light(self, reading: PointReading, where: str, dim_counts: bool | None = None) -> None:
+        """A lit reading: the run fails once the light meter has given nothing usable at
+        :data:`~procedures.device_health.UNUSABLE_LIGHT_READINGS` of them in a row (by
+        default a reading below detection counts until a usable one has been seen)."""
+        light = self.station.light
+        self.light_watch.add(reading.spectrum, light.identity if light is not None else "light meter", where,
+                             dim_counts)
 
     def judge_light(self, values: dict[str, float], index: int) -> None:
         if self.judge.add(values, index):

@@ -16,12 +16,12 @@ from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
 from station.analysis.stored_run import StoredRun
 from station.analysis.sweep import sweep_analysis
 from station.core.emission_band import runs_off_text
-from station.core.errors import ConfigError, EmissionOutOfRange
+from station.core.errors import ConfigError, EmissionOutOfRange, InstrumentFault
 from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
 from .base import StationProcedure
-from .device_health import check_point
+from .device_health import SATURATED_ADVICE, check_point
 from .operating_point import READING_COLUMNS, measure_operating_point
 
 INF = math.inf
@@ -85,9 +85,11 @@ class SweepProcedure(StationProcedure):
     def validate(self, config: StationConfig) -> None:
         """Raise :class:`ConfigError` (one line) for any impossible parameter."""
         super().validate(config)
-        for name in ("settle_time", "turn_on_luminance", "turn_on_radiance"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"parameter {name} must not be negative")
+        if self.settle_time < 0:
+            raise ConfigError("parameter settle_time must not be negative")
+        for name in ("turn_on_luminance", "turn_on_radiance"):  # crossed on a log scale
+            if not 0 < getattr(self, name) < math.inf:
+                raise ConfigError(f"parameter {name} must be above 0, got {getattr(self, name):g}")
         if self.light_quantity not in LIGHT_QUANTITIES:
             raise ConfigError(f"parameter light_quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
         if not 0 < self.breakdown_drop <= 1:
@@ -107,6 +109,7 @@ class SweepProcedure(StationProcedure):
         self._start_s = self.station.clock.monotonic()
         self._judge = LightQuantityJudge(self.light_quantity)
         self._cut_off_in_a_row = 0
+        self._light_seen = False  # a usable light reading so far
         wavelength_nm = self.station.light.describe().axis.wavelength_nm
         self._light_range_nm = (float(wavelength_nm[0]), float(wavelength_nm[-1]))
 
@@ -145,6 +148,7 @@ class SweepProcedure(StationProcedure):
         if self._judge.add(values, values["index"]):
             self.notice(f"light judged {self._judge.quantity}: {self._judge.reason}", "info")
         self._check_in_range(values)
+        self._light_seen = self._light_seen or not (values["low_light"] or values["saturated"] or values["truncated"])
         return values
 
     def _check_in_range(self, values: dict[str, float]) -> None:
@@ -182,6 +186,10 @@ class SweepProcedure(StationProcedure):
         if values["radiance_W_sr_m2"] >= self.radiance_limit:
             return f"radiance limit {self.radiance_limit:g} W/(sr m^2) reached"
         if values["saturated"]:
+            if not self._light_seen:  # the sweep would end with no light figure at all
+                raise InstrumentFault(f"the {self.station.light.identity} saturated at the first lit point "
+                                      f"({values['voltage_V']:.3g} V) before any usable light reading: "
+                                      f"{SATURATED_ADVICE}")
             return "spectrometer saturated at its shortest integration time"
         if self._judge.decided is None:
             return ""  # the light quantity is judged once, at an adequately measured point

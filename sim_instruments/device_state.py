@@ -11,12 +11,16 @@ was left with.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
+import stat
 import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from station.core.errors import ConfigError
 
 MAGIC = b"LEDSIM01"
 #: magic, wall time saved, virtual epoch saved, equivalent age, time under drive, operating time,
@@ -49,8 +53,14 @@ class DeviceStateFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # never through a link, never into anything but a regular file of its own
         try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot keep the simulated device's state there ({exc.strerror})") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{self.path}: the simulated device's state is not a regular file")
             if os.fstat(fd).st_size < LAYOUT.size:
                 os.ftruncate(fd, LAYOUT.size)
             self._map = mmap.mmap(fd, LAYOUT.size)
@@ -62,6 +72,10 @@ class DeviceStateFile:
         if fields[0] != MAGIC:
             return None
         _, wall, now, age, on_time, operating, cycles, mode, level, compliance = fields
+        numbers = (wall, now, age, on_time, operating, level, compliance)
+        if not all(math.isfinite(x) for x in numbers) or min(age, on_time, operating, cycles, compliance) < 0 \
+                or mode not in DRIVE_MODES:
+            raise ConfigError(f"{self.path}: the simulated device's state is damaged; remove it to start a new device")
         return DeviceState(wall, now, age, on_time, operating, cycles, DRIVE_MODES.get(mode), level, compliance)
 
     def save(self, state: DeviceState) -> None:

@@ -37,7 +37,8 @@ KINDS: Mapping[str, str] = {
     "sigint": "the process gets SIGINT (Ctrl-C), count times 20 ms apart",
     "sigterm": "the process gets SIGTERM, count times 20 ms apart",
     "sigkill": "the process gets SIGKILL",
-    "fill_disk": "another program fills the disk holding `path` (it writes there until the disk is full)",
+    "fill_disk": "another program fills the disk of the folder `path` (it writes a new file of its own there until "
+                 "the disk is full; it never writes into an existing file)",
 }
 KEYS = ("kind", "at", "count", "path")
 SIGNAL_SPACING_S = 0.02
@@ -79,8 +80,9 @@ def parse_faults(value: Any, source: str = "default") -> tuple[Fault, ...]:
                 raise ConfigError(f"{where}: {key} must be a whole number within {low}-{10**9}")
             numbers[key] = number
         path = entry.get("path", "")
-        if kind == "fill_disk" and (not isinstance(path, str) or not path or "\x00" in path):
-            raise ConfigError(f"{where}: fill_disk needs a path to fill")
+        if kind == "fill_disk" and (not isinstance(path, str) or not path or "\x00" in path
+                                    or not os.path.isdir(path)):
+            raise ConfigError(f"{where}: fill_disk needs the path of an existing folder on the disk to fill")
         faults.append(Fault(kind, numbers["at"], numbers["count"], path if isinstance(path, str) else ""))
     return tuple(faults)
 
@@ -148,11 +150,13 @@ def _send_signals(fault: Fault) -> None:
     threading.Thread(target=send, name="sim-signals", daemon=True).start()
 
 
-def fill_disk(path: str | os.PathLike, chunk_bytes: int = 1 << 20, limit_bytes: int = 1 << 30) -> int:
-    """Write zeros to ``path`` until the disk is full (or ``limit_bytes``); returns bytes written."""
+def fill_disk(folder: str | os.PathLike, chunk_bytes: int = 1 << 20, limit_bytes: int = 1 << 30) -> int:
+    """Write zeros into a new file in ``folder`` until the disk is full (or ``limit_bytes``);
+    returns bytes written. The file is new (never an existing one), and stays."""
     written = 0
     block = bytes(chunk_bytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    name = os.path.join(folder, f"ledstation-sim-filler-{os.getpid()}-{time.monotonic_ns()}")
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         while written < limit_bytes:
             try:

@@ -47,6 +47,9 @@ class RunOutcome:
     path: Path | None
     stop: RunStop
     analysis: dict[str, Any] = field(default_factory=dict)
+    #: the file failed after the run's own end (a full disk at the last write): why the
+    #: outcome is "failed" although the run's stop record said otherwise ("" if not)
+    file_problem: str = ""
 
     @property
     def status(self) -> str:
@@ -197,7 +200,9 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     assert stop is not None
     if writer.storage_failed and stop.status != FAILED:
         stop = _failed(stop, StorageError(f"{final or claim.path}: the disk or the file failed at the end"))
-    return RunOutcome(final, stop, analysis)
+    said = the_runner.stop_record
+    problem = stop.reason if said is not None and (stop.status, stop.reason) != (said.status, said.reason) else ""
+    return RunOutcome(final, stop, analysis, problem)
 
 
 def resumable(run: RunFile) -> tuple[type[StationProcedure], bool]:

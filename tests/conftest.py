@@ -4,11 +4,14 @@ import tempfile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # one CIE table cache for the test session and its subprocesses, not the user's
 os.environ.setdefault("LEDSTATION_CACHE_DIR", tempfile.mkdtemp(prefix="ledstation-test-cache-"))
+# the tests' instrument-address claims apart from a station the user may be running
+os.environ.setdefault("LEDSTATION_RUNTIME_DIR", tempfile.mkdtemp(prefix="ledstation-test-runtime-"))
 
 import pytest  # noqa: E402
 
 from drivers.keithley2400 import SafetyLimits, StationKeithley2400  # noqa: E402
 from sim_instruments.bench import SimulatedBench  # noqa: E402
+from station.data.file_claim import is_hdf5
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def headless_lifetime(tmp_path):
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         processes.append(process)
         deadline = time.monotonic() + 60
-        while not (out.exists() and (not written or out.stat().st_size > 0)) and time.monotonic() < deadline:
+        while not (out.exists() and (not written or is_hdf5(out))) and time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"the headless run ended: {process.stderr.read().decode()}")
             time.sleep(0.05)

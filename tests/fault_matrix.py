@@ -258,21 +258,25 @@ def can_mount_tmpfs() -> bool:
     return probe.returncode == 0
 
 
-def run_disk_full(procedure_name: str, size_mb: int = 32) -> dict:
-    """A run on a ``size_mb`` tmpfs that another program fills at reading :data:`AT`."""
+def run_disk_full(procedure_name: str, size_mb: int = 32, durability_s: float = 0.0, at: int = AT,
+                  options: tuple[str, ...] | None = None) -> dict:
+    """A run on a ``size_mb`` tmpfs that another program fills at reading ``at``, the file
+    flushed every ``durability_s`` (``options``: the run's, else its short matrix parameters)."""
     root = str(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory() as work:
         mount = Path(work) / "disk"
         mount.mkdir()
         config = Path(work) / "station.toml"
-        config.write_text(f'[data]\ndurability_interval_s = 0\n[simulation]\nfaults = [{{kind = "fill_disk", '
-                          f'at = {AT}, path = "{mount}/filler"}}]\n')
+        config.write_text(f'[data]\ndurability_interval_s = {durability_s:g}\n[simulation]\nfaults = [{{kind = '
+                          f'"fill_disk", at = {at}, path = "{mount}"}}]\n')
         out = mount / "run.h5"
         child = Path(work) / "child.py"
         parameters = getattr(procedure_class(procedure_name), "FAULT_MATRIX_PARAMETERS", {})
-        options = [x for name, value in parameters.items() for x in ("--" + name.replace("_", "-"), str(value))]
+        if options is None:
+            options = tuple(x for name, value in parameters.items()
+                            for x in ("--" + name.replace("_", "-"), str(value)))
         child.write_text(DISK_CHILD.format(root=root, procedure=procedure_name, config=str(config), out=str(out),
-                                           options=options))
+                                           options=list(options)))
         script = f"mount -t tmpfs -o size={size_mb}m tmpfs {mount} && exec {sys.executable} {child}"
         result = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True,
                                 timeout=300, env={**os.environ, "PYTHONPATH": root})
@@ -306,9 +310,11 @@ def main() -> None:
                     continue
                 rows.append(_table_row(cell, run_window_cell(name, cell, Path(directory))))
             if can_mount_tmpfs():
-                d = run_disk_full(name)
-                rows.append(f"| {name} | disk full (tmpfs filled by another program) | {d['file_status']} | "
-                            f"{d['stop_line'][:60]} | see stop line | file {d['rows']} rows |")
+                for durability_s in (0.0, 1.0):
+                    d = run_disk_full(name, durability_s=durability_s)
+                    rows.append(f"| {name} | disk full (tmpfs filled by another program), file flushed every "
+                                f"{durability_s:g} s | {d['file_status']} | {d['stop_line'][:60]} | see stop line | "
+                                f"file {d['rows']} rows |")
     print("\n".join(rows))
 
 

@@ -104,3 +104,16 @@ def test_abort_from_another_thread_stops_between_points(tmp_path, monkeypatch):
         assert not station.smu.output_on
     assert stop.status == "aborted" and stop.points == 5
     assert read_run(tmp_path / "run.h5").status == "aborted"
+
+
+def test_the_last_line_says_what_the_shutdown_confirmed_even_after_a_hung_light_instrument(tmp_path):
+    """Issue 23, item 11: with a hung spectrometer the last line was a log warning, not the
+    confirmation."""
+    config = tmp_path / "hang.toml"
+    config.write_text('[spectrometer]\nmax_integration_s = 0.5\n'
+                      '[simulation]\nfaults = [{kind = "spectrometer_hang", at = 5}]\n')
+    result = cli_run("jvl", "--config", str(config), "--out", str(tmp_path / "h.h5"), "--stop-voltage", "3")
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert "not answering" in result.stderr and "did not answer" in result.stderr
+    assert lines[-1] == "ledstation: output confirmed off", lines[-3:]

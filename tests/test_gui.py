@@ -16,6 +16,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from station.core.errors import ConfigError
+from station.data.file_claim import is_hdf5
 from station.data.reader import read_run
 from station.gui.window import StationWindow
 from station.setup.config import config_from_text, load_config
@@ -214,7 +215,7 @@ def test_queue_editing_and_file_names(qtbot, window, tmp_path):
 
         check_pattern("{nonsense}.h5", "jvl", {})
     for outside in ("../{n}.h5", "/tmp/{n}.h5", "{n}.csv"):
-        with pytest.raises(ConfigError, match="inside the folder"):
+        with pytest.raises(ConfigError, match="inside the folder|ending in .h5"):
             check_pattern(outside, "jvl", {})
     (tmp_path / "jvl-settle0.5-2.h5").write_bytes(b"not to be replaced")
     w.run_queue()
@@ -287,7 +288,7 @@ def test_signals_to_the_window_switch_the_output_off_and_close_the_file(tmp_path
                                stderr=subprocess.PIPE, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     out = tmp_path / "run.h5"
     deadline = time.monotonic() + 60
-    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline and process.poll() is None:
+    while not (out.exists() and is_hdf5(out)) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)
     for s in signals:
@@ -370,3 +371,35 @@ def test_an_abort_while_the_station_opens_never_switches_the_output_on(qtbot, wi
     assert item.state == "aborted" and "aborted by the operator" in item.reason
     assert item.path is None or (read_run(item.path).status == "aborted" and read_run(item.path).points == 0)
     assert benches[0].readings == 0 and not benches[0].keithley.output_on
+
+
+def test_a_title_or_a_link_cannot_take_a_run_file_outside_the_folder(tmp_path):
+    """Issue 23, item 4: pattern a/{title}/{title}/... with a run titled '..' wrote outside --folder."""
+    from station.gui.run_queue import QueuedRun, RunQueue
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    queue = RunQueue(load_config(), folder, "a/{title}/{title}/{n}-{procedure}.h5")
+    for title in ("..", "../..", ".", "/etc", "..\\..", ".hidden"):
+        path = queue.file_for(QueuedRun("jvl", {}, title), 1)
+        assert folder.resolve() in path.resolve().parents, (title, path)
+        assert ".." not in path.parts and not path.parts[-2].startswith(".")
+    (folder / "out").symlink_to(tmp_path, target_is_directory=True)
+    queue.pattern = "out/{n}-{procedure}.h5"
+    with pytest.raises(ConfigError, match="outside the folder"):
+        queue.file_for(QueuedRun("jvl", {}, ""), 1)
+
+
+@pytest.mark.parametrize("pattern", ["{n:1000000000}.h5", "{n!r}.h5", "{procedure.__class__}.h5", "{procedure[0]}.h5",
+                                     "{n:{n}}.h5", "{title:d}.h5", "{n:s}.h5", "{date:%Y}.h5", "{}.h5", "{0}.h5"])
+def test_every_bad_pattern_is_refused_in_one_line_with_exit_2(tmp_path, capsys, pattern):
+    """Issue 23, item 11: some format specs exited 1 (or ran out of memory) instead of exit 2."""
+    from station.cli import main
+
+    assert main(["gui", "--folder", str(tmp_path), "--pattern", pattern]) == 2
+    substrate = str(Path(__file__).resolve().parent.parent / "docs" / "substrate-example.toml")
+    pixel_pattern = str(tmp_path / pattern.replace("{n:s}", "{pixel:d}").replace("{n", "{pixel").replace("{title",
+                                                                                                        "{pixel"))
+    assert main(["run", "jvl", "--config", substrate, "--out", pixel_pattern, "--stop-voltage", "2"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(line.startswith("ledstation: error:") for line in lines), lines

@@ -126,3 +126,37 @@ def test_a_bench_without_a_seed_draws_one_and_says_which():
     assert replay.rng.normal() == SimulatedBench(seed=first.seed).rng.normal()
     for bench in (first, second, replay):
         bench.close()
+
+
+@pytest.mark.parametrize("value", ["1e308", "nan", "-1", "inf"])
+@pytest.mark.parametrize("command", [["measure"], ["calibrate-photodiode", "--out", "{tmp}/pd.json"]])
+def test_every_settling_wait_is_bounded_before_an_instrument_opens(tmp_path, command, value):
+    """Issue 23, item 9: measure --settle-s 1e308 waited for ever with the output on;
+    calibrate-photodiode took nan and -1, and switched the drive on for inf before failing."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = subprocess.run([sys.executable, "-m", "station.cli", *args, f"--settle-s={value}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "--settle-s must be within 0-3600 s" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "pd.json").exists()
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[radiometer]\ntimeout_s = 1e308\n", "[radiometer] timeout_s must be within"),
+    ("[radiometer]\ntimeout_s = inf\n", "timeout_s"),
+    ("[data]\ndurability_interval_s = 1e308\n", "durability_interval_s: must be"),
+])
+def test_configured_durations_are_bounded(tmp_path, text, message, capsys):
+    assert cli.main(["config", "--check", str(config_file(tmp_path, text))]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_every_duration_parameter_of_every_procedure_has_a_finite_bound():
+    from pymeasure.experiment import FloatParameter
+
+    from procedures import procedure_class, procedure_names
+
+    for name in procedure_names():
+        for key, parameter in procedure_class(name).parameter_definitions().items():
+            if isinstance(parameter, FloatParameter) and parameter.units in ("s", "h", "min"):
+                assert parameter.minimum >= 0 and parameter.maximum <= 1e6, (name, key, parameter.maximum)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from station.core.clock import WallClock
+from station.data.file_claim import is_hdf5
 from station.data.reader import read_run
 
 from .socket_bridge import hardware_config, served_bench
@@ -42,7 +43,7 @@ def start_run(config: Path, out: Path) -> subprocess.Popen:
 def wait_for_points(out: Path, process: subprocess.Popen, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:
-        if out.exists() and out.stat().st_size > 0:
+        if out.exists() and is_hdf5(out):
             return
         time.sleep(0.05)
 
@@ -54,7 +55,7 @@ def printed_points(stderr: str) -> int:
 
 def run_file(out: Path) -> Path | None:
     """The run's file: its name once published, else its partial file (killed before the first point)."""
-    if out.exists() and out.stat().st_size > 0:
+    if out.exists() and is_hdf5(out):
         return out
     partial = list(out.parent.glob(f".{out.name}.*.partial"))
     return partial[0] if partial else None
@@ -139,3 +140,39 @@ def test_fifty_kills_and_thirty_bursts(tmp_path):
           f"({sum(p for p, _ in killed)} points printed, {sum(r for _, r in killed)} in the files); "
           f"30 bursts: {sum(not r['really_on'] for r in burst)}/30 outputs off, "
           f"{sum(r['status'] == 'aborted' for r in burst)}/30 files 'aborted'")
+
+
+def test_a_second_station_on_the_same_instruments_is_refused_naming_the_holder(tmp_path):
+    """Issue 23, item 10: two runs on one instrument address were not refused (through a
+    GPIB-like bridge both failed after a few points)."""
+    pytest.importorskip("pyvisa_py")
+    with served_bench(clock=WallClock(), latency=True) as (bench, smu_port, radiometer_port):
+        config = station_config(tmp_path, smu_port, radiometer_port)
+        first = start_run(config, tmp_path / "first.h5")
+        wait_for_points(tmp_path / "first.h5", first)
+        second = subprocess.run([sys.executable, "-m", "station.cli", "run", "jvl", "--config", str(config), "--out",
+                                 str(tmp_path / "second.h5")], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert "is in use by another station" in second.stderr and f"process {first.pid}" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and not (tmp_path / "second.h5").exists()
+        first.send_signal(signal.SIGKILL)  # the system releases a dead process's claims
+        first.communicate(timeout=30)
+        third = start_run(config, tmp_path / "third.h5")
+        wait_for_points(tmp_path / "third.h5", third)
+        third.send_signal(signal.SIGINT)
+        _, stderr = third.communicate(timeout=60)
+        assert third.returncode == 130 and "in use" not in stderr, stderr
+
+
+def test_one_instrument_is_one_claim_however_its_address_is_spelled():
+    from station.core.errors import InstrumentError
+    from station.setup.address_claims import AddressClaims
+
+    with AddressClaims([("smu", "GPIB0::24::INSTR"), ("light", "sim")]).acquire():
+        for spelling in ("gpib0::24::instr", "GPIB::24", "GPIB0::24"):
+            with pytest.raises(InstrumentError, match="in use by another station"):
+                AddressClaims([("smu", spelling)]).acquire()
+        with AddressClaims([("smu", "GPIB0::25::INSTR")]).acquire():  # another instrument
+            pass
+    with AddressClaims([("smu", "GPIB::24")]).acquire():  # released with the first station
+        pass

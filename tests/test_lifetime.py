@@ -207,3 +207,40 @@ def test_the_fret_preset_reproduces_the_published_650_cycle_test(tmp_path):
     assert abs(figures["trend_per_100_cycles"]) < 0.01
     assert stored.read_columns(["cycle"], "cycles")["cycle"][-1] == 649
     assert not bench.keithley.output_on
+
+
+def _saturating_config():
+    """A spectrometer that cannot integrate shorter than 5 s: a lit device saturates it."""
+    config = load_config()
+    spectrometer = dataclasses.replace(config.spectrometer, min_integration_s=5.0, max_integration_s=10.0)
+    return dataclasses.replace(config, spectrometer=spectrometer)
+
+
+@pytest.mark.parametrize("procedure", [
+    Lifetime(current_density=20.0, monitor_interval=60.0, max_duration=0.5, stop_at_percent=50.0),
+    Cycling(cycles=20, on_time=2.0, off_time=1.0),
+], ids=["lifetime", "cycling"])
+def test_a_light_meter_that_reads_nothing_usable_fails_the_run(tmp_path, procedure):
+    """Issue 23, item 7: a lifetime run went its whole duration with every light reading NaN
+    (a saturated spectrometer), no L0 and no T_x, and ended "finished", exit 0."""
+    config = _saturating_config()
+    procedure.validate(config)
+    with open_station(config) as station:
+        outcome = run_to_file(procedure, station, tmp_path / "saturated.h5")
+    assert outcome.status == "failed", outcome.reason
+    assert "no usable light reading at 5 lit readings in a row" in outcome.reason and "saturated" in outcome.reason
+    stream = "monitor" if isinstance(procedure, Lifetime) else "cycles"
+    run = read_run(outcome.path)
+    assert run.status == "failed" and run.rows(stream) <= 5  # stopped at the fifth, every reading kept
+
+
+def test_a_sweep_that_saturates_before_any_usable_light_reading_fails(tmp_path):
+    from procedures.jvl_sweep import JVLSweep
+
+    config = _saturating_config()
+    procedure = JVLSweep(start_voltage=4.0, stop_voltage=6.0, step_voltage=0.5)
+    procedure.validate(config)
+    with open_station(config) as station:
+        outcome = run_to_file(procedure, station, tmp_path / "sweep.h5")
+    assert outcome.status == "failed" and "before any usable light reading" in outcome.reason, outcome.reason
+    assert outcome.points == 1

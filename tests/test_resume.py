@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from station.data.file_claim import is_hdf5
 from station.data.reader import read_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def kill_and_resume(tmp_path: Path, seed: int, durability_s: float) -> None:
     out = tmp_path / "life.h5"
     child = ledstation("run", "lifetime", "--config", str(config), "--out", str(out), *ARGS)
     deadline = time.monotonic() + 60
-    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
+    while not (out.exists() and is_hdf5(out)) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3 + random.Random(seed).random() * 1.5)  # a random moment of the run
     child.send_signal(signal.SIGKILL)
@@ -52,7 +53,7 @@ def kill_and_resume(tmp_path: Path, seed: int, durability_s: float) -> None:
     assert before.rows("monitor") >= shown - (1 if durability_s == 0 else 10**6)  # S = 0: all shown are stored
     stored_before = before.read_columns(["index", "time_s"], "monitor")
 
-    resumed = ledstation("resume", str(out), "--status-interval", "0")
+    resumed = ledstation("resume", str(out), "--config", str(config), "--status-interval", "0")
     stdout, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     after = read_run(out)
@@ -84,3 +85,108 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path, durability_s
 @pytest.mark.parametrize("seed", range(5))
 def test_sigkill_then_resume_at_many_moments(tmp_path, seed):
     kill_and_resume(tmp_path, seed, durability_s=0.0)
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "station.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _stopped_lifetime_run(tmp_path: Path) -> Path:
+    """A lifetime run stopped by SIGTERM (a scheduler): resumable."""
+    config = tmp_path / "sigterm.toml"
+    config.write_text('[simulation]\nfaults = [{kind = "sigterm", at = 40}]\n')
+    out = tmp_path / "t.h5"
+    result = _cli("run", "lifetime", "--config", str(config), "--out", str(out), "--max-duration", "3",
+                  "--monitor-interval", "60", "--spectrum-interval", "600", "--stop-at-percent", "0")
+    assert result.returncode == 143, result.stderr
+    assert read_run(out).status == "aborted"
+    return out
+
+
+def _evil_library(tmp_path: Path, marker: Path) -> Path:
+    """A shared library whose constructor writes ``marker`` when it is loaded (a path only,
+    when there is no C compiler: loading it then fails instead)."""
+    import shutil as _shutil
+
+    library = tmp_path / "libevil.so"
+    compiler = _shutil.which("cc") or _shutil.which("gcc")
+    if compiler is not None:
+        source = tmp_path / "evil.c"
+        source.write_text('#include <stdio.h>\n__attribute__((constructor)) static void evil(void) {\n'
+                          f'  FILE *f = fopen("{marker}", "w"); if (f) {{ fputs("loaded", f); fclose(f); }}\n}}\n')
+        subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return library
+
+
+def _replace_stored(path: Path, dataset: str, value) -> None:
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        attrs = dict(f[dataset].attrs)
+        del f[dataset]
+        f[dataset] = value
+        f[dataset].attrs.update(attrs)
+
+
+def test_resume_takes_nothing_of_its_station_from_the_file(tmp_path):
+    """Issue 23, item 1: a stored configuration chose the VISA library, faults (a disk filled, a
+    SIGKILL), addresses and safety limits of every resume."""
+    out = _stopped_lifetime_run(tmp_path)
+    victim, marker = tmp_path / "victim.txt", tmp_path / "loaded.txt"
+    victim.write_text("keep me\n")
+    library = _evil_library(tmp_path, marker)
+    crafted = (f'[smu]\naddress = "TCPIP::192.0.2.1::INSTR"\nvisa_library = "{library}"\n'
+               "[safety]\nmax_voltage_V = 0.001\nmax_current_A = 1e-9\n"
+               f'[simulation]\nfaults = [{{kind = "fill_disk", at = 1, path = "{victim}"}}, '
+               '{kind = "sigkill", at = 2}]\n')
+    _replace_stored(out, "entry/instrument/station_config_toml", crafted)
+    rows = read_run(out).rows("monitor")
+    result = _cli("resume", str(out), "--status-interval", "0")
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), "the stored visa_library was loaded"
+    assert victim.read_text() == "keep me\n"
+    after = read_run(out)
+    assert after.status == "finished" and after.rows("monitor") > rows  # driven within the present limits
+
+
+def test_resume_refuses_another_station_unless_told(tmp_path):
+    out = _stopped_lifetime_run(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text('[simulation]\npreset = "red-cspbbri-qd"\n')
+    refused = _cli("resume", str(out), "--config", str(other))
+    assert refused.returncode == 2 and "not the one the run used" in refused.stderr, refused.stderr
+    assert "simulated_device" in refused.stderr and refused.stderr.strip().splitlines()[-1].endswith("confirmed off")
+    assert read_run(out).status == "aborted"  # untouched
+    accepted = _cli("resume", str(out), "--config", str(other), "--accept-station-change", "--status-interval", "0")
+    assert accepted.returncode == 0 and "changed station (accepted)" in accepted.stderr, accepted.stderr
+
+
+@pytest.mark.parametrize(("dataset", "value", "message"), [
+    ("entry/parameters/max_duration", -1.0, "max-duration"),
+    ("entry/parameters/monitor_interval", float("nan"), "monitor"),
+    ("entry/sample/pixel_area_cm2", float("nan"), "pixel area"),
+    ("entry/sample/pixel_area_cm2", 1e300, "pixel area"),
+])
+def test_resume_checks_every_stored_value_as_the_command_line_would(tmp_path, dataset, value, message):
+    """Issue 23, item 11: a stored max_duration of -1 was accepted."""
+    out = _stopped_lifetime_run(tmp_path)
+    _replace_stored(out, dataset, value)
+    result = _cli("resume", str(out))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "geometry" not in result.stderr
+
+
+def test_a_copy_left_by_a_resume_killed_while_copying_is_removed_by_the_next_resume(tmp_path):
+    """Issue 23, item 11: a kill during resume's copy left a partial copy as large as the run file."""
+    import shutil as _shutil
+
+    out = _stopped_lifetime_run(tmp_path)
+    stale = tmp_path / f".{out.name}.0badc0de.resume-partial"  # what the killed resume left
+    _shutil.copy(out, stale)
+    unrelated = tmp_path / f".{out.name}.0badc0de.partial"  # a plain run's record: not a resume's copy
+    unrelated.write_bytes(b"")
+    result = _cli("resume", str(out), "--status-interval", "0")
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists() and unrelated.exists()
+    assert not list(tmp_path.glob("*.resume-partial")) and read_run(out).status == "finished"

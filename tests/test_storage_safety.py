@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from procedures.jvl_sweep import JVLSweep
 from station.core.errors import ConfigError, DataFileError
-from station.data.file_claim import RunFileClaim, being_written
+from station.data.file_claim import PLACEHOLDER, RunFileClaim, being_written, is_placeholder
 from station.data.reader import read_run
 from station.session import run_to_file
 from station.setup.config import load_config
@@ -135,11 +136,58 @@ def test_two_runs_started_together_on_one_new_name(tmp_path):
     assert read_run(target).status == "finished" and read_run(target).points == 7
 
 
-def test_an_empty_file_left_by_a_run_killed_before_its_first_point_is_taken_over(tmp_path):
+def test_a_placeholder_left_by_a_run_killed_before_its_first_point_is_taken_over(tmp_path):
     target = tmp_path / "stale.h5"
-    target.write_bytes(b"")
+    target.write_bytes(PLACEHOLDER)  # what a claim leaves when its run is killed before its first point
     with RunFileClaim(target) as claim:  # no --overwrite needed
         assert claim.path == target
+
+
+def test_a_new_claim_marks_its_name_and_removes_only_its_own_mark(tmp_path):
+    target = tmp_path / "new.h5"
+    with RunFileClaim(target):
+        assert target.read_bytes() == PLACEHOLDER and is_placeholder(target)
+    assert not target.exists()  # the run never started: its own placeholder goes
+    with RunFileClaim(target):
+        target.unlink()
+        target.write_bytes(PLACEHOLDER)  # another file now (another inode), though it holds the mark
+    assert target.exists()  # not the file this claim created: left alone
+
+
+def _cannot_open_config(tmp_path: Path) -> Path:
+    """A station whose source meter cannot be reached (the claim is taken before it is opened)."""
+    config = tmp_path / "unreachable.toml"
+    config.write_text('[smu]\naddress = "TCPIP::127.0.0.1::9::SOCKET"\nvisa_library = "@py"\n')
+    return config
+
+
+def test_out_never_takes_a_device_a_fifo_or_an_unrelated_empty_file(tmp_path):
+    """Issue 23, item 2: --out took over device nodes, FIFOs and empty files without --overwrite,
+    and a run that failed to open its instrument deleted an empty file it never created."""
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"")
+    cases = [(fifo, "not a regular file"), (notes, "exists; pass --overwrite")]
+    try:
+        os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        cases.append((tmp_path / "null", "not a regular file"))
+    except (PermissionError, AttributeError):
+        pass  # mknod needs root
+    for target, message in cases:
+        result = cli("run", "jvl", "--stop-voltage", "2", "--out", str(target), timeout=60)
+        assert result.returncode == 2 and message in result.stderr, (target, result.stderr)
+        assert "jvl run" not in result.stderr  # refused before any instrument
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and notes.read_bytes() == b""
+    if len(cases) == 3:
+        assert stat.S_ISCHR(os.stat(tmp_path / "null").st_mode)
+    # told to overwrite, a run that cannot open its instrument leaves the old file as it was
+    config = _cannot_open_config(tmp_path)
+    for overwrite in ([], ["--overwrite"]):
+        result = cli("run", "jvl", "--config", str(config), "--out", str(notes), *overwrite, timeout=60)
+        assert result.returncode != 0 and notes.exists() and notes.read_bytes() == b"", result.stderr
+    result = cli("run", "jvl", "--config", str(config), "--out", str(tmp_path / "fresh.h5"), timeout=60)
+    assert result.returncode == 2 and not (tmp_path / "fresh.h5").exists()  # its own placeholder removed
 
 
 HOLD_OPEN = """
@@ -246,3 +294,62 @@ def test_overwrite_of_a_file_another_program_holds_open_replaces_it_whole(run_fi
     finally:
         reader.kill()
     assert target.stat().st_ino != old_inode and read_run(target).points == 4
+
+
+def test_no_command_writes_over_a_file_it_reads_or_writes_twice(tmp_path):
+    """Issue 23, item 3: reference and calibrate commands wrote over their own files."""
+    from sim_instruments.calibration_lamp import sim_calibration_path
+
+    config = tmp_path / "c.toml"
+    config.write_text("[device]\npixel_area_cm2 = 0.04\n")
+    calibration = tmp_path / "resp.csv"
+    shutil.copy(sim_calibration_path("generic"), calibration)
+    shutil.copy(calibration, tmp_path / "resp.png")  # a calibration with an image's name
+    calibrated = tmp_path / "cal.toml"
+    calibrated.write_text('[spectrometer]\ncalibration_file = "resp.csv"\n')
+    image_named = tmp_path / "cal-png.toml"
+    image_named.write_text('[spectrometer]\ncalibration_file = "resp.png"\n')
+    reference = tmp_path / "ref.json"
+    reference.write_text('{"format": "ledstation-reference/1", "parameters": {}, "tolerance_percent": 2, '
+                         '"figures": {"peak_eqe": {"value": 0.25, "units": "1", "compare": "relative"}}}')
+    log = tmp_path / "history.csv"
+    cases = [
+        ["reference", "save", "--out", str(tmp_path / "r.h5"), "--run-out", str(tmp_path / "r.h5")],
+        ["reference", "check", str(reference), "--run-out", str(reference), "--overwrite"],
+        ["reference", "check", str(reference), "--run-out", str(log), "--log", str(log)],
+        ["reference", "save", "--out", str(config), "--config", str(config), "--overwrite"],
+        ["calibrate-photodiode", "--out", str(config), "--config", str(config), "--overwrite"],
+        ["run", "jvl", "--out", str(config), "--config", str(config), "--overwrite"],
+        ["run", "jvl", "--out", str(calibration), "--config", str(calibrated), "--overwrite"],
+        ["run", "jvl", "--out", str(tmp_path / "x.h5"), "--plot", str(tmp_path / "resp.png"), "--config",
+         str(image_named)],
+        ["calibrate-sphere", "--out", str(config), "--config", str(config), "--overwrite"],
+    ]
+    before = {p: p.read_bytes() for p in (config, calibration, calibrated, reference, tmp_path / "resp.png")}
+    for args in cases:
+        result = cli(*args, timeout=60)
+        assert result.returncode == 2, (args, result.stderr)
+        last = result.stderr.strip().splitlines()[-1]
+        assert "never writes over a file it reads" in last or "own input" in last, (args, last)
+        assert "geometry" not in result.stderr  # refused before any instrument
+    assert {p: p.read_bytes() for p in before} == before
+    assert not log.exists() and not (tmp_path / "r.h5").exists()
+
+
+def test_the_free_space_estimate_counts_only_the_spectra_a_run_stores():
+    """Issue 23, item 11: the estimate counted a spectrum for every point of runs that store none."""
+    from procedures.dark_jv import DarkJV
+    from procedures.lifetime import Lifetime
+    from station.data.storage_guard import LAYOUT_BYTES, estimated_run_bytes
+
+    dark = DarkJV(points=1000)
+    row = dark.planned_row_bytes()
+    assert dark.planned_spectra() == 0 and row == 8 * len(dark.STREAMS[0].column_names)
+    assert estimated_run_bytes([dark], 2048) == LAYOUT_BYTES + 1000 * row  # no spectrum, whatever the instrument
+    life = Lifetime(max_duration=10.0, monitor_interval=60.0, spectrum_interval=600.0)
+    assert life.planned_points() == 601 and life.planned_spectra() == 61  # the spectra stream, every 10 min
+    with_spectra = estimated_run_bytes([life], 2048) - estimated_run_bytes([life], 0)
+    assert with_spectra == 61 * 2048 * 8  # float32 calibrated + raw per point of each stored spectrum
+    config = load_config()
+    assert config.stored_spectrum_points == 2048  # the simulated generic spectrometer
+    assert dataclasses.replace(config, geometry="photodiode").stored_spectrum_points == 0

@@ -35,6 +35,8 @@ def first_crossing(x: ArrayLike, y: ArrayLike, threshold: float, log_y: bool = T
     down from the slope of the first two points at or above the threshold and kept
     between the two points.
     """
+    if not math.isfinite(threshold) or (log_y and not threshold > 0):
+        return NAN  # no crossing of a threshold a log scale cannot hold (a file's stored parameter)
     x, y = _arrays(x, y)
     valid = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log_y else True)
     evidence = valid | (np.isfinite(x) & (np.asarray(below, bool) if below is not None else False))

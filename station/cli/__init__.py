@@ -23,6 +23,7 @@ from station.core.errors import StationError, one_line
 from station.core.signals import INTERRUPTS, Terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+SIGNAL_MESSAGES = {EXIT_INTERRUPTED: "interrupted (Ctrl-C)", EXIT_TERMINATED: "terminated (SIGTERM)"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,7 +138,10 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     resume = sub.add_parser("resume", help="continue a lifetime or cycling run whose process ended (kill, crash, "
                                            "SIGTERM), appending to its file")
     resume.add_argument("file", type=Path)
-    resume.add_argument("--config", type=Path, help="station configuration TOML (default: the one the run used)")
+    resume.add_argument("--config", type=Path, help="station configuration TOML (default: the simulated bench); the "
+                                                   "station is always this one, never what the file stores")
+    resume.add_argument("--accept-station-change", action="store_true",
+                        help="resume although an instrument's identity or the calibration differs from the run's")
     resume.add_argument("--status-interval", type=float, default=None,
                         help="when the output is not a terminal, print the status line at most this often, s")
 
@@ -221,12 +225,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # pymeasure warns at import about optional extras (ZMQ, IPython) it does not need here
         logging.getLogger("pymeasure").setLevel(logging.ERROR)
-    with INTERRUPTS.installed(hold_after=running_as_program):
-        return _run_command(args)
+    tail = object()
+    try:
+        with INTERRUPTS.installed(hold_after=running_as_program):
+            try:
+                try:
+                    code, message = _run_command(args)
+                finally:
+                    INTERRUPTS.hold(tail)  # from the command's end on, a signal only decides the exit code
+            except (KeyboardInterrupt, Terminated):  # the first signal, raised as the command ended
+                INTERRUPTS.hold(tail)
+                code, message = EXIT_FAILED, ""
+            code = _report(code, message)
+    except (KeyboardInterrupt, Terminated):  # the first signal, raised before the command began: nothing opened
+        code = EXIT_FAILED
+    INTERRUPTS.release(tail)  # our handlers are gone by now
+    late = INTERRUPTS.exit_code()
+    if late is not None and code not in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # it came as the last lines went out
+        code = _last_lines(late, SIGNAL_MESSAGES[late])
+    return code
 
 
-def _run_command(args: argparse.Namespace) -> int:
-    from .output import forget_output_reports, output_state
+def _run_command(args: argparse.Namespace) -> tuple[int, str]:
+    """The command's exit code and its one-line message (empty: none)."""
+    from .output import forget_output_reports
 
     forget_output_reports()
     try:
@@ -249,13 +271,26 @@ def _run_command(args: argparse.Namespace) -> int:
         if args.verbose:
             logging.exception("unexpected failure")
         code, message = EXIT_FAILED, f"failed: {one_line(exc)} (-v for details)"
+    return code, message
+
+
+def _report(code: int, message: str) -> int:
+    """The exit code and the last lines: the message, and what the shutdown confirmed."""
     held = INTERRUPTS.exit_code()
     if held is not None and (code in (EXIT_OK, EXIT_FAILED) or (code == held and not message)):
         # a signal arrived while the run was ending, or the window closed on one
-        code, message = held, ("interrupted (Ctrl-C)" if held == EXIT_INTERRUPTED else "terminated (SIGTERM)")
+        code, message = held, SIGNAL_MESSAGES[held]
+    return _last_lines(code, message)
+
+
+def _last_lines(code: int, message: str) -> int:
+    from .output import output_state
+
     state, confirmed = output_state()
     if message:
         sys.stderr.write(f"ledstation: {message}" + (f"; {state}" if state and confirmed else "") + "\n")
+    elif state and confirmed:  # the last line says what the shutdown confirmed, whatever was printed before
+        sys.stderr.write(f"ledstation: {state}\n")
     if state and not confirmed:
         sys.stderr.write(f"ledstation: !!! {state} !!!\n")
         code = code if code != EXIT_OK else EXIT_FAILED

@@ -13,7 +13,7 @@ from station.data.batch_report import plot_batches, write_devices_csv, write_sta
 
 from . import EXIT_OK
 from .file_commands import malformed_is_bad_input
-from .output import check_figure_output, check_output, format_value
+from .output import check_figure_output, check_files, check_output, format_value
 
 
 def batch_command(args: argparse.Namespace) -> int:
@@ -31,6 +31,7 @@ def batch_command(args: argparse.Namespace) -> int:
         check_output(args.devices_csv, args.overwrite, "--devices-csv", inputs=tuple(args.files))
     if args.figure is not None:
         check_figure_output(args.figure, "--figure", inputs=tuple(args.files))
+    check_files([("--csv", args.csv), ("--devices-csv", args.devices_csv), ("--figure", args.figure)])
     outputs = [p.resolve() for p in (args.csv, args.devices_csv, args.figure) if p is not None]
     if len(set(outputs)) != len(outputs):
         raise ConfigError("--csv, --devices-csv and --figure must name different files")

@@ -10,6 +10,7 @@ from station.core.errors import ConfigError
 
 
 def gui_command(args: argparse.Namespace) -> int:
+    from station.data.file_claim import is_placeholder
     from station.data.reader import read_run
     from station.gui.app import check_display, run_window
     from station.gui.run_queue import check_pattern
@@ -26,8 +27,8 @@ def gui_command(args: argparse.Namespace) -> int:
     check_pattern(args.pattern, "jvl", {})
     for path in args.open:
         read_run(path)  # DataFileError (exit 2) for a missing or broken file
-    for path in args.watch:  # a run claims its name (an empty file) before its first point
-        if not (path.is_file() and path.stat().st_size == 0):
+    for path in args.watch:  # a run claims its name (a placeholder) before its first point
+        if not is_placeholder(path):
             read_run(path)
     check_display()
     return run_window(config, folder, args.pattern, args.watch, args.open, on_station_closed=note_output_report)

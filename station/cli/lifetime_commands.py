@@ -7,22 +7,36 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
+from procedures.parameters import build_procedure
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
 from .file_commands import malformed_is_bad_input
-from .output import opened_station, print_analysis
+from .output import check_files, opened_station, print_analysis, print_file_problem
+
+#: instrument identities a resumed run must find unchanged (the rest of what a file stores, such as
+#: the simulated bench's description, may differ between sessions)
+COMPARED_IDENTITIES = ("smu", "light", "second_channel", "pixel_switch", "simulated_device")
 
 
 def resume_command(args: argparse.Namespace) -> int:
     """Everything checked before an instrument is opened; the file is replaced only once the
-    resumed run's copy (every stored row, then new ones) holds its first point."""
+    resumed run's copy (every stored row, then new ones) holds its first point.
+
+    The station is the present configuration's (the default or ``--config``): instruments,
+    libraries, addresses, safety limits and the simulation come from it, never from the
+    file. What the file stores of its station only serves to check that this is the same
+    station (instrument identities, calibration checksum, pixel); a difference is refused
+    unless ``--accept-station-change``.
+    """
     from station.data.file_claim import RunFileClaim, being_written
     from station.data.reader import read_run
+    from station.data.storage_guard import check_free_space_for_copy
     from station.session import resumable, run_to_file, simulated_device_state
-    from station.setup.config import config_from_text, load_config
+    from station.setup.config import check_pixel_area, load_config
     from station.sinks.terminal import TerminalProgress
 
     from .run_commands import status_interval
@@ -30,30 +44,52 @@ def resume_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if being_written(path):
         raise ConfigError(f"{path} is being written by a running run; it cannot be resumed while that run goes")
+    config = load_config(args.config)  # the station as it is now, never as the file says
     with malformed_is_bad_input(path):
         run = read_run(path)
         cls, _ = resumable(run)
         stored = run.metadata
-        config = load_config(args.config) if args.config is not None else \
-            config_from_text(stored["station_config_toml"], stored["config_source"])
         config = _stored_pixel(config, stored.get("sample", {}), path)
-        config = dataclasses.replace(config, pixel_area_cm2=float(stored["pixel_area_cm2"]))
+        area = stored["pixel_area_cm2"]
         parameters = {name: value for name, (value, _units) in run.parameters.items()
                       if name in cls.parameter_definitions()}
+    config = dataclasses.replace(config, pixel_area_cm2=check_pixel_area(float(area), f"{path}: the stored pixel area"))
     try:
-        procedure = cls(**parameters)
-    except (ValueError, TypeError, NameError) as exc:
+        procedure = build_procedure(cls, parameters, config)  # the command line's own check of every value
+    except ConfigError as exc:
         raise ConfigError(f"{path}: its parameters do not make a {run.procedure} run ({exc})") from None
-    procedure.validate(config)
+    check_files([("the resumed file", path)], config.files_read())
+    check_free_space_for_copy(path)
     if config.uses_simulation:
         config = dataclasses.replace(config, simulated_device_state=str(simulated_device_state(path)))
     interval = status_interval(args.status_interval, cls)
-    with RunFileClaim(path, overwrite=True) as claim, opened_station(config) as station:
+    with RunFileClaim(path, overwrite=True, resume=True) as claim, opened_station(config) as station:
+        _check_same_station(path, stored, station, args.accept_station_change)
         outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
                               title=run.metadata.get("title", ""), resume_from=run)
+    print_file_problem(outcome)
     print(f"wrote {outcome.path}")
     print_analysis(outcome.analysis)
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
+
+
+def _check_same_station(path: Path, stored: dict, station, accepted: bool) -> None:
+    """The opened station is the one the run used (instrument identities, the light
+    instrument's calibration checksum), before the output goes on; ConfigError unless
+    ``accepted`` (the user says the change is intended)."""
+    then, now = stored.get("instruments", {}), station.identities()
+    differences = [f"{key}: {then.get(key, '(none)')!r} then, {now.get(key, '(none)')!r} now"
+                   for key in COMPARED_IDENTITIES if then.get(key, "") != now.get(key, "")]
+    stored_sha = str(stored.get("calibration", {}).get("sha256", ""))
+    light = station.light.describe() if station.light is not None else None
+    present_sha = str(light.calibration.get("sha256", "")) if light is not None else ""
+    if stored_sha != present_sha:
+        differences.append(f"calibration sha256 {stored_sha[:12] or '(none)'} then, {present_sha[:12] or '(none)'} now")
+    if differences and not accepted:
+        raise ConfigError(f"{path}: the station is not the one the run used ({'; '.join(differences)}); pass "
+                          "--accept-station-change if that is intended")
+    if differences:
+        sys.stderr.write(f"ledstation: resuming on a changed station (accepted): {'; '.join(differences)}\n")
 
 
 def _stored_pixel(config, sample: dict, path: Path):

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 
+from station.core.durations import MAX_SETTLE_S, check_duration_s
 from station.core.emission_band import runs_off_text
 from station.core.errors import ConfigError
 
@@ -24,11 +25,10 @@ def measure_command(args: argparse.Namespace) -> int:
     voltage = 4.0 if args.voltage is None and args.current_density is None else args.voltage
     for name, value in (("--voltage", voltage), ("--current-density", args.current_density),
                         ("--compliance-current", args.compliance_current),
-                        ("--compliance-voltage", args.compliance_voltage), ("--settle-s", args.settle_s)):
+                        ("--compliance-voltage", args.compliance_voltage)):
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number")
-    if args.settle_s < 0:
-        raise ConfigError("--settle-s must not be negative")
+    check_duration_s(args.settle_s, "--settle-s", MAX_SETTLE_S)
     compliance_current = args.compliance_current if args.compliance_current is not None else config.max_current_A
     compliance_voltage = args.compliance_voltage if args.compliance_voltage is not None else config.max_voltage_V
     if not 0 < compliance_current <= config.max_current_A:

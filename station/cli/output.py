@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,13 @@ def opened_station(config: Any) -> Iterator[Any]:
             station.close()
         finally:
             note_output_report(station)
+
+
+def print_file_problem(outcome: Any) -> None:
+    """A run whose file failed after the run's own stop line (a full disk at the last write)
+    says so: the stop line printed during the run said how the run ended, not the file."""
+    if outcome.file_problem:
+        sys.stderr.write(f"ledstation: the run file failed at the end: {outcome.status}: {outcome.file_problem}\n")
 
 
 def note_output_report(station: Any) -> None:
@@ -72,6 +79,17 @@ def check_output(path: Path, overwrite: bool, option: str, inputs: tuple[Path, .
             raise ConfigError(f"{option} {path}: is an HDF5 data file; it is never replaced by this command")
         if not overwrite:
             raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+
+
+def check_files(writes: Sequence[tuple[str, Path | None]], reads: Sequence[tuple[str, Path | None]] = ()) -> None:
+    """Every file a command writes is none of the files it reads and none of the others it
+    writes (``(option, path)`` pairs; a path of None is left out): one line, exit 2."""
+    written = [(o, p) for o, p in writes if p is not None]
+    for i, (option, path) in enumerate(written):
+        for other_option, other in [*[(o, p) for o, p in reads if p is not None], *written[:i]]:
+            if _same_file(path, other):
+                raise ConfigError(f"{option} {path}: is also {other_option}; a command never writes over a file it "
+                                  "reads or writes twice")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import math
 from dataclasses import replace
 
+from station.core.durations import MAX_SETTLE_S, check_duration_s
 from station.core.errors import ConfigError
 
 from . import EXIT_OK
@@ -14,11 +15,12 @@ from . import EXIT_OK
 def calibrate_photodiode_command(args: argparse.Namespace) -> int:
     from drivers.photodiode import PhotodiodeResponsivity, dark_current
     from station.core import cie
+    from station.setup.address_claims import AddressClaims
     from station.setup.config import load_config
     from station.setup.light_meters import open_photodiode_meter
     from station.setup.photodiode_calibration import calibrate_photodiode
 
-    from .output import check_output, opened_station
+    from .output import check_files, check_output, opened_station
 
     config = load_config(args.config, photodiode_calibration=False)
     if config.geometry == "photodiode":
@@ -32,11 +34,15 @@ def calibrate_photodiode_command(args: argparse.Namespace) -> int:
                           "max_current_A")
     if not 2 <= args.readings <= 1000:
         raise ConfigError("--readings must be within 2-1000")
+    check_duration_s(args.settle_s, "--settle-s", MAX_SETTLE_S)
     check_output(args.out, args.overwrite, "--out")
+    # the configured photodiode calibration is not read here: recalibrating may write over it
+    check_files([("--out", args.out)], [f for f in config.files_read() if f[0] != "[photodiode] calibration_file"])
     _, responsivity_path = config.resolved_photodiode_paths()
     responsivity = PhotodiodeResponsivity.load(responsivity_path)
     cie.source_tables()
-    with opened_station(replace(config, second_channel="")) as station:
+    with opened_station(replace(config, second_channel="")) as station, \
+            AddressClaims([("photodiode", config.photodiode.address)]).acquire():
         meter = open_photodiode_meter(config, station.bench)
         try:
             station.prepare_light()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import string
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,12 @@ from typing import Any
 from procedures import procedure_class
 from procedures.parameters import build_procedure
 from station.core.errors import ConfigError
+from station.core.signals import INTERRUPTS
+from station.data.name_pattern import format_name, pattern_fields
 from station.setup.config import Pixel, StationConfig, check_name
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_figure_output, opened_station, print_analysis
+from .output import check_figure_output, check_files, opened_station, print_analysis, print_file_problem
 
 DEFAULT_PATTERN = "ledstation-{procedure}-{date}-{time}-{substrate}-{pixel}.h5"
 FIELDS = ("procedure", "batch", "substrate", "pixel", "date", "time")
@@ -100,13 +101,14 @@ def plan(args: argparse.Namespace, config: StationConfig, now: dt.datetime) -> l
     for name in substrates:
         for pixel in pixels:
             values = {**fields, "substrate": name, "pixel": pixel.name}
-            out = Path(pattern.format(**values))
+            out = Path(format_name(pattern, values, "--out"))
             check_writable_path(out, "--out")
             if out.exists() and not args.overwrite:
                 raise ConfigError(f"--out {out}: exists (pass --overwrite to replace it)")
-            plot = Path(plot_pattern.format(**values)) if plot_pattern is not None else None
+            plot = Path(format_name(plot_pattern, values, "--plot")) if plot_pattern is not None else None
             if plot is not None:
                 check_figure_output(plot, "--plot", inputs=(out,))
+            check_files([("--out", out), ("--plot", plot)], config.files_read())
             runs.append(PixelRun(config.for_pixel(pixel, name, batch), out, plot))
     outs = [r.out.resolve() for r in runs]
     if len(set(outs)) != len(outs):
@@ -115,14 +117,7 @@ def plan(args: argparse.Namespace, config: StationConfig, now: dt.datetime) -> l
 
 
 def _check_pattern(option: str, text: str, several_pixels: bool, several_substrates: bool) -> None:
-    try:
-        used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-    except ValueError as exc:
-        raise ConfigError(f"{option} {text!r}: not a file-name pattern ({exc})") from None
-    unknown = used - set(FIELDS)
-    if unknown:
-        raise ConfigError(f"{option} {text!r}: unknown field {{{sorted(unknown)[0]}}} (known: "
-                          f"{', '.join('{' + f + '}' for f in FIELDS)})")
+    used = pattern_fields(text, FIELDS, option)
     if several_pixels and "pixel" not in used:
         raise ConfigError(f"{option} {text!r}: several pixels need {{pixel}} in the file name (one file per pixel)")
     if several_substrates and "substrate" not in used:
@@ -140,7 +135,7 @@ def run_pixels(args: argparse.Namespace, config: StationConfig, interval: float)
     values = {name: getattr(args, name) for name in cls.parameter_definitions()}
     runs = plan(args, config, dt.datetime.now())
     procedures = [build_procedure(cls, values, r.config) for r in runs]
-    check_free_space(runs[0].out, sum(p.planned_points() or 0 for p in procedures) or None)
+    check_free_space(runs[0].out, procedures, config_for_run(runs[0].config, cls, runs[0].out).stored_spectrum_points)
     results: list[tuple[PixelRun, Any]] = []
     substrate = None
     for run, procedure in zip(runs, procedures, strict=True):
@@ -154,6 +149,7 @@ def run_pixels(args: argparse.Namespace, config: StationConfig, interval: float)
             outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
                                   title=args.title)
         results.append((run, outcome))
+        print_file_problem(outcome)
         if outcome.path is not None:
             print(f"wrote {outcome.path}")
             print_analysis(outcome.analysis)
@@ -177,7 +173,8 @@ def _next_substrate(name: str, scripted: bool) -> bool:
         print(f"--- next substrate: {name}")
         return True
     try:
-        answer = input(f"Mount substrate {name}, then press Enter (q and Enter to stop): ")
+        with INTERRUPTS.raising():  # Ctrl-C at the prompt ends the command at once
+            answer = input(f"Mount substrate {name}, then press Enter (q and Enter to stop): ")
     except EOFError:
         return False
     return answer.strip().lower() not in ("q", "quit", "stop")

@@ -20,10 +20,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from station.core.errors import ConfigError
+from station.core.errors import ConfigError, one_line
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_output, opened_station
+from .output import check_files, check_output, opened_station
 
 FORMAT = "ledstation-reference/1"
 PROCEDURE = "jvl"
@@ -112,7 +112,7 @@ def _sweep(config: Any, values: dict[str, Any], out: Path, overwrite: bool, titl
     from station.sinks.terminal import TerminalProgress
 
     procedure = build_procedure(procedure_class(PROCEDURE), values, config)
-    check_free_space(out, procedure.planned_points())
+    check_free_space(out, [procedure], config.stored_spectrum_points)
     with RunFileClaim(out, overwrite) as claim, opened_station(config) as station:
         outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=5.0)], title=title)
     if outcome.path is None or outcome.status != "finished":
@@ -135,8 +135,9 @@ def save_reference(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.current_density_limit) and args.current_density_limit > 0):
         raise ConfigError("--current-density-limit must be a positive current density, mA/cm^2")
     check_output(args.out, args.overwrite, "--out")
-    run_out = _run_out(args, args.out, "saved")
     config = _config(args, args.pixel)
+    run_out = _run_out(args, args.out, "saved")
+    check_files([("--out", args.out), ("--run-out", run_out)], config.files_read())
     values: dict[str, Any] = {"current_density_limit": args.current_density_limit}
     values.update({k: getattr(args, k) for k in SWEEP_OPTIONS if getattr(args, k) is not None})
     try:
@@ -158,38 +159,67 @@ def save_reference(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stored_number(path: Path, reference: dict[str, Any], key: str, default: float) -> float:
+    value = reference.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: {key} must be a number, got {str(value)[:40]!r}")
+    return float(value)
+
+
 def load_reference(path: Path) -> dict[str, Any]:
+    from station.core.user_files import read_user_file
+
+    raw = read_user_file(path, "reference")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a reference file ({exc})") from None
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not a reference file ({one_line(exc)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("figures"), dict) \
             or not isinstance(data.get("parameters"), dict):
         raise ConfigError(f"{path}: not a reference file (format {FORMAT})")
+    for key in ("name", "pixel", "saved"):
+        value = data.get(key, "")
+        if not isinstance(value, str) or len(value) > 1000 or "\x00" in value:
+            raise ConfigError(f"{path}: {key} must be text of at most 1000 characters")
     return data
+
+
+def _stored_figures(path: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """The reference's figures, each checked: a finite value (not zero where compared in per
+    cent), a known comparison; ConfigError for none at all (a check must compare something)."""
+    from station.analysis.reference import RELATIVE, VOLTS, ReferenceFigure
+
+    stored = {}
+    for name, v in reference["figures"].items():
+        try:
+            figure = ReferenceFigure(float(v["value"]), str(v["units"]), str(v["compare"]))
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{path}: figure {name!r} is malformed") from None
+        if figure.compare not in (RELATIVE, VOLTS) or not math.isfinite(figure.value) \
+                or (figure.compare == RELATIVE and figure.value == 0):
+            raise ConfigError(f"{path}: figure {name!r} cannot be compared ({figure.value!r}, {figure.compare!r})")
+        stored[str(name)] = figure
+    if not stored:
+        raise ConfigError(f"{path}: the reference holds no figures to compare")
+    return stored
 
 
 def check_reference(args: argparse.Namespace) -> int:
     from station.analysis.reference import ReferenceFigure, compare
 
     reference = load_reference(args.reference)
-    try:
-        stored = {k: ReferenceFigure(float(v["value"]), str(v["units"]), str(v["compare"]))
-                  for k, v in reference["figures"].items()}
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"{args.reference}: malformed figures") from None
+    stored = _stored_figures(args.reference, reference)
     percent, volts = _tolerances(args.tolerance_percent if args.tolerance_percent is not None
-                                 else float(reference.get("tolerance_percent", 2.0)),
+                                 else _stored_number(args.reference, reference, "tolerance_percent", 2.0),
                                  args.tolerance_V if args.tolerance_V is not None
-                                 else float(reference.get("tolerance_V", 0.05)))
+                                 else _stored_number(args.reference, reference, "tolerance_V", 0.05))
     if args.log is not None:
         check_output(args.log, True, "--log", inputs=(args.reference,))
-    run_out = _run_out(args, args.reference, "check")
     stored_pixel = reference.get("pixel") or None
     config = _config(args, args.pixel or stored_pixel,
                      "--pixel" if args.pixel else "the reference was measured on pixel")
+    run_out = _run_out(args, args.reference, "check")
+    check_files([("--run-out", run_out), ("--log", args.log)], [("reference", args.reference), *config.files_read()])
     try:
         run, figures = _sweep(config, dict(reference["parameters"]), run_out, args.overwrite,
                             f"reference check: {reference.get('name', '')}")
@@ -201,7 +231,7 @@ def check_reference(args: argparse.Namespace) -> int:
     if then and then != light_now:
         print(f"note: the reference was measured with {then!r}, this check with {light_now!r}")
     deviations = compare(stored, now, percent, volts)
-    passed = all(d.passed for d in deviations)
+    passed = bool(deviations) and all(d.passed for d in deviations)  # nothing compared is no pass
     if args.json:
         print(json.dumps({"passed": passed, "reference": str(args.reference), "run_file": str(run_out),
                           "deviations": [{**d.__dict__, "passed": d.passed} for d in deviations]},

@@ -14,7 +14,7 @@ from procedures.parameters import SAFETY_CAPPED, build_procedure, option
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_figure_output, opened_station, print_analysis
+from .output import check_figure_output, check_files, opened_station, print_analysis, print_file_problem
 from .pixel_runs import pixel_options, run_pixels, uses_pixels
 
 
@@ -89,13 +89,15 @@ def run_command(args: argparse.Namespace) -> int:
     check_writable_path(out, "--out")
     if args.plot is not None:
         check_figure_output(args.plot, "--plot", inputs=(out,))
-    check_free_space(out, procedure.planned_points())
+    check_files([("--out", out), ("--plot", args.plot)], config.files_read())
     interval = status_interval(args.status_interval, cls)
     config = config_for_run(config, cls, out)
+    check_free_space(out, [procedure], config.stored_spectrum_points)
 
     with RunFileClaim(out, args.overwrite) as claim, opened_station(config) as station:
         outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
                               title=args.title)
+    print_file_problem(outcome)
     if outcome.path is None:
         print(f"no point was measured: {out} left as it was")
         return EXIT_FAILED

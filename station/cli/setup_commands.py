@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 
 from station.core.errors import ConfigError
+from station.core.signals import INTERRUPTS
 
 from . import EXIT_OK
 
 
 def calibrate_sphere_command(args: argparse.Namespace) -> int:
     from drivers.calibration import LampCertificate
+    from station.setup.address_claims import AddressClaims
     from station.setup.config import SIMULATED, load_config
-    from station.setup.light_meters import sphere_device, sphere_spectrometer
-    from station.setup.sphere_calibration import calibrate_sphere
 
-    from .output import check_output
+    from .output import check_files, check_output
 
     config = load_config(args.config, check_calibration=False)
     if not 1 <= args.scans <= 10_000:
@@ -30,7 +30,19 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
         certificate_path = CERTIFICATE_PATH
     if certificate_path is None:
         raise ConfigError("--lamp-certificate is required for a real spectrometer")
+    # the configured calibration file is not read here: recalibrating may write over it
+    check_files([("--out", args.out)], [("--lamp-certificate", certificate_path),
+                                        *[f for f in config.files_read() if f[0] == "--config"]])
     certificate = LampCertificate.load(certificate_path)
+    with AddressClaims([("spectrometer", s.address)]).acquire():
+        return _calibrate_sphere(args, config, certificate, simulated)
+
+
+def _calibrate_sphere(args: argparse.Namespace, config, certificate, simulated: bool) -> int:
+    from station.setup.light_meters import sphere_device, sphere_spectrometer
+    from station.setup.sphere_calibration import calibrate_sphere
+
+    s = config.spectrometer
     bench = None
     if simulated:
         from sim_instruments.bench import SimulatedBench
@@ -39,7 +51,11 @@ def calibrate_sphere_command(args: argparse.Namespace) -> int:
         lamp_off, lamp_on = (lambda: bench.mount("dark")), (lambda: bench.mount("lamp"))
     else:
         def prompt(text: str):
-            return lambda: None if args.yes else input(text + " — press Enter ")
+            def ask() -> None:
+                if not args.yes:
+                    with INTERRUPTS.raising():  # Ctrl-C at a prompt ends the command at once
+                        input(text + " — press Enter ")
+            return ask
 
         lamp_off = prompt("Cap the sphere port (lamp off) for dark spectra")
         lamp_on = prompt("Mount the calibration lamp on the sphere port and let it warm up")

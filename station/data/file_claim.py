@@ -8,26 +8,42 @@ partial file next to it (``.NAME.<token>.partial``) and **publishes** it - one a
 before that leaves an old file untouched (and a new name holding a record of the failed
 run). Readers that have the old file open keep reading the old file.
 
+Only regular files are ever claimed or replaced: a device, a FIFO or a socket named by
+``--out`` is refused before it is opened. A new name is created holding
+:data:`PLACEHOLDER`, the station's own mark: an unlocked file holding exactly that is what
+a run killed before its first point leaves, and a new run may take it over without
+``--overwrite``; any other file, an empty one included, needs ``--overwrite``. A run that
+ends without a point removes the name only if it created it and it still holds its mark.
+
 Locks are Linux open-file-description record locks (``F_OFD_SETLK``): they belong to
 this claim's open file, are released by the kernel when the process dies (kill -9
 included), and do not interfere with HDF5's own ``flock`` locks. Another ledstation
 process sees them: it refuses to write, overwrite or ``recover`` a file being written.
-An empty, unlocked file is what a run killed before its first point leaves: a new run
-may take it over without ``--overwrite``.
+While a claim is held the process holds its signals (:mod:`station.core.signals`).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import secrets
+import stat
 import struct
 from pathlib import Path
 
 from station.core.errors import ConfigError, StorageError
+from station.core.signals import INTERRUPTS
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+PARTIAL_SUFFIX = ".partial"
+#: the partial file of a resumed run: a copy of the file it resumes, then the new points
+RESUME_COPY_SUFFIX = ".resume-partial"
+#: what a claim writes into a name it creates, until the run's file takes the name
+PLACEHOLDER = b"ledstation placeholder: the run that claimed this name has not written its first point\n"
+#: open a name without blocking on a FIFO and without following it into a terminal
+_OPEN_QUIETLY = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 #: Linux open-file-description locks (fcntl(2)); Python names them from 3.9 on some builds
 F_OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", 36)
 F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", 37)
@@ -51,8 +67,10 @@ def try_lock(fd: int) -> bool:
 
 def being_written(path: str | Path) -> bool:
     """Whether a run (of any ledstation process) holds the lock on ``path``."""
+    if not is_regular(path):
+        return False
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _OPEN_QUIETLY)
     except OSError:
         return False
     try:
@@ -64,17 +82,38 @@ def being_written(path: str | Path) -> bool:
         os.close(fd)
 
 
-def is_hdf5(path: str | Path) -> bool:
-    """Whether ``path`` starts like an HDF5 file (a run file, or another)."""
+def is_regular(path: str | Path) -> bool:
+    """Whether ``path`` is an existing regular file (symbolic links followed)."""
     try:
-        with open(path, "rb") as f:
-            return f.read(8) == HDF5_SIGNATURE
-    except OSError:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
         return False
 
 
+def _head(path: str | Path, size: int) -> bytes | None:
+    """The first ``size`` bytes of a regular file (None: not one, or unreadable)."""
+    if not is_regular(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return None
+
+
+def is_hdf5(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file that starts like an HDF5 file (a run file, or another)."""
+    return _head(path, 8) == HDF5_SIGNATURE
+
+
+def is_placeholder(path: str | Path) -> bool:
+    """Whether ``path`` holds a claim's mark and nothing else (a run before its first point)."""
+    return _head(path, len(PLACEHOLDER) + 1) == PLACEHOLDER
+
+
 def check_writable_path(path: Path, option: str) -> None:
-    """A file name that can be created: not empty, not a directory, in a writable directory."""
+    """A file name that can be created: not empty, not a directory or any other non-regular
+    file (device, FIFO, socket), in a writable directory."""
     text = str(path)
     if not text.strip() or text.endswith(os.sep):
         raise ConfigError(f"{option}: a file name is needed, got {text!r}")
@@ -82,6 +121,9 @@ def check_writable_path(path: Path, option: str) -> None:
         raise ConfigError(f"{option}: the file name contains a NUL character")
     if path.is_dir():
         raise ConfigError(f"{option} {path}: is a directory")
+    if (path.exists() or path.is_symlink()) and not is_regular(path):
+        raise ConfigError(f"{option} {path}: is not a regular file (a device, FIFO, socket or broken link); the "
+                          "station writes only regular files")
     if len(path.name.encode("utf-8", "surrogateescape")) > 200:
         raise ConfigError(f"{option} {path}: file name too long")
     parent = path.parent if str(path.parent) else Path(".")
@@ -94,15 +136,25 @@ def check_writable_path(path: Path, option: str) -> None:
 class RunFileClaim:
     """The claim of one run on its output name; see the module docstring."""
 
-    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
+    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+        """``resume``: the run copies the file it replaces (``ledstation resume``); its partial
+        file is a :data:`RESUME_COPY_SUFFIX` file, and such copies left by a resume killed
+        before its copy took the name are removed (they hold nothing the file does not)."""
         self.path = Path(path)
         self.overwrite = overwrite
-        self.partial_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.partial")
+        suffix = RESUME_COPY_SUFFIX if resume else PARTIAL_SUFFIX
+        self.partial_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}{suffix}")
         self.published = False
         self._fd: int | None = None  # the claimed name's file (new placeholder, or the file replaced)
         self._partial_fd: int | None = None  # the run's own file; its lock follows it when published
         self._replaces = False  # the name held a file worth keeping
-        self._take()
+        self._created: tuple[int, int] | None = None  # (device, inode) of the placeholder this claim made
+        INTERRUPTS.hold(self)  # released with the claim: a signal stops the run at a safe point
+        try:
+            self._take()
+        except BaseException:
+            INTERRUPTS.release(self)
+            raise
 
     def _take(self) -> None:
         path, option = self.path, "--out"
@@ -113,19 +165,43 @@ class RunFileClaim:
         except FileExistsError:
             new = False
             try:
-                fd = os.open(path, os.O_RDWR)
+                fd = os.open(path, os.O_RDWR | _OPEN_QUIETLY)
             except OSError as exc:
                 raise ConfigError(f"{option} {path}: cannot open ({exc.strerror})") from None
         except OSError as exc:
             raise ConfigError(f"{option} {path}: cannot create ({exc.strerror})") from None
-        if not try_lock(fd):
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # replaced by a device or FIFO since it was checked
+                raise ConfigError(f"{option} {path}: is not a regular file; the station writes only regular files")
+            if new:
+                os.write(fd, PLACEHOLDER)
+                self._created = (st.st_dev, st.st_ino)
+            if not try_lock(fd):
+                raise ConfigError(f"{path} is being written by another ledstation run; choose another --out")
+            stale = not new and _holds_placeholder(fd)  # left by a run killed before its first point
+            if not new and not stale and not self.overwrite:
+                raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+        except BaseException:
             os.close(fd)
-            raise ConfigError(f"{path} is being written by another ledstation run; choose another --out")
-        stale = not new and os.fstat(fd).st_size == 0  # left by a run killed before its first point
-        if not new and not stale and not self.overwrite:
-            os.close(fd)
-            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+            if self._created is not None:
+                _remove_own_placeholder(path, self._created)
+            raise
         self._fd, self._replaces = fd, not new and not stale
+        self._remove_stale_resume_copies()
+
+    def _remove_stale_resume_copies(self) -> None:
+        """Copies of this name made by a resume that died before its copy took the name: the
+        name is locked by this claim now, so no living run writes them."""
+        for copy in self.path.parent.glob(f".{glob.escape(self.path.name)}.*{RESUME_COPY_SUFFIX}"):
+            if copy == self.partial_path or not is_regular(copy) or being_written(copy):
+                continue
+            head = _head(copy, 8)
+            if head in (b"", HDF5_SIGNATURE):
+                try:
+                    copy.unlink()
+                except OSError:
+                    pass
 
     def lock_partial(self) -> None:
         """Lock the partial file the writer has created; the lock follows it when published
@@ -165,8 +241,8 @@ class RunFileClaim:
             return None
         finally:
             self._drop_name_lock()
-            if not self.published and not self._replaces:
-                _remove_if_empty(self.path)
+            if not self.published and self._created is not None:
+                _remove_own_placeholder(self.path, self._created)
 
     def release(self) -> None:
         """The run and its file are complete: drop every lock."""
@@ -174,6 +250,7 @@ class RunFileClaim:
         if self._partial_fd is not None:
             os.close(self._partial_fd)
             self._partial_fd = None
+        INTERRUPTS.release(self)
 
     def __enter__(self) -> RunFileClaim:
         return self
@@ -189,9 +266,23 @@ class RunFileClaim:
             self._fd = None
 
 
-def _remove_if_empty(path: Path) -> None:
+def _holds_placeholder(fd: int) -> bool:
+    """Whether the open file holds a claim's mark and nothing else."""
     try:
-        if path.stat().st_size == 0:
+        if os.fstat(fd).st_size != len(PLACEHOLDER):
+            return False
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, len(PLACEHOLDER)) == PLACEHOLDER
+    except OSError:
+        return False
+
+
+def _remove_own_placeholder(path: Path, created: tuple[int, int]) -> None:
+    """Remove the name only if it is still the placeholder this claim created (same file, its
+    mark and nothing else): a run deletes only what it created."""
+    try:
+        st = os.lstat(path)
+        if (st.st_dev, st.st_ino) == created and stat.S_ISREG(st.st_mode) and is_placeholder(path):
             path.unlink()
     except OSError:
         pass

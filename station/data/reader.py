@@ -28,6 +28,9 @@ from station.core.errors import DataFileError
 from station.core.errors import one_line as _one_line
 from station.run.records import RunStart
 
+from .file_claim import is_placeholder
+from .hdf5_safety import check_self_contained
+
 FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
 #: HDF5 chunk cache per dataset while reading (rows are read in blocks; little is reread)
 READ_CHUNK_CACHE_BYTES = 256 * 1024
@@ -146,6 +149,7 @@ class RunFile:
         self.path = str(path)
         with self.open() as f:
             try:
+                check_self_contained(f, self.path)  # data, never instructions: nothing outside the file
                 self._read_essentials(f)
             except DataFileError:
                 raise
@@ -433,6 +437,9 @@ def check_complete_hdf5(path: str | Path) -> bool:
     A run's file always holds what its superblock's end-of-file address covers (every
     flush writes the data before the superblock), also after a kill -9.
     """
+    if is_placeholder(path):
+        raise DataFileError(f"{path}: a run has claimed this name and not written its first point yet (or was "
+                            "killed before it)")
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:

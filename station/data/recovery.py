@@ -22,6 +22,7 @@ import numpy as np
 from drivers.light_meter import DarkLibrary, LightDescription, SpectrumAxis
 from drivers.spectral_result import SpectralResult
 from station.core.errors import ConfigError
+from station.core.signals import INTERRUPTS
 from station.run.records import FAILED, RUNNING, Column, Event, MainCurve, RunStart, RunStop, Stream
 
 from .file_claim import RunFileClaim, being_written
@@ -117,6 +118,8 @@ def _copy(run: RunFile, writer: HDF5RunWriter) -> None:
         for stream in run.stream_names():
             counts[stream] = 0
             for event in events_of(run, stream):
+                if counts[stream] % CHUNK_ROWS == 0:
+                    INTERRUPTS.check()  # Ctrl-C ends the copy here (the writer holds signals)
                 writer(event)
                 counts[stream] += 1
     except BaseException:

@@ -7,10 +7,18 @@ never lets the disk fill under it:
 * before a run, the free space must hold the run's estimated size plus the reserve;
 * while it runs, :class:`StorageGuard` keeps :data:`RESERVE_BYTES` of disk allocated
   beyond the file's end (``fallocate`` with ``FALLOC_FL_KEEP_SIZE``: the file's size does
-  not change, the blocks are its own). When that reservation can no longer be renewed
-  the disk is full: the guard raises :class:`StorageError`, the run stops, and the
-  last writes (status, reason) go into the blocks still reserved. Where the file system
-  cannot reserve (no ``fallocate``) the guard compares the free space with the reserve.
+  not change, the blocks are its own). HDF5 truncates the file to its own end when it
+  flushes, and a truncation frees every block beyond the new end, the reserve with it; so
+  the guard never trusts what it reserved last: at every check it measures the blocks
+  the file holds beyond its end (``st_blocks``) and renews the reserve when they fall
+  short, and the writer checks again right after each flush. When the reserve can no
+  longer be renewed the disk is full: the guard raises :class:`StorageError`, the run
+  stops, and the last writes (status, reason) go into the blocks still reserved. Where
+  the file system cannot reserve (no ``fallocate``) the guard compares the free space
+  with the reserve.
+* after the run, the file is reopened for the figures and the NXdata copies only once
+  :func:`reserve_for` has reserved what they take (else they are left out: ``ledstation
+  analyze`` computes the figures from the columns).
 * it also notices the file being removed or replaced under the run.
 """
 
@@ -20,7 +28,9 @@ import ctypes
 import errno
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from station.core.errors import ConfigError, StorageError
 
@@ -29,8 +39,10 @@ RESERVE_BYTES = 8 * 2**20
 #: the reservation is renewed once the file has grown into this much of it, or this often
 RENEW_AFTER_BYTES = 256 * 1024
 RENEW_INTERVAL_S = 1.0
-#: size estimate of one point with spectra (2048-pixel calibrated + compressed raw, a row)
-SPECTRUM_POINT_BYTES = 2048 * 4 * 2 + 1024
+#: bytes a stored spectrum takes per point of it (float32 calibrated + float32 raw, before compression)
+SPECTRUM_BYTES_PER_POINT = 4 * 2
+#: and per spectrum (its row index, chunk index)
+SPECTRUM_OVERHEAD_BYTES = 1024
 #: layout, light description, dark library ...
 LAYOUT_BYTES = 2 * 2**20
 FALLOC_FL_KEEP_SIZE = 1
@@ -47,25 +59,64 @@ def _fallocate_keep_size(fd: int, offset: int, length: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
+def allocated_beyond_end(fd: int) -> int:
+    """Bytes of disk the open file holds beyond its end (negative: holes inside it), measured."""
+    st = os.fstat(fd)
+    blocks = getattr(st, "st_blocks", None)
+    return -st.st_size if blocks is None else blocks * 512 - st.st_size
+
+
+def reserve_for(fd: int, path: Path, nbytes: int) -> None:
+    """Reserve ``nbytes`` beyond the open file's end before writing them; :class:`StorageError`
+    (nothing written yet) when the disk cannot hold them."""
+    size = os.fstat(fd).st_size
+    try:
+        _fallocate_keep_size(fd, size, nbytes)
+        return
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(f"disk full: no room in {path.parent} for {nbytes / 2**20:.1f} MB") from None
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+    if free_bytes(path.parent) < nbytes:
+        raise StorageError(f"disk nearly full: no room in {path.parent} for {nbytes / 2**20:.1f} MB")
+
+
 def free_bytes(directory: str | Path) -> int:
     st = os.statvfs(directory)
     return st.f_bavail * st.f_frsize
 
 
-def estimated_run_bytes(points: int | None) -> int:
-    """A run's file size from its planned points (None: open-ended, only the layout)."""
-    return LAYOUT_BYTES + (points or 0) * SPECTRUM_POINT_BYTES
+def estimated_run_bytes(procedures: Iterable[Any], spectrum_points: int) -> int:
+    """The file size of runs of ``procedures`` (their planned rows and spectra) with spectra
+    of ``spectrum_points`` points; an open-ended run counts its layout only."""
+    total = LAYOUT_BYTES
+    for p in procedures:
+        total += (p.planned_points() or 0) * p.planned_row_bytes()
+        total += p.planned_spectra() * (spectrum_points * SPECTRUM_BYTES_PER_POINT + SPECTRUM_OVERHEAD_BYTES)
+    return total
 
 
-def check_free_space(path: str | Path, points: int | None) -> None:
-    """Refuse (one line, before any instrument) a run whose file cannot fit on the disk."""
+def check_free_space(path: str | Path, procedures: Iterable[Any], spectrum_points: int) -> None:
+    """Refuse (one line, before any instrument) runs whose files cannot fit on the disk."""
     directory = Path(path).parent if str(Path(path).parent) else Path(".")
-    needed = estimated_run_bytes(points) + RESERVE_BYTES
+    needed = estimated_run_bytes(procedures, spectrum_points) + RESERVE_BYTES
     free = free_bytes(directory)
     if free < needed:
         raise ConfigError(f"only {free / 2**20:.1f} MB free in {directory}; the run needs about "
                            f"{needed / 2**20:.1f} MB (its estimated size and an {RESERVE_BYTES / 2**20:.0f} MB "
                            "reserve)")
+
+
+def check_free_space_for_copy(path: str | Path) -> None:
+    """Refuse (one line, before any instrument) to resume a run whose file cannot be copied:
+    a resumed run writes a copy of its file next to it before it replaces it."""
+    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    needed = os.path.getsize(path) + LAYOUT_BYTES + RESERVE_BYTES
+    free = free_bytes(directory)
+    if free < needed:
+        raise ConfigError(f"only {free / 2**20:.1f} MB free in {directory}; resuming {Path(path).name} needs about "
+                          f"{needed / 2**20:.1f} MB (a copy of the file and an {RESERVE_BYTES / 2**20:.0f} MB reserve)")
 
 
 class StorageGuard:
@@ -76,7 +127,6 @@ class StorageGuard:
         self.path = path  # where the file is (the writer updates it when the file is published)
         self.can_reserve = True
         self.removed = False  # the file was removed or replaced under the run
-        self.reserved_to = 0  # file offset up to which disk is allocated
         self._next_check = 0.0
         self._inode = os.fstat(fd).st_ino
         self.check()
@@ -84,20 +134,21 @@ class StorageGuard:
     def check(self, upcoming_bytes: int = 0) -> None:
         """Renew the reserve if due; :class:`StorageError` if the disk is full or the file gone.
 
-        Cheap enough for every event: it acts only every :data:`RENEW_INTERVAL_S` or when
-        the file has grown into the reserve.
+        Cheap enough for every event (one ``fstat``): it acts every :data:`RENEW_INTERVAL_S`,
+        and whenever the blocks measured beyond the file's end fall short of the upcoming
+        bytes and the reserve (the file grew into it, or a truncation freed it).
         """
-        size = os.fstat(self.fd).st_size
         now = time.monotonic()
-        if now < self._next_check and size + upcoming_bytes + RESERVE_BYTES - RENEW_AFTER_BYTES < self.reserved_to:
+        wanted_beyond = upcoming_bytes + RESERVE_BYTES - RENEW_AFTER_BYTES
+        if now < self._next_check and (not self.can_reserve or allocated_beyond_end(self.fd) >= wanted_beyond):
             return
+        size = os.fstat(self.fd).st_size
         self._next_check = now + RENEW_INTERVAL_S
         self._check_still_there()
         wanted = upcoming_bytes + RESERVE_BYTES
         if self.can_reserve:
             try:
                 _fallocate_keep_size(self.fd, size, wanted)
-                self.reserved_to = size + wanted
                 return
             except OSError as exc:
                 if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
@@ -114,7 +165,8 @@ class StorageGuard:
                                "with every point so far in the file")
 
     def remaining_reserve(self) -> int:
-        return max(0, self.reserved_to - os.fstat(self.fd).st_size)
+        """Bytes still reserved beyond the file's end, measured."""
+        return max(0, allocated_beyond_end(self.fd)) if self.can_reserve else 0
 
     def _check_still_there(self) -> None:
         try:

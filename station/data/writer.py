@@ -48,10 +48,12 @@ import numpy as np
 
 from station.core.errors import StorageError
 from station.core.errors import one_line as _one_line
+from station.core.signals import INTERRUPTS
 from station.run.records import FAILED, RUNNING, Event, Notice, Progress, Record, RunStart, RunStop, Stream
 
+from . import hdf5_safety  # noqa: F401 - HDF5 loads no filter plugin in a process that writes run files
 from .file_claim import RunFileClaim
-from .storage_guard import StorageGuard
+from .storage_guard import StorageGuard, reserve_for
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ MAX_PENDING_ROWS = 200_000
 MAX_PENDING_SPECTRA = 2_000
 #: rows copied at a time when the run ends
 COPY_CHUNK_ROWS = 16_384
+#: what the end of a run writes besides the NXdata copies (attributes, analysis, HDF5's metadata)
+FINISH_BYTES = 2 * 2**20
 #: HDF5 caches per open file: raw chunks per dataset (a table chunk is 8 or 64 kB, a
 #: spectrum 8 kB) and metadata; HDF5's defaults (1 MB per dataset, up to 32 MB of metadata) let a
 #: long run's memory grow by tens of MB before it levels off
@@ -248,9 +252,11 @@ class HDF5RunWriter:
         if not (math.isfinite(interval) and interval >= 0):
             raise ValueError(f"durability interval must be >= 0 s, got {interval!r}")
         self.durability_interval_s = float(interval)
+        INTERRUPTS.hold(self)  # while the file is open a signal raises nothing at random (the condition below)
         try:
             f = open_h5(self.path, "w" if self.overwrite else "w-")
         except OSError as exc:
+            INTERRUPTS.release(self)
             raise StorageError(f"cannot create {self.path}: {_one_line(exc)}") from None
         self._file = f
         try:
@@ -263,9 +269,11 @@ class HDF5RunWriter:
             f.swmr_mode = True
             f.flush()
             os.fsync(f.id.get_vfd_handle())
+            self._guard.check()  # the flush truncated the file to its end, and the reserve with it
         except BaseException:
             f.close()
             self._file = None
+            INTERRUPTS.release(self)
             raise
         if self.durability_interval_s == 0:
             self._syncer = BackgroundSync(f.id.get_vfd_handle())
@@ -394,6 +402,8 @@ class HDF5RunWriter:
             self.syncs += 1
             if self.events:
                 self._publish()
+            if full is None:
+                self._guarded(self._guard.check)  # renewed at once if the flush's truncation freed it
         if full is not None:
             raise full
 
@@ -541,6 +551,7 @@ class HDF5RunWriter:
                 log.warning("closing %s failed: %s", self.path, _one_line(exc))
             finally:
                 self._file = None
+                INTERRUPTS.release(self)
 
     def abort_file(self) -> None:
         """Close the file if the run died before its stop record (the points stay readable)."""
@@ -725,6 +736,9 @@ def finish_file(path: str | Path, stop: RunStop | None, analysis: dict[str, Any]
         f = open_h5(path, "r+", locking=False)
     with f:
         entry = f["entry"]
+        table = entry["measurement"][entry["data"].attrs.get("stream", "points")]
+        # the NXdata copies and the analysis: reserved first, so HDF5 never meets a full disk
+        reserve_for(f.id.get_vfd_handle(), Path(path), FINISH_BYTES + 8 * table.shape[0] * len(entry["data"]))
         if stop is not None:
             entry.attrs["end_time"] = iso(stop.end_time_s)
             entry.attrs["status"] = stop.status

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from procedures import procedure_class
 from procedures.parameters import build_procedure
 from station.core.errors import ConfigError, StationError, one_line
 from station.data.file_claim import RunFileClaim, check_writable_path
+from station.data.name_pattern import format_name, inside, pattern_fields
 from station.data.storage_guard import check_free_space
 from station.run.runner import ProcedureRunner
 from station.session import config_for_run, run_to_file
@@ -55,29 +55,24 @@ class QueuedRun:
         return f"[{self.state}] {self.procedure} {self.title}".rstrip() + where + reason
 
 
+PATTERN_OPTION = "file name pattern"
+
+
 def check_pattern(pattern: str, procedure: str, values: dict[str, Any]) -> None:
-    """ConfigError unless ``pattern`` names only known fields and gives a .h5 name."""
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
-    except ValueError as exc:
-        raise ConfigError(f"file name pattern {pattern!r}: {exc}") from None
-    known = {"procedure", "n", "date", "time", "title", *values}
-    unknown = sorted(fields - known)
-    if unknown:
-        raise ConfigError(f"file name pattern {pattern!r}: unknown field {{{unknown[0]}}} (known: procedure, n, "
-                          f"date, time, title and the parameters)")
-    try:
-        name = _format(pattern, procedure, values, 1, "", dt.datetime(2000, 1, 1))
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise ConfigError(f"file name pattern {pattern!r}: {exc}") from None
-    if not name.endswith(".h5") or ".." in Path(name).parts or Path(name).is_absolute():
-        raise ConfigError(f"file name pattern {pattern!r} must give a name ending in .h5, inside the folder")
+    """ConfigError unless ``pattern`` names only known fields, plainly formatted, and gives a
+    .h5 name inside the folder (:mod:`station.data.name_pattern`)."""
+    pattern_fields(pattern, {"procedure", "n", "date", "time", "title", *values}, PATTERN_OPTION)
+    for title in ("", "a title"):
+        name = _format(pattern, procedure, values, 1, title, dt.datetime(2000, 1, 1))
+        if not name.endswith(".h5"):
+            raise ConfigError(f"{PATTERN_OPTION} {pattern!r} must give a name ending in .h5")
+        inside(Path("folder"), name, PATTERN_OPTION)
 
 
 def _format(pattern: str, procedure: str, values: dict[str, Any], n: int, title: str, now: dt.datetime) -> str:
-    safe_title = "".join(c if c.isalnum() or c in "-_." else "_" for c in title)[:60]
-    return pattern.format(**{k: v for k, v in values.items() if v is not None}, procedure=procedure, n=n,
-                          date=f"{now:%Y%m%d}", time=f"{now:%H%M%S}", title=safe_title)
+    fields = {k: v for k, v in values.items() if v is not None}
+    return format_name(pattern, {**fields, "procedure": procedure, "n": n, "date": f"{now:%Y%m%d}",
+                                 "time": f"{now:%H%M%S}", "title": title}, PATTERN_OPTION)
 
 
 def free_name(path: Path) -> Path:
@@ -217,17 +212,18 @@ class RunQueue:
             self.finished.set()
 
     def file_for(self, item: QueuedRun, n: int) -> Path:
+        """The run's file: the pattern filled in, inside the folder (or ConfigError)."""
         name = _format(self.pattern, item.procedure, item.values, n, item.title, dt.datetime.now())
-        return self.folder / name
+        return inside(self.folder, name, PATTERN_OPTION)
 
     def _run(self, item: QueuedRun) -> None:
         cls = procedure_class(item.procedure)
         procedure = build_procedure(cls, item.values, self.config)
         self.runs_started += 1
         out = free_name(self.file_for(item, self.runs_started))
-        check_writable_path(out, "file name pattern")
-        check_free_space(out, procedure.planned_points())
+        check_writable_path(out, PATTERN_OPTION)
         config = config_for_run(self.config.with_default_pixel(), cls, out)  # the window measures one pixel
+        check_free_space(out, [procedure], config.stored_spectrum_points)
         item.path = out
         with RunFileClaim(out, overwrite=False) as claim:
             station = self._opener(config)

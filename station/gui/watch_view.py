@@ -9,6 +9,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from procedures import procedure_class
 from station.core.errors import DataFileError
+from station.data.file_claim import is_placeholder
 from station.data.watch import RunWatcher
 from station.sinks.live_data import LiveRunData
 
@@ -42,13 +43,13 @@ class WatchView(QtWidgets.QWidget):
 
     def _attach(self, first: bool = False) -> bool:
         """Open the file once it is a run file: a run claims its name before its first point
-        (an empty file), and publishes the run file under it at that point."""
+        (a placeholder), and publishes the run file under it at that point."""
         if self.watcher is not None:
             return True
         try:
             watcher = RunWatcher(self.path, columns={})
         except DataFileError:
-            if first and self.path.stat().st_size > 0:
+            if first and not is_placeholder(self.path):
                 raise  # a file that is something else, not a run about to start
             return False
         run = watcher.run

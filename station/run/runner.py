@@ -11,7 +11,7 @@ only a row counter per stream.
 from __future__ import annotations
 
 import logging
-import threading
+import signal
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +27,8 @@ from station.analysis.stored_run import StoredRun
 from station.core import cie
 from station.core.errors import ConfigError, RunAborted, StationError
 from station.core.errors import one_line as _one_line
-from station.core.signals import INTERRUPTS, Terminated
+from station.core.signals import INTERRUPTS, REASONS, Terminated
+from station.core.stop_flag import StopFlag
 from station.setup.station import Station
 
 from .record_stream import RecordStream
@@ -80,9 +81,10 @@ class ProcedureRunner:
         for entry in sinks:
             sink, essential = entry if isinstance(entry, tuple) else (entry, False)
             self.stream.subscribe(sink, essential)
-        self._abort = threading.Event()
+        self._abort = StopFlag()  # lock-free: a signal handler sets it (see station.core.signals)
         self._emergency = False
         self._abort_reason = ""
+        self._signal: int | None = None  # the signal that stopped the run (re-raised after its end)
         self._streams: dict[str, Stream] = {}
         self._columns: dict[str, frozenset[str]] = {}
         self._counts: dict[str, int] = {}
@@ -101,6 +103,14 @@ class ProcedureRunner:
 
     def should_stop(self) -> bool:
         return self._abort.is_set()
+
+    def _on_signal(self, signum: int) -> None:
+        """From the signal handler: stop as the window's Abort does (flags only, no lock)."""
+        if self._signal is None:
+            self._signal = signum
+            self._abort_reason = self._abort_reason or REASONS.get(signum, f"signal {signum}")
+        self._abort.set()
+        self.station.stop_requested.set()
 
     def record(self, stream: str, values: Mapping[str, float], spectrum: SpectralResult | None = None) -> int:
         """Emit one row of ``stream``; returns its row number."""
@@ -162,7 +172,8 @@ class ProcedureRunner:
             provenance=provenance, sample=st.config.sample_metadata())
 
     def run(self) -> RunStop:
-        """Run to the end. Ctrl-C and SIGTERM are re-raised after the stop record.
+        """Run to the end. Ctrl-C and SIGTERM stop it as an abort does (at the procedure's
+        next stop check or station wait) and are re-raised after the stop record.
 
         Whatever ends the run, the end runs shielded from further signals: the procedure's
         shutdown, the output switched off and read back, the stop record (status, reason,
@@ -173,9 +184,10 @@ class ProcedureRunner:
         provenance = cie.provenance()  # CIE tables loaded now, never at the first lit point
         procedure.bind(self)
         st.smu.notice = self._driver_notice  # transient faults the driver retried
+        status, reason, interrupt = FINISHED, "", None
+        listener = INTERRUPTS.listen(self._on_signal)  # a signal already held stops the run at once
         if not self._abort.is_set():
             st.stop_requested.clear()  # a station reused after an aborted run waits again
-        status, reason, interrupt = FINISHED, "", None
         try:
             st.prepare_light()  # darks need the output off, so before startup
             if self.resume is None:
@@ -192,9 +204,9 @@ class ProcedureRunner:
             if self._abort.is_set():
                 status, reason = ABORTED, self._abort_reason
         except KeyboardInterrupt as exc:
-            status, reason, interrupt = ABORTED, "interrupted (Ctrl-C)", exc
+            status, reason, interrupt = ABORTED, REASONS[signal.SIGINT], exc
         except Terminated as exc:
-            status, reason, interrupt = ABORTED, "terminated (SIGTERM)", exc
+            status, reason, interrupt = ABORTED, REASONS[signal.SIGTERM], exc
         except Exception as exc:
             status, reason = FAILED, _one_line(exc)
             log.debug("procedure failed", exc_info=True)
@@ -204,11 +216,14 @@ class ProcedureRunner:
             if exc is not None and not isinstance(exc, StationError):  # unexpected: keep its traceback in the file
                 self._emit_quietly(Notice(st.clock.now(), "".join(traceback.format_exception(exc))[-4000:], "error"))
         finally:
+            INTERRUPTS.unlisten(listener)
             with INTERRUPTS.shielded():
                 try:
                     self._end(status, reason, main)
                 finally:
                     st.smu.notice = _log_notice  # the run's stream is closed; later notices go to the log
+        if interrupt is None and self._signal is not None:
+            interrupt = INTERRUPTS.take_held()  # the signal stopped the run: the caller learns of it now
         if interrupt is not None:
             raise interrupt
         assert self.stop_record is not None

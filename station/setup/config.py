@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V, NPLC_RANGE
 from drivers.radiometers import RADIOMETER_MODELS
+from station.core.durations import MAX_DURABILITY_INTERVAL_S, MAX_INSTRUMENT_TIMEOUT_S, check_duration_s
 from station.core.errors import ConfigError
+from station.core.user_files import read_user_file
 
 if TYPE_CHECKING:
     from sim_instruments.settings import SimulationSettings
@@ -187,6 +189,37 @@ class StationConfig:
 
         return simulation_settings(self.simulation, self.source)
 
+    @property
+    def stored_spectrum_points(self) -> int:
+        """Points of a spectrum the light instrument stores per reading, at most (the
+        free-space check): the spectrometer's pixels (3840, the largest supported, for a real
+        one), the radiometer's grid, none for a photodiode (its spectrum is not stored)."""
+        if self.geometry == "radiometer":
+            first, last, step = RADIOMETER_MODELS[self.radiometer.model].grid_nm
+            return (last - first) // step + 1
+        if self.geometry != "sphere":
+            return 0
+        if self.spectrometer.address == SIMULATED:
+            from sim_instruments.spectrometer_models import SPECTROMETER_MODELS
+
+            return SPECTROMETER_MODELS[self.spectrometer.model].pixels
+        return LARGEST_SPECTROMETER_PIXELS
+
+    def files_read(self) -> list[tuple[str, Path]]:
+        """(what, path) of every file this configuration makes a command read: the file
+        itself, the sphere's calibration, the photodiode's certificate and calibration. A
+        command never writes over any of them (:func:`station.cli.output.check_files`)."""
+        files = [] if self.source == "default" else [("--config", Path(self.source))]
+        if self.geometry == "sphere" and self.spectrometer.calibration_file != SIMULATED:
+            files.append(("[spectrometer] calibration_file", self.resolved_calibration_path()))
+        if self.uses_photodiode:
+            calibration, responsivity = self.resolved_photodiode_paths()
+            if self.photodiode.responsivity_file != SIMULATED:
+                files.append(("[photodiode] responsivity_file", responsivity))
+            if calibration is not None:
+                files.append(("[photodiode] calibration_file", calibration))
+        return files
+
     def resolved_calibration_path(self) -> Path:
         value = self.spectrometer.calibration_file
         if value == SIMULATED:
@@ -289,6 +322,8 @@ NO_SWITCH = "none"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
 NAME_RULE = "1-40 letters, digits, '_', '.', '+' or '-', starting with a letter or digit"
 MAX_PIXELS = 64
+#: the most pixels a supported spectrometer has (Ocean Optics USB4000: 3840)
+LARGEST_SPECTROMETER_PIXELS = 3840
 #: a spectrometer pixel is < 1 nm wide: a window this close to the calibration's ends is cut inside it
 WINDOW_TOLERANCE_NM = 2.0
 
@@ -367,8 +402,9 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     if radiometer_model not in RADIOMETER_MODELS:
         raise r.fail("radiometer.model", f"must be one of {', '.join(RADIOMETER_MODELS)}, "
                                          f"got {_short(radiometer_model)}")
-    radiometer = RadiometerConfig(r.get("radiometer", "address", str), r.positive("radiometer", "timeout_s"),
-                                  radiometer_model)
+    timeout = r.get("radiometer", "timeout_s", float)
+    check_duration_s(timeout, f"config {source}: [radiometer] timeout_s", MAX_INSTRUMENT_TIMEOUT_S, 0.001)
+    radiometer = RadiometerConfig(r.get("radiometer", "address", str), timeout, radiometer_model)
     photodiode = _photodiode(r)
     area = r.positive("device", "pixel_area_cm2")
     if area > MAX_PIXEL_AREA_CM2:
@@ -439,7 +475,7 @@ def _switch(r: _Reader) -> SwitchConfig:
     table = r.data.get("switch", {})
     kind = table.get("kind", NO_SWITCH) if isinstance(table, dict) else None
     kinds = switch_kinds()
-    if kind != NO_SWITCH and kind not in kinds:
+    if not isinstance(kind, str) or (kind != NO_SWITCH and kind not in kinds):
         raise r.fail("switch.kind", f"must be one of {NO_SWITCH}, {', '.join(kinds)}, got {_short(kind)}")
     if kind == NO_SWITCH:
         return SwitchConfig(NO_SWITCH, "", 0.0)
@@ -605,8 +641,10 @@ def _durability_interval(r: _Reader, fully_simulated: bool) -> float:
     value = r.table("data").get("durability_interval_s", AUTO)
     if value == AUTO:
         return SIMULATED_DURABILITY_INTERVAL_S if fully_simulated else 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise r.fail("data.durability_interval_s", f'must be "auto" or a number of seconds >= 0, got {value!r}')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+            or value > MAX_DURABILITY_INTERVAL_S:
+        raise r.fail("data.durability_interval_s", f'must be "auto" or a number of seconds within 0-'
+                                                   f'{MAX_DURABILITY_INTERVAL_S:g}, got {value!r}')
     return float(value)
 
 
@@ -621,12 +659,11 @@ def load_config(path: str | Path | None = None, check_calibration: bool = True,
     if path is None:
         return config_from_text(DEFAULT_CONFIG_TEXT, "default", check_calibration, photodiode_calibration)
     path = Path(path)
+    data = read_user_file(path, "config")
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"config {path}: cannot read ({exc})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path}: not a text file (UTF-8)") from None
     return config_from_text(text, str(path), check_calibration, photodiode_calibration)
 
 

@@ -7,7 +7,6 @@ for it; a hardware configuration never loads pyvisa-sim or the LED model.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -20,8 +19,10 @@ from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
 from station.core.errors import InstrumentError, InstrumentFault, RunAborted, StationError, one_line
 from station.core.signals import INTERRUPTS
+from station.core.stop_flag import StopFlag
 from station.core.watchdog import Watchdog
 
+from .address_claims import AddressClaims
 from .config import NO_LIGHT, NO_SWITCH, SIMULATED, Pixel, StationConfig
 from .light_meters import open_light_meter, open_photodiode_channel, visa_resource
 from .pixel_switch import open_switch
@@ -50,9 +51,22 @@ class Station:
     output_report: OutputOffReport | None = None
     #: give up on a light reading after this long (None: the instrument's ``measure_timeout_s``)
     light_timeout_s: float | None = None
-    #: set to stop every wait of the station at once (the runner's abort); see :meth:`wait`
-    stop_requested: threading.Event = field(default_factory=threading.Event)
+    #: set to stop every wait of the station at once (the runner's abort, a signal); see :meth:`wait`
+    stop_requested: StopFlag = field(default_factory=StopFlag)
     _light_calls: Watchdog = field(default_factory=lambda: Watchdog("the light instrument"))
+    _signal_listener: int | None = None
+    #: the station's claims on its instruments' addresses, released when it closes
+    claims: AddressClaims | None = None
+
+    def __post_init__(self) -> None:
+        # while the station is open a signal raises nothing at random: it stops every wait
+        INTERRUPTS.hold(self)
+        self._signal_listener = INTERRUPTS.listen(lambda _signum: self.stop_requested.set())
+
+    @property
+    def light_hung(self) -> bool:
+        """The light instrument did not return from a reading (it is left unclosed)."""
+        return self._light_calls.hung
 
     @property
     def geometry(self) -> str:
@@ -78,8 +92,10 @@ class Station:
         return self._light_calls.call(light.measure, timeout, stop=self.stop_requested.is_set)
 
     def wait(self, seconds: float) -> None:
-        """Wait on the station clock; :class:`RunAborted` at once when a stop is requested."""
+        """Wait on the station clock; at once when a stop is requested: the held signal's
+        exception (a safe point), or :class:`RunAborted`."""
         if not self.clock.wait(seconds, self.stop_requested.is_set):
+            INTERRUPTS.check()
             raise RunAborted("aborted while waiting")
 
     def ensure_output_off(self, ramp: bool = True) -> OutputOffReport:
@@ -140,7 +156,14 @@ class Station:
                 try:
                     self._release_switch(report_confirmed=self.smu.confirmed_off)
                 finally:
-                    self._release_light()
+                    try:
+                        self._release_light()
+                    finally:
+                        if self.claims is not None:
+                            self.claims.release()
+                        if self._signal_listener is not None:
+                            INTERRUPTS.unlisten(self._signal_listener)
+                        INTERRUPTS.release(self)
 
     def _release_switch(self, report_confirmed: bool) -> None:
         """Disconnect every pixel (only with the output confirmed off), release the switch."""
@@ -196,6 +219,22 @@ def open_station(config: StationConfig, bench: Any | None = None,
     ``on_failed_open`` gets the station closed again when the switch or the pixel failed
     (what its shutdown confirmed is in ``output_report``).
     """
+    opening = object()
+    INTERRUPTS.hold(opening)  # a signal now is held until the station is open and can stop at a safe point
+    try:
+        claims = AddressClaims(config.instrument_addresses).acquire()  # before anything is opened
+        try:
+            station = _open_station(config, bench, on_failed_open, claims)
+        except BaseException:
+            claims.release()
+            raise
+        return station
+    finally:
+        INTERRUPTS.release(opening)
+
+
+def _open_station(config: StationConfig, bench: Any | None, on_failed_open: Callable[[Station], None] | None,
+                  claims: AddressClaims) -> Station:
     if bench is None and config.uses_simulation:
         from sim_instruments.bench import SimulatedBench
 
@@ -225,7 +264,7 @@ def open_station(config: StationConfig, bench: Any | None = None,
             opened.close()
         raise
     opened.pop_all()
-    station = Station(config, clock, smu, light, bench, photodiode=photodiode)
+    station = Station(config, clock, smu, light, bench, photodiode=photodiode, claims=claims)
     if config.switch.kind != NO_SWITCH:
         try:
             station.switch = open_switch(config, bench)
