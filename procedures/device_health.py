@@ -102,7 +102,7 @@ class LightReadingWatch:
         problem, advice = light_problem(spectrum, (not self.seen_usable) if dim_counts is None else dim_counts)
         if not problem:
             self.in_a_row = 0
-            self.seen_usable = self.seen_usable or (spectrum.usable and not spectrum.low_light)
+            self.seen_usable = self.seen_usable or spectrum.valid
             return
         self.in_a_row += 1
         if self.in_a_row >= self.limit:

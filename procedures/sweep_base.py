@@ -148,7 +148,7 @@ class SweepProcedure(StationProcedure):
         if self._judge.add(values, values["index"]):
             self.notice(f"light judged {self._judge.quantity}: {self._judge.reason}", "info")
         self._check_in_range(values)
-        self._light_seen = self._light_seen or not (values["low_light"] or values["saturated"] or values["truncated"])
+        self._light_seen = self._light_seen or spectrum.valid
         return values
 
     def _check_in_range(self, values: dict[str, float]) -> None:

@@ -59,9 +59,10 @@ class DeviceStateFile:
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot keep the simulated device's state there ({exc.strerror})") from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise ConfigError(f"{self.path}: the simulated device's state is not a regular file")
-            if os.fstat(fd).st_size < LAYOUT.size:
+            if st.st_size < LAYOUT.size:
                 os.ftruncate(fd, LAYOUT.size)
             self._map = mmap.mmap(fd, LAYOUT.size)
         finally:

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from station.core.errors import StationError, one_line
-from station.core.signals import INTERRUPTS, Terminated
+from station.core.signals import EXIT_CODES, INTERRUPTS, REASONS, Terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
-SIGNAL_MESSAGES = {EXIT_INTERRUPTED: "interrupted (Ctrl-C)", EXIT_TERMINATED: "terminated (SIGTERM)"}
+#: exit code -> the last line's word for the signal behind it
+SIGNAL_MESSAGES = {EXIT_CODES[s]: REASONS[s] for s in REASONS}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -264,9 +265,9 @@ def _run_command(args: argparse.Namespace) -> tuple[int, str]:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code, message = EXIT_OK, ""
     except KeyboardInterrupt:
-        code, message = EXIT_INTERRUPTED, "interrupted (Ctrl-C)"
+        code, message = EXIT_INTERRUPTED, SIGNAL_MESSAGES[EXIT_INTERRUPTED]
     except Terminated:
-        code, message = EXIT_TERMINATED, "terminated (SIGTERM)"
+        code, message = EXIT_TERMINATED, SIGNAL_MESSAGES[EXIT_TERMINATED]
     except Exception as exc:  # noqa: BLE001 - one line for the user; -v shows the traceback
         if args.verbose:
             logging.exception("unexpected failure")

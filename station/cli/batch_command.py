@@ -32,9 +32,6 @@ def batch_command(args: argparse.Namespace) -> int:
     if args.figure is not None:
         check_figure_output(args.figure, "--figure", inputs=tuple(args.files))
     check_files([("--csv", args.csv), ("--devices-csv", args.devices_csv), ("--figure", args.figure)])
-    outputs = [p.resolve() for p in (args.csv, args.devices_csv, args.figure) if p is not None]
-    if len(set(outputs)) != len(outputs):
-        raise ConfigError("--csv, --devices-csv and --figure must name different files")
     devices = []
     for path in args.files:
         with malformed_is_bad_input(path):

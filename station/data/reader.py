@@ -28,7 +28,7 @@ from station.core.errors import DataFileError
 from station.core.errors import one_line as _one_line
 from station.run.records import RunStart
 
-from .file_claim import is_placeholder
+from .file_claim import PLACEHOLDER
 from .hdf5_safety import check_self_contained
 
 FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
@@ -437,9 +437,6 @@ def check_complete_hdf5(path: str | Path) -> bool:
     A run's file always holds what its superblock's end-of-file address covers (every
     flush writes the data before the superblock), also after a kill -9.
     """
-    if is_placeholder(path):
-        raise DataFileError(f"{path}: a run has claimed this name and not written its first point yet (or was "
-                            "killed before it)")
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -448,6 +445,9 @@ def check_complete_hdf5(path: str | Path) -> bool:
                 head = f.read(96)
                 if head[:8] == HDF5_SIGNATURE:
                     break
+                if offset == 0 and head == PLACEHOLDER:  # a claim's mark and nothing else
+                    raise DataFileError(f"{path}: a run has claimed this name and not written its first point yet "
+                                        "(or was killed before it)")
             else:
                 raise DataFileError(f"{path}: not an HDF5 file")
     except OSError as exc:

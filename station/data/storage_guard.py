@@ -28,7 +28,7 @@ import ctypes
 import errno
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +66,27 @@ def allocated_beyond_end(fd: int) -> int:
     return -st.st_size if blocks is None else blocks * 512 - st.st_size
 
 
+def _reserve(fd: int, path: Path, nbytes: int, full: Callable[[], str]) -> bool:
+    """Allocate ``nbytes`` beyond the open file's end: True when done, False where the file
+    system cannot reserve (then compare the free space); :class:`StorageError` with the
+    message ``full()`` when the disk has no room, another one for any other failure."""
+    try:
+        _fallocate_keep_size(fd, os.fstat(fd).st_size, nbytes)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            return False
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(full()) from None
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def reserve_for(fd: int, path: Path, nbytes: int) -> None:
     """Reserve ``nbytes`` beyond the open file's end before writing them; :class:`StorageError`
     (nothing written yet) when the disk cannot hold them."""
-    size = os.fstat(fd).st_size
-    try:
-        _fallocate_keep_size(fd, size, nbytes)
-        return
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageError(f"disk full: no room in {path.parent} for {nbytes / 2**20:.1f} MB") from None
-        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            raise StorageError(f"cannot write {path}: {exc.strerror}") from None
-    if free_bytes(path.parent) < nbytes:
-        raise StorageError(f"disk nearly full: no room in {path.parent} for {nbytes / 2**20:.1f} MB")
+    room = f"no room in {path.parent} for {nbytes / 2**20:.1f} MB"
+    if not _reserve(fd, path, nbytes, lambda: f"disk full: {room}") and free_bytes(path.parent) < nbytes:
+        raise StorageError(f"disk nearly full: {room}")
 
 
 def free_bytes(directory: str | Path) -> int:
@@ -99,24 +106,23 @@ def estimated_run_bytes(procedures: Iterable[Any], spectrum_points: int) -> int:
 
 def check_free_space(path: str | Path, procedures: Iterable[Any], spectrum_points: int) -> None:
     """Refuse (one line, before any instrument) runs whose files cannot fit on the disk."""
+    _require_free(path, estimated_run_bytes(procedures, spectrum_points) + RESERVE_BYTES,
+                  "the run needs", "its estimated size")
+
+
+def _require_free(path: str | Path, needed: int, who: str, what: str) -> None:
     directory = Path(path).parent if str(Path(path).parent) else Path(".")
-    needed = estimated_run_bytes(procedures, spectrum_points) + RESERVE_BYTES
     free = free_bytes(directory)
     if free < needed:
-        raise ConfigError(f"only {free / 2**20:.1f} MB free in {directory}; the run needs about "
-                           f"{needed / 2**20:.1f} MB (its estimated size and an {RESERVE_BYTES / 2**20:.0f} MB "
-                           "reserve)")
+        raise ConfigError(f"only {free / 2**20:.1f} MB free in {directory}; {who} about {needed / 2**20:.1f} MB "
+                          f"({what} and an {RESERVE_BYTES / 2**20:.0f} MB reserve)")
 
 
 def check_free_space_for_copy(path: str | Path) -> None:
     """Refuse (one line, before any instrument) to resume a run whose file cannot be copied:
     a resumed run writes a copy of its file next to it before it replaces it."""
-    directory = Path(path).parent if str(Path(path).parent) else Path(".")
-    needed = os.path.getsize(path) + LAYOUT_BYTES + RESERVE_BYTES
-    free = free_bytes(directory)
-    if free < needed:
-        raise ConfigError(f"only {free / 2**20:.1f} MB free in {directory}; resuming {Path(path).name} needs about "
-                          f"{needed / 2**20:.1f} MB (a copy of the file and an {RESERVE_BYTES / 2**20:.0f} MB reserve)")
+    _require_free(path, os.path.getsize(path) + LAYOUT_BYTES + RESERVE_BYTES, f"resuming {Path(path).name} needs",
+                  "a copy of the file")
 
 
 class StorageGuard:
@@ -142,27 +148,22 @@ class StorageGuard:
         wanted_beyond = upcoming_bytes + RESERVE_BYTES - RENEW_AFTER_BYTES
         if now < self._next_check and (not self.can_reserve or allocated_beyond_end(self.fd) >= wanted_beyond):
             return
-        size = os.fstat(self.fd).st_size
         self._next_check = now + RENEW_INTERVAL_S
         self._check_still_there()
         wanted = upcoming_bytes + RESERVE_BYTES
         if self.can_reserve:
-            try:
-                _fallocate_keep_size(self.fd, size, wanted)
+            if _reserve(self.fd, self.path, wanted, self._full_message):
                 return
-            except OSError as exc:
-                if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                    self.can_reserve = False
-                elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise StorageError(f"disk full: {self.path.parent} has no room for the run to go on "
-                                       f"({free_bytes(self.path.parent) / 2**20:.1f} MB free); run stopped with "
-                                       "every point so far in the file") from None
-                else:
-                    raise StorageError(f"cannot write {self.path}: {exc.strerror}") from None
+            self.can_reserve = False
         free = free_bytes(self.path.parent)
         if free < wanted:
             raise StorageError(f"disk nearly full: {free / 2**20:.1f} MB free in {self.path.parent}; run stopped "
                                "with every point so far in the file")
+
+    def _full_message(self) -> str:
+        return (f"disk full: {self.path.parent} has no room for the run to go on "
+                f"({free_bytes(self.path.parent) / 2**20:.1f} MB free); run stopped with every point so far in the "
+                "file")
 
     def remaining_reserve(self) -> int:
         """Bytes still reserved beyond the file's end, measured."""

@@ -148,22 +148,20 @@ class Station:
         instrument. Signals wait until this is done."""
         if self.closed:
             return
-        with INTERRUPTS.shielded():
+        with INTERRUPTS.shielded(), ExitStack() as after:  # run last first, whatever fails before
             self.closed = True
-            try:
-                self.ensure_output_off()
-            finally:
-                try:
-                    self._release_switch(report_confirmed=self.smu.confirmed_off)
-                finally:
-                    try:
-                        self._release_light()
-                    finally:
-                        if self.claims is not None:
-                            self.claims.release()
-                        if self._signal_listener is not None:
-                            INTERRUPTS.unlisten(self._signal_listener)
-                        INTERRUPTS.release(self)
+            after.callback(self._release_process)
+            after.callback(self._release_light)
+            after.callback(lambda: self._release_switch(report_confirmed=self.smu.confirmed_off))
+            self.ensure_output_off()
+
+    def _release_process(self) -> None:
+        """The station's claims on its addresses and its hold on the process's signals."""
+        if self.claims is not None:
+            self.claims.release()
+        if self._signal_listener is not None:
+            INTERRUPTS.unlisten(self._signal_listener)
+        INTERRUPTS.release(self)
 
     def _release_switch(self, report_confirmed: bool) -> None:
         """Disconnect every pixel (only with the output confirmed off), release the switch."""
