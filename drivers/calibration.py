@@ -61,7 +61,7 @@ class ResponsivityCalibration:
         """Responsivity interpolated onto an instrument grid that it must cover."""
         wl = np.asarray(wavelength_nm, float)
         low, high = self.wavelength_nm[0], self.wavelength_nm[-1]
-        if wl.min() < low - 1e-9 or wl.max() > high + 1e-9:
+        if not covers(self.wavelength_nm, wl):
             raise CalibrationError(
                 f"calibration file {self.path or '?'} covers {low:g}-{high:g} nm but {source or 'the spectrometer'} "
                 f"needs {wl.min():.1f}-{wl.max():.1f} nm")
@@ -75,7 +75,7 @@ class ResponsivityCalibration:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for w, r in zip(self.wavelength_nm, self.responsivity_W_nm_per_count_s, strict=True):
-            writer.writerow([f"{w:.4f}", f"{r:.6e}"])
+            writer.writerow([repr(float(w)), repr(float(r))])  # shortest text that reads back bit for bit
         return out.getvalue()
 
     def save(self, path: str | Path) -> str:
@@ -106,12 +106,25 @@ class LampCertificate:
         from scipy.interpolate import CubicSpline
 
         wl = np.asarray(wavelength_nm, float)
-        if wl.min() < self.wavelength_nm[0] or wl.max() > self.wavelength_nm[-1]:
+        if not covers(self.wavelength_nm, wl):
             raise CalibrationError(
                 f"lamp certificate {self.path} covers {self.wavelength_nm[0]:g}-{self.wavelength_nm[-1]:g} nm "
                 f"but the spectrometer needs {wl.min():.1f}-{wl.max():.1f} nm")
         spline = CubicSpline(self.wavelength_nm, np.log(self.spectral_flux_W_nm))
-        return np.exp(spline(wl))
+        return np.exp(spline(np.clip(wl, self.wavelength_nm[0], self.wavelength_nm[-1])))
+
+
+#: a table covers an instrument grid whose ends lie within this fraction of the grid's
+#: smallest pixel step beyond the table's (rounding of a written wavelength is not a gap)
+COVERAGE_TOLERANCE_PIXELS = 0.1
+
+
+def covers(table_nm: ArrayLike, grid_nm: ArrayLike) -> bool:
+    """The table's wavelengths cover the instrument grid, within a fraction of a pixel."""
+    table, grid = np.asarray(table_nm, float), np.asarray(grid_nm, float)
+    step = float(np.min(np.abs(np.diff(grid)))) if len(grid) > 1 else 0.0
+    tolerance = COVERAGE_TOLERANCE_PIXELS * step
+    return bool(grid.min() >= table[0] - tolerance and grid.max() <= table[-1] + tolerance)
 
 
 def load_certificate(path: str | Path, columns: tuple[str, str],

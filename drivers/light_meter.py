@@ -29,6 +29,9 @@ class SpectrumAxis:
     quantity: str  # "spectral_flux" (W/nm) or "spectral_radiance" (W/(sr m^2 nm))
     units: str
     raw_units: str  # the instrument's native data: "counts", or the radiometer's own radiance
+    #: how spectra are stored: float32 holds a spectrometer's counts exactly; a radiometer's
+    #: figures are computed from its float64 numbers, which float32 would round (2e-8)
+    stored_dtype: str = "f4"
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,11 @@ class LightMeter(Protocol):
     def describe(self) -> LightDescription:
         """Axis, darks and calibration, for the run file (after :meth:`prepare`)."""
 
-    def measure(self) -> SpectralResult:
+    def measure(self, drive_mA_cm2: float = float("nan")) -> SpectralResult:
         """One calibrated reading, with its noise, its emission band (``spectral_result.assess``),
-        its flags and the dark row it used."""
+        its flags and the dark row it used. ``drive_mA_cm2`` is the point's current density:
+        an instrument that measures a spectrum ignores it; a photodiode chooses its spectral
+        weighting by it."""
 
     def close(self) -> None:
         """Release the instrument."""

@@ -87,7 +87,7 @@ class PR650(FactoryCalibratedRadiometer, Instrument):
     def wavelength_nm(self) -> np.ndarray:
         return grid_nm(SPECTRAL_GRID)
 
-    def measure(self) -> SpectralResult:
+    def measure(self, drive_mA_cm2: float = float("nan")) -> SpectralResult:
         """``m0`` then ``d5`` (spectrum) and ``d2`` (the meter's own X, Y, Z)."""
         done = self.ask("m0").strip()
         if not done.isdigit() or int(done) != 0:

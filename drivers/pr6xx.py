@@ -133,7 +133,7 @@ class PR6xx(FactoryCalibratedRadiometer, Instrument):
         _raise_for_status(code, command, self.name)
         return fields[-1].strip() if fields else ""
 
-    def measure(self) -> SpectralResult:
+    def measure(self, drive_mA_cm2: float = float("nan")) -> SpectralResult:
         """Measure and return the spectral radiance (``M5``); low light gives a flagged result."""
         header = self.ask("M5")
         code, fields = _split_status(header)
@@ -153,7 +153,7 @@ class PR6xx(FactoryCalibratedRadiometer, Instrument):
 def radiometer_description(identity: str, wavelength_nm: np.ndarray, model: str) -> LightDescription:
     """What a factory-calibrated spectroradiometer records in the run file."""
     units = UNITS[SPECTRAL_RADIANCE]
-    return LightDescription(identity, SpectrumAxis(wavelength_nm, SPECTRAL_RADIANCE, units, units),
+    return LightDescription(identity, SpectrumAxis(wavelength_nm, SPECTRAL_RADIANCE, units, units, "f8"),
                             calibration={"source": f"{model} factory calibration"})
 
 

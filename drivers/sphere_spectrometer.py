@@ -10,7 +10,7 @@ so the peak stays between set fractions of full scale.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,19 @@ from .light_meter import DarkLibrary, LightDescription, SpectrumAxis
 from .spectral_result import SPECTRAL_FLUX, UNITS, SpectralResult, assess
 
 SATURATION_FRACTION = 0.999  # of max_intensity, on any pixel in the window
+#: signal-to-noise ratio at full signal (shot-noise limited) from the manufacturer's data
+#: sheets, by seabreeze's model name: USB4000 300:1 (Ocean Optics USB4000 data sheet
+#: 211-00000-000-05-201604), QE Pro 1000:1 (Ocean Insight QE Pro data sheet). The counts per
+#: photo-electron follow as g = full scale / SNR^2, and a pixel's shot noise is sqrt(g * net counts).
+SNR_AT_FULL_SIGNAL = {"USB4000": 300.0, "QEPRO": 1000.0}
+#: a model not in the table: 250:1, the lowest of Ocean's CCD spectrometers (USB2000+ data
+#: sheet), so that its stated noise errs high rather than low
+UNKNOWN_MODEL_SNR = 250.0
+#: auto averaging judges the luminous total for emitters whose centroid lies below this
+#: (the photon and radiant totals always)
+PHOTOMETRIC_CENTROID_NM = 750.0
+#: auto averaging re-judges at most this many times
+AVERAGING_ROUNDS = 4
 
 
 def electric_dark_pixels(device: Any) -> list[int]:
@@ -44,14 +57,23 @@ class IntegrationSettings:
     high_fraction: float = 0.85
     dark_scans: int = 5
     max_iterations: int = 8
+    #: scans averaged per reading (the least, with a target)
+    averages: int = 1
+    #: > 0: average more scans, at the chosen integration time, until the band totals' relative
+    #: 1 sigma (photon and radiant; luminous for a visible emitter) reaches this ...
+    target_relative_uncertainty: float = 0.0
+    #: ... or the scans' integration time reaches this, s
+    max_time_per_point_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not (0 < self.min_s <= self.max_s):
             raise ValueError("integration times need 0 < min_s <= max_s")
         if not (0 < self.low_fraction < self.high_fraction < 1):
             raise ValueError("integration fractions need 0 < low_fraction < high_fraction < 1")
-        if self.dark_scans < 1:
-            raise ValueError("dark_scans must be at least 1")
+        if self.dark_scans < 1 or self.averages < 1:
+            raise ValueError("dark_scans and averages must be at least 1")
+        if not (0 <= self.target_relative_uncertainty < 1 and self.max_time_per_point_s > 0):
+            raise ValueError("the averaging target must be within [0, 1) and its time budget positive")
 
 
 def integration_ladder(min_s: float, max_s: float) -> list[float]:
@@ -71,17 +93,28 @@ def integration_ladder(min_s: float, max_s: float) -> list[float]:
 
 @dataclass(frozen=True)
 class RawSpectrum:
-    """Counts in the analysis window, with the dark used, the net counts, their noise
-    (1 sigma per pixel: the scan's and the averaged dark's read and dark noise) and the
-    saturation flag."""
+    """Counts in the analysis window (the mean of ``scans`` scans), with the dark used, the
+    net counts, their noise and the saturation flag.
+
+    The noise is 1 sigma per pixel, in two parts: ``scan_noise_counts`` falls with more
+    scans (read and dark-current noise of the scans, and the photon shot noise
+    sqrt(g * net) of a detector of g counts per photo-electron), ``dark_noise_counts`` does
+    not (the noise of the averaged dark subtracted from every scan)."""
 
     wavelength_nm: NDArray[np.float64]
     counts: NDArray[np.float64]
     dark: NDArray[np.float64]
     integration_time_s: float
     saturated: bool
-    noise_counts: float
+    scan_noise_counts: NDArray[np.float64] | float
+    dark_noise_counts: float = 0.0
     net: NDArray[np.float64] | None = None  # counts - dark, when already computed
+    scans: int = 1
+
+    @property
+    def noise_counts(self) -> NDArray[np.float64] | float:
+        """1 sigma per pixel of the net counts."""
+        return np.sqrt(np.square(self.scan_noise_counts) + self.dark_noise_counts ** 2)
 
     @property
     def net_counts_per_s(self) -> NDArray[np.float64]:
@@ -142,6 +175,12 @@ class SphereSpectrometer:
         self.ladder = integration_ladder(min_s, max_s)
         self._ladder_index = {t: i for i, t in enumerate(self.ladder)}
         self.max_intensity = float(device.max_intensity)
+        model = str(getattr(device, "model", ""))
+        #: the detector's counts per photo-electron (shot noise), from its data sheet
+        self.counts_per_electron = self.max_intensity / SNR_AT_FULL_SIGNAL.get(model, UNKNOWN_MODEL_SNR) ** 2
+        #: where that came from
+        self.shot_noise_source = ("data sheet" if model in SNR_AT_FULL_SIGNAL
+                                  else f"assumed {UNKNOWN_MODEL_SNR:g}:1 (model not in the table)")
         self._darks: dict[float, tuple[NDArray[np.float64], float]] = {}
         self._dark_medians: dict[float, float] = {}
         self._integration_s = self.ladder[len(self.ladder) // 2]
@@ -190,6 +229,11 @@ class SphereSpectrometer:
             units = {"wavelength_nm": "nm", "responsivity": "W/nm per count/s"}
         low_us, high_us = self.device.integration_time_micros_limits
         calibration |= {"detector_full_scale_counts": self.max_intensity,
+                        "detector_counts_per_electron": self.counts_per_electron,
+                        "detector_shot_noise_source": self.shot_noise_source,
+                        "averages": self.settings.averages,
+                        "target_relative_uncertainty": self.settings.target_relative_uncertainty,
+                        "max_time_per_point_s": self.settings.max_time_per_point_s,
                         "detector_integration_limits_s": f"{low_us * 1e-6:g}-{high_us * 1e-6:g}",
                         "integration_ladder_s": ",".join(f"{t:g}" for t in self.ladder)}
         return LightDescription(self.identity, SpectrumAxis(self.wavelength_nm, SPECTRAL_FLUX, UNITS[SPECTRAL_FLUX],
@@ -243,7 +287,7 @@ class SphereSpectrometer:
             t = new_t
             spectrum = self._measure(t, 1)
         self._integration_s = t
-        return spectrum if averages == 1 else self._measure(t, averages)
+        return spectrum if averages == 1 else self._measure(t, averages - 1, spectrum)
 
     def _ladder_at_most(self, wanted_s: float, below: float | None) -> float:
         candidates = [t for t in self.ladder if t <= wanted_s * (1 + 1e-9) and (below is None or t < below)]
@@ -251,13 +295,22 @@ class SphereSpectrometer:
             return candidates[-1]
         return self.ladder[0] if below is not None else self._integration_s
 
-    def _measure(self, t: float, averages: int) -> RawSpectrum:
-        scans = [self._scan(t) for _ in range(max(1, averages))]
-        saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in scans)
-        counts = scans[0] if len(scans) == 1 else np.mean(scans, axis=0)
-        dark, scan_noise = self._dark(t)
-        noise = scan_noise * math.sqrt(1.0 / max(1, averages) + 1.0 / self.settings.dark_scans)
-        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated, noise, counts - dark)
+    def _measure(self, t: float, scans: int, earlier: RawSpectrum | None = None) -> RawSpectrum:
+        """``scans`` more scans at ``t``, averaged with ``earlier`` ones at the same ``t``."""
+        new = [self._scan(t) for _ in range(max(1, scans))]
+        saturated = any(float(s.max()) >= SATURATION_FRACTION * self.max_intensity for s in new)
+        total = np.sum(new, axis=0) if len(new) > 1 else new[0]
+        n = len(new)
+        if earlier is not None:
+            total = total + earlier.counts * earlier.scans
+            n += earlier.scans
+            saturated = saturated or earlier.saturated
+        counts = total / n if n > 1 else total
+        dark, read_noise = self._dark(t)
+        net = counts - dark
+        one_scan = np.sqrt(read_noise ** 2 + self.counts_per_electron * np.clip(net, 0.0, None))
+        return RawSpectrum(self.wavelength_nm, counts, dark, t, saturated, one_scan / math.sqrt(n),
+                           read_noise / math.sqrt(self.settings.dark_scans), net, n)
 
     def calibrate(self, raw: RawSpectrum) -> SpectralResult:
         """Spectral flux Phi_e = (counts - dark) / t * R, its noise (the count noise
@@ -271,11 +324,67 @@ class SphereSpectrometer:
             self.wavelength_nm, flux, SPECTRAL_FLUX, raw.counts, "counts", raw.integration_time_s,
             dark=raw.dark, dark_index=self._ladder_index[raw.integration_time_s], saturated=raw.saturated,
             instrument=self.identity, calibration_sha256=self.calibration.sha256, noise=noise,
+            extras={"scans_averaged": float(raw.scans)},
             **assess(self.wavelength_nm, flux, noise).as_fields())
 
-    def measure(self) -> SpectralResult:
-        """Auto-integrated, dark-subtracted, calibrated spectral flux."""
-        return self.calibrate(self.acquire_raw())
+    def measure(self, drive_mA_cm2: float = float("nan")) -> SpectralResult:
+        """Auto-integrated, dark-subtracted, calibrated spectral flux of ``averages`` scans,
+        and more (:meth:`averaged_to_target`) when a target uncertainty is set."""
+        s = self.settings
+        raw = self.acquire_raw(averages=s.averages)
+        result = self.calibrate(raw)
+        if s.target_relative_uncertainty > 0:
+            return self.averaged_to_target(raw, result)
+        return result
+
+    def averaged_to_target(self, raw: RawSpectrum, result: SpectralResult) -> SpectralResult:
+        """Average more scans at the reading's integration time until its band totals'
+        relative 1 sigma reaches the target, or the scans' time reaches the budget; the
+        result records the scans and whether the target was met (``target_missed``).
+
+        The variance of n scans is a/n + b (b: the subtracted dark's, which no averaging
+        removes), so the scans needed follow from the first reading."""
+        s = self.settings
+        target = s.target_relative_uncertainty
+        affordable = max(raw.scans, int(s.max_time_per_point_s / raw.integration_time_s + 1e-9))
+        for _ in range(AVERAGING_ROUNDS):  # a quieter spectrum widens its band: judge again
+            if self._reached(result, target) or raw.scans >= affordable:
+                break
+            needed = affordable
+            if result.usable and result.band is not None and result.band.detected:
+                a, b = self._relative_variances(raw, result)
+                if b < target ** 2:
+                    needed = max(raw.scans + 1, math.ceil(1.05 * a / (target ** 2 - b)))
+            raw = self._measure(raw.integration_time_s, min(needed, affordable) - raw.scans, raw)
+            result = self.calibrate(raw)
+        extras = {**result.extras, "target_missed": float(not self._reached(result, target))}
+        return replace(result, extras=extras)
+
+    def _reached(self, result: SpectralResult, target: float) -> bool:
+        return bool(result.band_totals is not None and result.usable
+                    and np.max(self._judged(result, *result.band_totals)) <= target ** 2)
+
+    def _relative_variances(self, raw: RawSpectrum, result: SpectralResult) -> tuple[float, float]:
+        """(a, b) of the judged totals' relative variance a/n + b, n = 1 scan: the largest."""
+        per_count = self._responsivity / raw.integration_time_s
+        scan = np.asarray(raw.scan_noise_counts) * math.sqrt(raw.scans) * per_count
+        dark = raw.dark_noise_counts * per_count
+        wl, pixels = self.wavelength_nm, result.band.pixels  # type: ignore[union-attr]
+        totals, scan_var = photometry.band_totals(result.spectral, wl, pixels, scan)
+        _, dark_var = photometry.band_totals(result.spectral, wl, pixels, dark)
+        a = self._judged(result, totals, scan_var)
+        b = self._judged(result, totals, dark_var)
+        worst = int(np.argmax(a + b))
+        return float(a[worst]), float(b[worst])
+
+    @staticmethod
+    def _judged(result: SpectralResult, totals: NDArray[np.float64],
+                variances: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Relative variances of the totals the target applies to."""
+        judged = [photometry.TOTAL, photometry.PHOTONS]
+        if totals[photometry.FIRST_MOMENT] / totals[photometry.TOTAL] < PHOTOMETRIC_CENTROID_NM:
+            judged.append(photometry.LUMINOUS)
+        return variances[judged] / np.square(totals[judged])
 
     def close(self) -> None:
         self.device.close()

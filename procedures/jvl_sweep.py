@@ -13,7 +13,7 @@ from station.setup.config import StationConfig
 
 from .base import check_voltage_sweep
 from .dark_precheck import PRECHECK, run_dark_precheck
-from .sweep_base import INF, SweepProcedure
+from .sweep_base import INF, LIGHT_DROP_REASON, SweepProcedure
 
 
 class JVLSweep(SweepProcedure):
@@ -119,7 +119,7 @@ class JVLSweep(SweepProcedure):
             if reason:
                 self.stop_reason = reason
                 break
-        if self.reverse_sweep and not self.stop_reason.startswith("breakdown"):
+        if self.reverse_sweep and not self.stop_reason.startswith(LIGHT_DROP_REASON):
             for voltage in reversed(forward[:max(reached - 1, 0)]):
                 if self.step(-1, total, set_voltage_V=voltage) is None:
                     return

@@ -13,7 +13,8 @@ from station.run.records import Column
 from station.setup.station import Station
 
 #: flags under which a display leaves the optical figures out
-_NO_LIGHT = ("low_light", "saturated", "truncated")
+_NO_LIGHT = ("low_light", "saturated", "truncated", "outside_calibration")
+_NO_PHOTODIODE = ("photodiode_low_light", "photodiode_outside_calibration")
 _NO_LUMINANCE = (*_NO_LIGHT, "luminance_unreliable")
 _NO_COLOUR = (*_NO_LIGHT, "chromaticity_unreliable")
 _NO_SHAPE = (*_NO_LIGHT, "shape_unreliable")
@@ -45,10 +46,18 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("cie_v_prime", "1", hidden_by=_NO_COLOUR),
     Column("integration_time_s", "s", "spectrometer integration time (NaN for the radiometer)"),
     Column("dark_index", "1", "row of the dark library subtracted (-1: none)", "i4"),
+    Column("scans_averaged", "1", "spectrometer scans averaged for this reading (NaN: not a spectrometer)"),
+    Column("uncertainty_target_missed", "1", "[spectrometer] target_relative_uncertainty was not reached within "
+           "max_time_per_point_s", "u1", label="uncertainty target missed"),
     Column("saturated", "1", "spectrum saturated", "u1", label="saturated"),
     Column("low_light", "1", "too little light for optical figures", "u1", label="light below detection"),
     Column("truncated", "1", "emission runs off the instrument's wavelength range (1: short end, 2: long end, "
            "3: both): no optical figures", "u1", label="spectrum cut off by the instrument's range"),
+    Column("outside_calibration", "1", "a photodiode as the light meter at a drive outside the range its spectral "
+           "weighting was calibrated over: the mismatch is extrapolated (or unknown)", "u1",
+           label="outside the photodiode's calibrated drives"),
+    Column("reference_centroid_nm", "nm", "centroid of a photodiode's spectral weighting at this point (NaN: a "
+           "measured spectrum); judges a photodiode run photometric or radiometric"),
     Column("band_start_nm", "nm", "emission band, start: every optical figure integrates over the band"),
     Column("band_stop_nm", "nm", "emission band, end"),
     Column("radiance_uncertainty_W_sr_m2", "W/(sr m^2)", "1 sigma of the radiance from the spectrum's noise"),
@@ -68,13 +77,17 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("instrument_Y", "cd/m^2", "the radiometer's own tristimulus Y (D2)"),
     Column("instrument_Z", "cd/m^2", "the radiometer's own tristimulus Z (D2)"),
     Column("photodiode_current_A", "A", "the photodiode's photocurrent, dark not subtracted (NaN: no photodiode)"),
-    Column("photodiode_luminance_cd_m2", "cd/m^2", "luminance from the photodiode (spectral weighting and geometry "
-           "factor of its calibration)", label="L (photodiode)", hidden_by=("photodiode_low_light",)),
-    Column("photodiode_radiance_W_sr_m2", "W/(sr m^2)", "radiance from the photodiode",
-           hidden_by=("photodiode_low_light",)),
-    Column("photodiode_eqe", "1", "EQE from the photodiode (fraction)", display_units="%",
-           hidden_by=("photodiode_low_light",)),
+    Column("photodiode_luminance_cd_m2", "cd/m^2", "luminance from the photodiode (geometry factor of its "
+           "calibration; spectral weighting: the spectrum measured at this point when it is fit for figures, else "
+           "the calibration's references at this drive)", label="L (photodiode)", hidden_by=_NO_PHOTODIODE),
+    Column("photodiode_radiance_W_sr_m2", "W/(sr m^2)", "radiance from the photodiode", hidden_by=_NO_PHOTODIODE),
+    Column("photodiode_eqe", "1", "EQE from the photodiode (fraction)", display_units="%", hidden_by=_NO_PHOTODIODE),
+    Column("photodiode_luminance_uncertainty_cd_m2", "cd/m^2", "1 sigma of the photodiode's luminance: "
+           "photocurrent noise, geometry factor, spectral weighting"),
+    Column("photodiode_eqe_uncertainty", "1", "1 sigma of the photodiode's EQE"),
     Column("photodiode_low_light", "1", "photocurrent within 5 sigma of its dark current", "u1"),
+    Column("photodiode_outside_calibration", "1", "weighted with the calibration's references at a drive outside "
+           "their range (no measured spectrum fit for figures)", "u1"),
 )
 #: the radiometer's own figures (:attr:`SpectralResult.extras`), NaN where the instrument has none
 INSTRUMENT_COLUMNS = ("instrument_luminance_cd_m2", "instrument_cie_x", "instrument_cie_y", "instrument_X",
@@ -106,8 +119,11 @@ class PointReading:
             "time_s": self.time_s, "current_before_A": self.before.current_A,
             "current_after_A": self.after.current_A, "smu_status": self.before.status,
             "in_compliance": int(self.in_compliance), "integration_time_s": s.integration_time_s,
-            "dark_index": s.dark_index, "saturated": int(s.saturated), "low_light": int(s.low_light),
-            "truncated": int(s.truncated),
+            "dark_index": s.dark_index, "scans_averaged": float(s.extras.get("scans_averaged", NAN)),
+            "uncertainty_target_missed": int(s.extras.get("target_missed", 0)), "saturated": int(s.saturated),
+            "low_light": int(s.low_light),
+            "truncated": int(s.truncated), "outside_calibration": int(s.extras.get("outside_calibration", 0)),
+            "reference_centroid_nm": float(s.extras.get("reference_centroid_nm", NAN)),
             **{name: float(s.extras.get(name, NAN)) for name in INSTRUMENT_COLUMNS},
             **self._photodiode_values(),
         }
@@ -116,27 +132,33 @@ class PointReading:
         pd, f = self.photodiode, self.photodiode_figures
         if pd is None or f is None:
             return {"photodiode_current_A": NAN, "photodiode_luminance_cd_m2": NAN, "photodiode_radiance_W_sr_m2": NAN,
-                    "photodiode_eqe": NAN, "photodiode_low_light": 0}
+                    "photodiode_eqe": NAN, "photodiode_luminance_uncertainty_cd_m2": NAN,
+                    "photodiode_eqe_uncertainty": NAN, "photodiode_low_light": 0, "photodiode_outside_calibration": 0}
         return {"photodiode_current_A": float(pd.extras.get("photodiode_current_A", NAN)),
                 "photodiode_luminance_cd_m2": f.luminance_cd_m2, "photodiode_radiance_W_sr_m2": f.radiance_W_sr_m2,
-                "photodiode_eqe": f.eqe, "photodiode_low_light": int(pd.low_light)}
+                "photodiode_eqe": f.eqe, "photodiode_luminance_uncertainty_cd_m2": f.luminance_uncertainty_cd_m2,
+                "photodiode_eqe_uncertainty": f.eqe_uncertainty, "photodiode_low_light": int(pd.low_light),
+                "photodiode_outside_calibration": int(pd.extras.get("outside_calibration", 0))}
 
 
 def measure_operating_point(station: Station, settle_s: float) -> PointReading:
     """Wait ``settle_s`` on the station clock, then read V and I, the light, and I again.
 
     The current of the figures is the mean of the two readings (the current while the
-    light was measured); the voltage is the first reading's.
+    light was measured); the voltage is the first reading's. A photodiode weights its
+    reading with the spectrum measured beside it, else with its calibration at the first
+    reading's current density.
     """
     clock, smu = station.clock, station.smu
     station.wait(settle_s)  # an abort ends the wait at once
     before = smu.read_point()
     time_s = clock.now()
-    spectrum = station.measure_light()
-    photodiode = station.photodiode.measure() if station.photodiode is not None else None
+    area = station.config.pixel_area_cm2
+    drive_mA_cm2 = before.current_A / area * 1e3
+    spectrum = station.measure_light(drive_mA_cm2)
+    photodiode = station.photodiode.measure(drive_mA_cm2, spectrum) if station.photodiode is not None else None
     after = smu.read_point()
     current_A = 0.5 * (before.current_A + after.current_A)
-    area = station.config.pixel_area_cm2
     figures = device_figures(spectrum, before.voltage_V, current_A, area)
     if spectrum.synthetic:  # the photodiode is the light meter
         return PointReading(time_s, before, after, spectrum, figures, spectrum, figures)

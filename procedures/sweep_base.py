@@ -77,6 +77,7 @@ class SweepProcedure(StationProcedure):
         self.measured = 0
         self._start_s = 0.0
         self._max_light = 0.0
+        self._at_max_light: dict[str, float] = {}
         self._judge = LightQuantityJudge()
         self._cut_off_in_a_row = 0
         self._light_range_nm = (math.nan, math.nan)
@@ -199,9 +200,10 @@ class SweepProcedure(StationProcedure):
             return ""
         threshold = self.turn_on_radiance if radiometric else self.turn_on_luminance
         if math.isfinite(light) and self.breakdown_drop < 1:  # 1 = never
-            self._max_light = max(self._max_light, light)
+            if light > self._max_light:
+                self._max_light, self._at_max_light = light, values
             if self._max_light > 10 * threshold and light < (1 - self.breakdown_drop) * self._max_light:
-                return f"breakdown: light fell {self.breakdown_drop:.0%} below its maximum"
+                return light_drop_reason(self.breakdown_drop, self._at_max_light, values)
         return ""
 
     # --- analysis -------------------------------------------------------------------
@@ -209,3 +211,20 @@ class SweepProcedure(StationProcedure):
     def analyze(cls, run: StoredRun) -> dict[str, Any]:
         """Sweep figures of merit (MEASUREMENTS.md section 4) from the stored points."""
         return sweep_analysis(run, signal=cls.MAIN.signal if cls.MAIN else "luminance_cd_m2", stream="points")
+
+
+#: every stop on falling light starts so (a sweep that stopped so runs no reverse branch)
+LIGHT_DROP_REASON = "light fell"
+
+
+def light_drop_reason(drop: float, at_max: dict[str, float], now: dict[str, float]) -> str:
+    """What happened when the light fell ``drop`` below its maximum: efficiency roll-off
+    (the current still rose: the EQE fell), or a failing device (the current fell too)."""
+    j_max, j_now = at_max.get("current_density_mA_cm2", math.nan), now["current_density_mA_cm2"]
+    at = f"{now['voltage_V']:.3g} V, {j_now:.3g} mA/cm^2"
+    head = f"{LIGHT_DROP_REASON} {drop:.0%} below its maximum (at {at_max.get('voltage_V', math.nan):.3g} V)"
+    if j_now >= j_max:
+        eqe = f"EQE {at_max.get('eqe', math.nan) * 100:.3g} % -> {now['eqe'] * 100:.3g} %"
+        return f"{head} while the current rose: efficiency roll-off ({eqe}) at {at}"
+    return f"{head} and the current fell too (from {j_max:.3g} mA/cm^2): the device is failing, at {at}"
+

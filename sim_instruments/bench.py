@@ -56,13 +56,14 @@ class SimulatedBench:
                  state_path: str | Path | None = None, spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
                  pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
                  pixel_spread: float = 0.05, shorted_pixels: Sequence[str] = (), leaky_pixels: Sequence[str] = (),
-                 sphere_throughput: float = 1.0, state_pixel: str | None = None) -> None:
+                 sphere_throughput: float = 1.0, state_pixel: str | None = None, fresh_device: bool = False) -> None:
         parameters = preset(preset_name)
         self.preset_name = parameters.name
         if pixel_area_cm2 is not None:
             parameters = parameters.with_area(pixel_area_cm2)
         self.state_file = DeviceStateFile(state_path) if state_path is not None else None
-        saved = self.state_file.load() if self.state_file is not None else None
+        # a fresh device forgets what the state file kept (a new run; resume keeps it)
+        saved = self.state_file.load() if self.state_file is not None and not fresh_device else None
         if clock is None:  # a saved device brings its clock: the saved time plus the real time since
             clock = VirtualClock(saved.clock_now_s + saved.gap_s) if saved is not None else VirtualClock()
         self.clock = clock
@@ -89,6 +90,8 @@ class SimulatedBench:
                          saved.gap_s)
         if self.state_file is not None:
             kept.on_change = self._save_device
+            if saved is None:  # the file keeps this fresh device from now on, not an older one
+                self._save_device(kept)
         self._kept = kept
         self.lamp = SimulatedCalibrationLamp()
         self.light_source = "dut"
@@ -102,15 +105,17 @@ class SimulatedBench:
                       state_path: str | Path | None = None, radiometer_model: str = "PR-655",
                       spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
                       pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
-                      state_pixel: str | None = None) -> SimulatedBench:
+                      state_pixel: str | None = None, fresh_device: bool = False) -> SimulatedBench:
         """The bench a configuration's ``[simulation]`` table describes (``state_path``: where
         its device's state is kept between programs, see :mod:`.device_state`), with the
-        instrument models the configuration names."""
+        instrument models the configuration names. ``fresh_device``: the kept state is
+        ignored (and overwritten) unless the table's ``keep_device`` says otherwise."""
         return cls(settings.preset, pixel_area_cm2=pixel_area_cm2, seed=settings.seed, latency=settings.latency,
                    radiometer_model=radiometer_model, clock=WallClock() if settings.realtime else None,
                    faults=settings.faults, state_path=state_path, spectrometer_model=spectrometer_model,
                    pixels=pixels, substrate=substrate, pixel_spread=settings.pixel_spread,
                    shorted_pixels=settings.shorted_pixels, leaky_pixels=settings.leaky_pixels,
+                   fresh_device=fresh_device and not settings.keep_device,
                    sphere_throughput=settings.sphere_throughput, state_pixel=state_pixel)
 
     @property
@@ -149,9 +154,13 @@ class SimulatedBench:
             "" if self.substrate is None else
             f"; substrate {self.substrate.name} of {len(self.substrate.leds)} pixels, spread {self.pixel_spread:g}")
         throughput = f"; sphere throughput {self.sphere_throughput:g}" if self.sphere_throughput != 1.0 else ""
+        led = self._kept
+        state = ("fresh device" if self.resumed_gap_s is None else
+                 f"device kept from an earlier run: equivalent age {led.equivalent_age_s / 3600:.6g} h, "
+                 f"{led.on_time_s / 3600:.6g} h under drive, {led.on_off_cycles} on/off cycles")
         return (f"{device}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
                 f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}"
-                f"{throughput}")
+                f"{throughput}; {state}")
 
     @property
     def keithley(self):

@@ -189,6 +189,30 @@ class SimulatedKeithley6485(_SCPIMeter):
         return f"{self.ranged(current):+.6E}A,{self.bench.clock.now() % 1e5:+.6E},+0.000000E+00"
 
 
+#: the Model 2000's settings an unmodified client (pymeasure's ``Keithley2000``) reads and
+#: writes, with their *RST values (Model 2000 User's Manual, SCPI tables): digits, NPLC,
+#: range, relative value and state, AC bandwidth, aperture and threshold per function;
+#: beeper, trigger count and delay. DC volts' range, auto range and NPLC are the meter's own.
+_FUNCTION_DEFAULTS = {"VOLT": ("1000", "1"), "VOLT:AC": ("750", "1"), "CURR": ("3", "1"), "CURR:AC": ("3", "1"),
+                      "RES": ("1E8", "1"), "FRES": ("1E8", "1"), "FREQ": ("", ""), "PER": ("", ""),
+                      "TEMP": ("", "1")}
+_2000_DEFAULTS: dict[str, str] = {
+    **{f":SENS:{f}:DIG": ("6" if f in ("FREQ", "PER", "TEMP") else "7") for f in _FUNCTION_DEFAULTS},
+    **{f":SENS:{f}:REF": "0" for f in _FUNCTION_DEFAULTS},
+    **{f":SENS:{f}:REF:STAT": "0" for f in _FUNCTION_DEFAULTS},
+    **{f":SENS:{f}:RANG": r for f, (r, _) in _FUNCTION_DEFAULTS.items() if r and f != "VOLT"},
+    **{f":SENS:{f}:RANG:AUTO": "1" for f, (r, _) in _FUNCTION_DEFAULTS.items() if r and f != "VOLT"},
+    **{f":SENS:{f}:NPLC": n for f, (_, n) in _FUNCTION_DEFAULTS.items() if n and f != "VOLT"},
+    ":SENS:VOLT:AC:DET:BAND": "30", ":SENS:CURR:AC:DET:BAND": "30",
+    ":SENS:FREQ:APER": "1", ":SENS:PER:APER": "1",
+    ":SENS:FREQ:THR:VOLT:RANG": "10", ":SENS:PER:THR:VOLT:RANG": "10",
+    ":SYST:BEEP:STAT": "1", ":TRIG:COUN": "1", ":TRIG:SEQ:DEL": "0", ":TRIG:SEQ:DEL:AUTO": "1",
+    ":TRAC:POIN": "100", ":TRAC:FEED": "SENS", ":TRAC:FEED:CONT": "NEV", "*SRE": "0", ":STAT:MEAS:ENAB": "0",
+}
+#: commands the 2000 takes that change nothing the simulation reads
+_2000_ACTIONS = (":SYST:BEEP:IMM", ":SYST:LOC", ":SYST:REM", ":SYST:RWL", ":ABOR", ":INIT:CONT", ":STAT:PRES")
+
+
 class SimulatedKeithley2000(_SCPIMeter):
     IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1234567,A20 /A02"
     PREFIX, RANGES, OVERRANGE = ":SENS:VOLT", transimpedance_dmm.VOLTAGE_RANGES_V, transimpedance_dmm.OVERRANGE
@@ -200,13 +224,45 @@ class SimulatedKeithley2000(_SCPIMeter):
     def reset(self) -> None:
         self.function, self.auto_range, self.nplc = "VOLT:DC", 1, 1.0
         self.range = transimpedance_dmm.VOLTAGE_RANGES_V[-1]
+        self.settings = dict(_2000_DEFAULTS)
+        self.buffer: list[str] = []
+
+    def _fill_buffer(self) -> None:
+        """``:INIT`` with the buffer fed (``:TRAC:FEED:CONT NEXT``): trigger-count readings,
+        up to the buffer's points, then the feed stops (NEVer) as the manual describes."""
+        if self.settings[":TRAC:FEED:CONT"] != "NEXT":
+            return
+        wanted = min(int(float(self.settings[":TRIG:COUN"])), int(float(self.settings[":TRAC:POIN"])))
+        for _ in range(max(wanted - len(self.buffer), 0)):
+            self.bench.spend(self.nplc / LINE_FREQUENCY_HZ + 0.004)
+            self.buffer.append(self.reading())
+        self.settings[":TRAC:FEED:CONT"] = "NEV"
 
     def meter_command(self, header: str, argument: str) -> str | None:
-        if header.startswith(":CONF:"):
+        if header == ":INIT":
+            self._fill_buffer()
+        elif header == ":TRAC:CLE":
+            self.buffer.clear()
+        elif header == ":TRAC:DATA?":
+            return ",".join(self.buffer) if self.buffer else ""
+        elif header == "*OPC?":
+            return "1"
+        elif header == "*OPT?":
+            return "0"  # no scanner card
+        elif header == "*STB?":  # bit 0: measurement summary (buffer full), bit 6: MSS
+            full = len(self.buffer) >= int(float(self.settings[":TRAC:POIN"]))
+            return "65" if full else "0"
+        elif header.startswith(":CONF:"):
             self.function = header[len(":CONF:"):]
             self.auto_range = 1
         elif header == ":CONF?":
             return f'"{self.function}"'
+        elif header.endswith("?") and header[:-1] in self.settings:
+            return self.settings[header[:-1]]
+        elif header in self.settings and argument:
+            self.settings[header] = argument
+        elif header.endswith(":REF:ACQ") or header in _2000_ACTIONS:
+            pass
         else:
             return None
         return ""

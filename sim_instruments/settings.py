@@ -16,7 +16,7 @@ from .faults import Fault, parse_faults
 from .presets import known_presets
 
 KEYS = ("preset", "seed", "latency", "realtime", "faults", "pixel_spread", "shorted_pixels", "leaky_pixels",
-        "sphere_throughput")
+        "sphere_throughput", "keep_device", "mix_with_hardware")
 #: keys of earlier versions, and where they went
 MOVED = {"radiometer_model": "[radiometer] model"}
 #: largest seed numpy's generator takes from a configuration
@@ -39,6 +39,9 @@ class SimulationSettings:
     #: the sphere's throughput now relative to when it was calibrated (a dirty sphere, a drifted
     #: spectrometer): 0.97 = every sphere reading 3 % low
     sphere_throughput: float = 1.0
+    #: a new run of a resumable procedure continues the device the last run into the same
+    #: file left, aged (default: a fresh device; ``resume`` always continues it)
+    keep_device: bool = False
 
 
 def simulation_settings(table: Mapping[str, Any], source: str = "default") -> SimulationSettings:
@@ -53,6 +56,11 @@ def simulation_settings(table: Mapping[str, Any], source: str = "default") -> Si
         if key not in KEYS:
             raise fail(key, "unknown key (a typo?)")
     values: dict[str, Any] = {}
+    for key in ("keep_device", "mix_with_hardware"):
+        if key in table and not isinstance(table[key], bool):
+            raise fail(key, f"expected bool, got {table[key]!r}")
+    if "keep_device" in table:
+        values["keep_device"] = table["keep_device"]
     for key, kind in (("preset", str), ("seed", int), ("latency", bool), ("realtime", bool)):
         if key not in table:
             raise fail(key, "missing")

@@ -89,7 +89,11 @@ class SimulatedSpectrometer:
         rng = self.bench.rng
         shot = np.sqrt(np.clip(signal, 0.0, None) * spec.counts_per_electron)  # g * sqrt(signal / g)
         counts = signal + dark + rng.normal(0.0, 1.0, self.pixels) * np.hypot(shot, spec.read_noise_counts)
-        return np.clip(np.round(counts), 0.0, self.max_intensity)
+        counts = np.clip(np.round(counts), 0.0, self.max_intensity)
+        dark_pixels = list(spec.electric_dark_pixels)
+        if correct_dark_counts and dark_pixels:  # seabreeze: the electric-dark pixels' mean is subtracted
+            counts = counts - float(np.mean(counts[dark_pixels]))
+        return counts  # the simulated detector is linear: correct_nonlinearity changes nothing
 
     def spectrum(self) -> NDArray[np.float64]:
         return np.vstack([self.wavelengths(), self.intensities()])

@@ -71,12 +71,14 @@ def simulated_device_state(run_file: Path) -> Path:
 
 def config_for_run(config: StationConfig, cls: type[StationProcedure], out: Path) -> StationConfig:
     """The configuration a run into ``out`` uses: on the simulated bench a resumable
-    procedure's device outlives the program, in a state file next to the run file; a dark
-    procedure opens no light instrument."""
+    procedure's device outlives the program, in a state file next to the run file, and a
+    new run starts with a fresh device (``resume``, or ``[simulation] keep_device``,
+    continues the kept one); a dark procedure opens no light instrument."""
     if not cls.USES_LIGHT:
         config = config.without_light()
     if getattr(cls, "RESUMABLE", False) and config.uses_simulation:
-        return dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)))
+        return dataclasses.replace(config, simulated_device_state=str(simulated_device_state(out)),
+                                   simulated_device_fresh=True)
     return config
 
 

@@ -54,7 +54,8 @@ def test_bad_input_gives_one_line_and_exit_2(args, message):
 
 def test_unreachable_smu_address_is_named(tmp_path):
     config = tmp_path / "station.toml"
-    config.write_text('[smu]\naddress = "GPIB0::99::INSTR"\nvisa_library = "@sim"\n')
+    config.write_text('[smu]\naddress = "GPIB0::99::INSTR"\nvisa_library = "@sim"\n'
+                      '[simulation]\nmix_with_hardware = true\n')
     result = run("measure", "--config", str(config))
     assert result.returncode == 2
     assert "[smu] address 'GPIB0::99::INSTR'" in result.stderr and "Traceback" not in result.stderr
@@ -80,7 +81,7 @@ def test_calibrate_sphere_writes_a_file_and_never_overwrites_silently(tmp_path):
 def interrupt_measure(monkeypatch, action):
     original = instruments.Station.measure_light
 
-    def measure_light(self):
+    def measure_light(self, drive_mA_cm2=float("nan")):
         assert self.smu.output_on and self.bench.keithley.output_on
         action()
         return original(self)

@@ -69,7 +69,7 @@ def test_interrupts_switch_the_output_off_and_close_the_file_aborted(tmp_path, m
     original = instruments.Station.measure_light
     calls = []
 
-    def measure_light(self):
+    def measure_light(self, drive_mA_cm2=float("nan")):
         calls.append(1)
         if len(calls) == 12:
             raise exception()

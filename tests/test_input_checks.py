@@ -102,8 +102,11 @@ def test_breakdown_drop_of_one_never_stops_a_sweep():
     sweep.breakdown_drop = 0.5
     values["luminance_cd_m2"] = 500.0
     sweep.stop_check(values)
-    values["luminance_cd_m2"] = 100.0
-    assert sweep.stop_check(values).startswith("breakdown")
+    values["luminance_cd_m2"], values["current_density_mA_cm2"], values["eqe"] = 100.0, 20.0, 0.01
+    values["voltage_V"] = 4.0
+    reason = sweep.stop_check(values)
+    assert reason.startswith("light fell 50% below its maximum") and "the device is failing" not in reason
+    assert "efficiency roll-off" in reason
 
 
 def test_the_seed_in_force_is_stored_whatever_the_configuration_says(tmp_path):

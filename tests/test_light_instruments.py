@@ -121,7 +121,7 @@ def figures_against_truth(bench, meter, j_mA_cm2, smu=None):
     smu = smu or drive_current_density(bench, j_mA_cm2)
     reading = smu.read_point()
     before, _ = bench.led.solve()
-    spectrum = meter.measure()
+    spectrum = meter.measure(reading.current_A / bench.led.parameters.pixel_area_cm2 * 1e3)
     after, _ = bench.led.solve()
     figures = device_figures(spectrum, reading.voltage_V, reading.current_A, bench.led.parameters.pixel_area_cm2)
     return spectrum, figures, Truth(before, after)
@@ -209,7 +209,7 @@ def test_the_cooled_qe_pro_is_quieter_than_the_usb4000():
 # --- the photodiode --------------------------------------------------------------------------------
 
 
-def photodiode_calibration(bench, j_mA_cm2=10.0, readings=5):
+def photodiode_calibration(bench, j_mA_cm2=(10.0,), readings=5):
     """Calibrate the simulated photodiode against the sphere spectrometer, as calibrate-photodiode does."""
     from drivers.photodiode import dark_current
     from station.setup.photodiode_calibration import calibrate_photodiode
@@ -219,8 +219,8 @@ def photodiode_calibration(bench, j_mA_cm2=10.0, readings=5):
             self.light = light
             self.config = type("C", (), {"pixel_area_cm2": bench.led.parameters.pixel_area_cm2})
 
-        def measure_light(self):
-            return self.light.measure()
+        def measure_light(self, drive_mA_cm2=float("nan")):
+            return self.light.measure(drive_mA_cm2)
 
         def identities(self):
             return {"light": self.light.identity}
@@ -230,9 +230,9 @@ def photodiode_calibration(bench, j_mA_cm2=10.0, readings=5):
     spectrometer.record_dark_library()
     meter = Keithley6485(bench.photodiode_addresses["keithley6485"], visa_library=bench.visa_library)
     dark_A, _ = dark_current(meter, 10)
-    drive_current_density(bench, j_mA_cm2)
     responsivity = PhotodiodeResponsivity.load(photodiode_sim.RESPONSIVITY_PATH)
-    calibration = calibrate_photodiode(Station(spectrometer), meter, responsivity, dark_A, readings, "test")
+    calibration = calibrate_photodiode(Station(spectrometer), meter, responsivity, dark_A, readings, j_mA_cm2,
+                                       lambda j: drive_current_density(bench, j))
     return calibration, meter, spectrometer
 
 
@@ -247,7 +247,7 @@ def test_calibration_recovers_the_true_geometry_factor():
 @pytest.mark.parametrize("j_mA_cm2", [10.0, 20.0])
 def test_the_photodiode_recovers_radiance_luminance_and_eqe_within_half_a_percent(preset, j_mA_cm2):
     bench = SimulatedBench(preset, seed=4)
-    calibration, meter, _ = photodiode_calibration(bench, 10.0)
+    calibration, meter, _ = photodiode_calibration(bench, (10.0,))
     station_smu(bench).safe_shutdown()  # darks with the output off
     channel = PhotodiodeChannel(meter, calibration)
     channel.prepare()

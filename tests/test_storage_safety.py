@@ -157,7 +157,8 @@ def test_a_new_claim_marks_its_name_and_removes_only_its_own_mark(tmp_path):
 def _cannot_open_config(tmp_path: Path) -> Path:
     """A station whose source meter cannot be reached (the claim is taken before it is opened)."""
     config = tmp_path / "unreachable.toml"
-    config.write_text('[smu]\naddress = "TCPIP::127.0.0.1::9::SOCKET"\nvisa_library = "@py"\n')
+    config.write_text('[smu]\naddress = "TCPIP::127.0.0.1::9::SOCKET"\nvisa_library = "@py"\n'
+                      '[simulation]\nmix_with_hardware = true\n')
     return config
 
 

@@ -85,7 +85,7 @@ def test_reverse_sweep_and_fine_step(tmp_path):
     ({"compliance_current": 1e-3}, "compliance reached"),
     ({"current_density_limit": 100.0}, "current density limit"),
     ({"luminance_limit": 1000.0}, "luminance limit"),
-    ({"stop_voltage": 10.0, "breakdown_drop": 0.03}, "breakdown"),
+    ({"stop_voltage": 10.0, "breakdown_drop": 0.03}, "efficiency roll-off"),
 ])
 def test_sweeps_stop_early_with_the_reason_recorded(tmp_path, kwargs, reason):
     stop, _ = run_sweep(jvl(**kwargs), config_for("deep-red-cspbi3-fret"), tmp_path / "run.h5")

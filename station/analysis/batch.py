@@ -4,7 +4,9 @@ Each device is one run file (one pixel). A run that did not finish (a shorted pi
 the run's checks stopped, an abort) is listed with its reason and left out of every
 statistic. Among the finished runs, a value is an **outlier** when its modified z-score
 ``0.6745 |x - median| / MAD`` exceeds 3.5 (Iglewicz and Hoaglin), judged per figure
-with at least 5 values (a MAD below 0.01 % of the median counts as that much): it is
+with at least 5 values (a MAD below 0.01 % of the median, or below 0.6745 times the
+devices' median stated uncertainty of that figure, counts as that much: figures read on a
+sweep's grid, such as the current density at peak EQE, carry that grid's resolution): it is
 flagged and left out of that figure's mean, standard deviation, median, minimum and
 maximum, so a leaky pixel cannot drag a mean; the mean with every value is kept beside
 it. The **champion** is the device with the best value of the batch's lead figure (peak
@@ -87,25 +89,33 @@ def better_direction(name: str) -> str:
     return ""
 
 
-def outlier_mask(values: np.ndarray) -> np.ndarray:
-    """True where the modified z-score of a value exceeds :data:`OUTLIER_Z`."""
+def outlier_mask(values: np.ndarray, sigma: float = 0.0) -> np.ndarray:
+    """True where the modified z-score of a value exceeds :data:`OUTLIER_Z`. ``sigma``: the
+    typical 1-sigma resolution of one value (its stated uncertainty, or the grid it was
+    read on): devices a few of their own sigmas apart are not outliers, however tightly
+    the rest agree (the MAD is at least 0.6745 sigma, a normal spread's)."""
     if values.size < MIN_VALUES_FOR_OUTLIERS:
         return np.zeros(values.shape, bool)
     median = np.median(values)
-    mad = max(float(np.median(np.abs(values - median))), RESOLUTION * abs(float(median)))
+    mad = max(float(np.median(np.abs(values - median))), RESOLUTION * abs(float(median)),
+              0.6745 * sigma if math.isfinite(sigma) else 0.0)
     if mad == 0:
         return values != median
     return 0.6745 * np.abs(values - median) / mad > OUTLIER_Z
 
 
-def figure_statistics(name: str, units: str, values: Mapping[str, float]) -> FigureStatistics | None:
-    """Statistics of one figure over devices (label -> value; NaN values are left out)."""
+def figure_statistics(name: str, units: str, values: Mapping[str, float],
+                      sigmas: Mapping[str, float] | None = None) -> FigureStatistics | None:
+    """Statistics of one figure over devices (label -> value; NaN values are left out);
+    ``sigmas``: each device's stated uncertainty of it, where it has one (the outlier rule's
+    resolution: their median)."""
     finite = {k: float(v) for k, v in values.items() if math.isfinite(v)}
     if not finite:
         return None
     labels = list(finite)
     x = np.array([finite[k] for k in labels])
-    out = outlier_mask(x)
+    stated = [float(s) for k, s in (sigmas or {}).items() if k in finite and math.isfinite(s) and s > 0]
+    out = outlier_mask(x, float(np.median(stated)) if stated else 0.0)
     kept = x[~out]
     better = better_direction(name)
     best = ""
@@ -126,6 +136,18 @@ def batch_statistics(devices: Sequence[Device]) -> list[BatchStatistics]:
     return [_one_batch(name, members) for name, members in batches.items()]
 
 
+def uncertainty_name(figure: str, figures: Mapping[str, float]) -> str:
+    """The key of ``figure``'s stated uncertainty among ``figures`` ("" if none):
+    "_uncertainty" before the units (mobility_cm2_Vs -> mobility_uncertainty_cm2_Vs) or at
+    the end (peak_eqe -> peak_eqe_uncertainty)."""
+    parts = figure.split("_")
+    for k in range(len(parts), 0, -1):
+        candidate = "_".join([*parts[:k], "uncertainty", *parts[k:]])
+        if candidate in figures:
+            return candidate
+    return ""
+
+
 def _one_batch(name: str, devices: list[Device]) -> BatchStatistics:
     finished = [d for d in devices if d.status == "finished"]
     failed = tuple(d for d in devices if d.status != "finished")
@@ -138,9 +160,10 @@ def _one_batch(name: str, devices: list[Device]) -> BatchStatistics:
         for d in finished:
             if figure in d.figures:
                 by_units.setdefault(d.units.get(figure, ""), {})[d.label] = d.figures[figure]
+        sigmas = {d.label: float(d.figures[s]) for d in finished if (s := uncertainty_name(figure, d.figures))}
         for units, values in by_units.items():
             key = figure if len(by_units) == 1 else f"{figure} [{units}]"
-            stats = figure_statistics(figure, units, values)
+            stats = figure_statistics(figure, units, values, sigmas)
             if stats is not None:
                 figures[key] = stats
     lead = next((f for f in LEAD_FIGURES if f in figures), next((f for f in figures if figures[f].better), ""))

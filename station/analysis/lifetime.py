@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .decay import LIFETIME_PERCENTS, DecayTracker, StretchedExponential
-from .light_quantity import LightQuantityJudge
+from .light_quantity import JUDGE_COLUMNS, LightQuantityJudge
 from .stored_run import StoredRun, parameter_values
 
 NAN = float("nan")
@@ -109,8 +109,9 @@ def judge_quantity(run: StoredRun, stream: str, choice: str) -> str:
     judge = LightQuantityJudge(choice)
     if judge.decided is not None:
         return judge.quantity
-    names = [n for n in ("centroid_nm", "low_light", "truncated", "saturated", "radiance_W_sr_m2",
-                         "radiance_uncertainty_W_sr_m2") if n in run.column_names(stream)]
+    names = [n for n in JUDGE_COLUMNS if n in run.column_names(stream)]
+    if not names:
+        return judge.quantity
     for chunk in run.iter_chunks(names, stream, 4096):
         for i in range(len(chunk[names[0]])):
             if judge.add({name: chunk[name][i] for name in names}):

@@ -7,7 +7,8 @@ measured decides —
 * a spectrum cut off at the instrument's long-wavelength end: radiometric (the
   emission lies beyond the range, which reaches the near-infrared);
 * a usable spectrum with its band total at least :data:`JUDGE_SNR` sigmas above zero:
-  radiometric when its centroid lies beyond :data:`NIR_CENTROID_NM`.
+  radiometric when its centroid lies beyond :data:`NIR_CENTROID_NM` (a photodiode, which
+  measures no spectrum: the centroid of its calibrated spectral weighting).
 
 Points below detection decide nothing. Once decided the judgement never changes, so
 running maxima never mix cd/m^2 with W/(sr m^2). Files without uncertainty columns
@@ -30,7 +31,7 @@ NIR_CENTROID_NM = 750.0
 #: the band total of the deciding point is at least this many sigmas above zero
 JUDGE_SNR = 20.0
 #: the columns the judgement reads (those present)
-JUDGE_COLUMNS = ("centroid_nm", "low_light", "truncated", "saturated", "radiance_W_sr_m2",
+JUDGE_COLUMNS = ("centroid_nm", "reference_centroid_nm", "low_light", "truncated", "saturated", "radiance_W_sr_m2",
                  "radiance_uncertainty_W_sr_m2")
 
 
@@ -57,6 +58,8 @@ class LightQuantityJudge:
             self.reason = f"emission runs off the instrument's long-wavelength end{at}"
             return True
         centroid = float(values.get("centroid_nm", math.nan))
+        if not math.isfinite(centroid):  # a photodiode: the centroid of its calibrated spectral weighting
+            centroid = float(values.get("reference_centroid_nm", math.nan))
         if not math.isfinite(centroid) or values.get("truncated", 0):
             return False
         sigma = float(values.get("radiance_uncertainty_W_sr_m2", math.nan))
@@ -79,10 +82,10 @@ def judged_light_quantity(choice: str, columns: Mapping[str, np.ndarray]) -> str
     """The judgement of :class:`LightQuantityJudge` over stored columns, in row order: the
     judge's own rule on each lit row (not flagged low light or saturated) until one decides."""
     judge = LightQuantityJudge(choice)
-    if judge.decided is not None or "centroid_nm" not in columns:
+    if judge.decided is not None or ("centroid_nm" not in columns and "reference_centroid_nm" not in columns):
         return judge.quantity
     present = {name: np.asarray(columns[name]) for name in JUDGE_COLUMNS if name in columns}
-    lit = np.ones(len(present["centroid_nm"]), bool)
+    lit = np.ones(len(next(iter(present.values()))), bool)
     for flag in ("low_light", "saturated"):
         if flag in present:
             lit &= present[flag] == 0

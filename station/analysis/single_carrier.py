@@ -15,9 +15,10 @@ On log-log axes a single-carrier device shows an **ohmic** region (slope 1), a s
   steep rise; N_t = 2 eps eps0 V_TFL / (q d^2);
 * Mott-Gurney region: the longest run of points after the trap-filling region with slope
   within 2 +- 0.25, below compliance; mu from J = (9/8) eps eps0 mu V^2 / d^3 with the
-  exponent held at 2: ln mu is the mean of ln(8 J d^3 / (9 eps eps0 V^2)), its standard
-  error (the scatter over sqrt(n)) the fit uncertainty; the slope fitted freely over the
-  region is reported beside it;
+  free carriers' ohmic current in parallel: J = a V + b V^2 over the region, mu from b. Its
+  uncertainty holds the fit's and the model's (half the difference to mu with the exponent
+  held at 2 and nothing in parallel): :func:`mott_gurney_mobility`; the slope fitted freely
+  over the region is reported beside it;
 * lateral film: sigma = G L / (T W), G the least-squares slope of I against V (with an
   offset) over the points below compliance, with its standard error.
 
@@ -86,6 +87,34 @@ def _longest_run(mask: NDArray[np.bool_]) -> tuple[int, int]:
 
 def _in(v: NDArray[np.float64], bounds: tuple[float, float]) -> NDArray[np.bool_]:
     return (v >= bounds[0]) & (v <= bounds[1])
+
+
+def mott_gurney_mobility(v: NDArray[np.float64], j_A_m2: NDArray[np.float64], eps_F_m: float,
+                         d_m: float) -> tuple[float, float]:
+    """(mu in m^2/(V s), its relative 1 sigma) over a Mott-Gurney region.
+
+    mu comes from J = a V + b V^2 (the ohmic current of the free carriers in parallel with
+    the space-charge-limited current; relative residuals), b = (9/8) eps mu / d^3. Its
+    uncertainty holds the fit's (residual-scaled covariance) and the model's: half the
+    difference to mu with the exponent held at 2 and nothing in parallel (the mean of
+    ln(8 J d^3 / (9 eps V^2))), the spread between two readings of the same region. With
+    no positive V^2 term the held-exponent mu is given, its model error the drift of ln mu
+    along the region."""
+    n = len(v)
+    ln_mu = np.log(8 * j_A_m2 * d_m ** 3 / (9 * eps_F_m * v ** 2))
+    held = float(np.exp(np.mean(ln_mu)))
+    design = np.vstack([v / j_A_m2, v ** 2 / j_A_m2]).T
+    (a, b), *_ = np.linalg.lstsq(design, np.ones(n), rcond=None)
+    residual = design @ np.array([a, b]) - 1.0
+    if b > 0 and n > 2:
+        scale = float(np.sum(residual ** 2)) / (n - 2)
+        b_sigma = math.sqrt(scale * float(np.linalg.inv(design.T @ design)[1, 1]))
+        mu = float(b) * 8 * d_m ** 3 / (9 * eps_F_m)
+        return mu, math.hypot(b_sigma / float(b), 0.5 * math.log(mu / held))
+    trend, intercept = np.polyfit(np.log(v), ln_mu, 1)
+    scatter = ln_mu - (trend * np.log(v) + intercept)
+    noise = math.sqrt(float(np.sum(scatter ** 2)) / max(n - 2, 1) / n)
+    return held, math.hypot(noise, abs(float(trend)) * float(np.ptp(np.log(v))))
 
 
 def _line(lv: NDArray[np.float64], lj: NDArray[np.float64]) -> tuple[float, float]:
@@ -170,11 +199,9 @@ def single_carrier_figures(voltage_V: NDArray[np.float64], current_density_mA_cm
     if mg.sum() >= MIN_REGION_POINTS:
         found["mott_gurney"] = Region("mott_gurney", float(v[mg].min()), float(v[mg].max()), int(mg.sum()),
                                       "mott_gurney" in regions)
-        ln_mu = np.log(8 * j[mg] * d_m ** 3 / (9 * eps * v[mg] ** 2))  # mu in m^2/(V s)
-        mu = float(np.exp(np.mean(ln_mu)))
-        n = int(mg.sum())
+        mu, relative_sigma = mott_gurney_mobility(v[mg], j[mg], eps, d_m)
         figures["mobility_cm2_Vs"] = mu * 1e4
-        figures["mobility_uncertainty_cm2_Vs"] = mu * 1e4 * float(np.std(ln_mu, ddof=1)) / math.sqrt(n)
+        figures["mobility_uncertainty_cm2_Vs"] = mu * 1e4 * relative_sigma
         figures["mott_gurney_slope"] = _line(lv[mg], lj[mg])[0]
     for name in REGION_NAMES:
         if name in found:

@@ -106,6 +106,89 @@ def rolloff_current_density(current_density_mA_cm2: ArrayLike, eqe: ArrayLike) -
     return float(math.exp(lj0 + (half - e[i - 1]) * (lj1 - lj0) / (e[i] - e[i - 1])))
 
 
+#: the peak EQE is the vertex of a parabola in log10 J through the points within this many
+#: decades of the largest EQE (at least PEAK_FIT_MIN_POINTS points)
+PEAK_FIT_HALF_WIDTH_DECADES = 0.5
+PEAK_FIT_MIN_POINTS = 5
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    """The top of a curve: value, its 1 sigma, and where (log10 J)."""
+
+    value: float
+    sigma: float
+    log_j: float
+    fitted: bool  # False: the largest point itself (too few points or no maximum inside the window)
+    #: 1 sigma of where (log10 J): the vertex's, or half the grid step around the largest point
+    log_j_sigma: float = NAN
+
+
+def peak_by_fit(current_density_mA_cm2: ArrayLike, values: ArrayLike, sigmas: ArrayLike | None = None) -> PeakFit:
+    """The maximum of ``values`` against log10 J from a local parabola: the largest of noisy
+    points is biased up (by about a sigma), the vertex of a fit over the top is not.
+
+    Weighted by ``sigmas`` where every point has one; the covariance is scaled up by the
+    reduced chi-square when the parabola fits worse than the noise (model error). A fit
+    whose vertex is not a maximum inside its window gives the largest point, with its sigma.
+    """
+    j, y = _arrays(current_density_mA_cm2, values)
+    s = _arrays(sigmas)[0] if sigmas is not None else np.full(len(y), NAN)
+    valid = np.isfinite(j) & (j > 0) & np.isfinite(y)
+    if not valid.any():
+        return PeakFit(NAN, NAN, NAN, False)
+    x, y, s = np.log10(j[valid]), y[valid], s[valid]
+    k = int(np.argmax(y))
+    steps = np.abs(np.diff(np.sort(x)))
+    grid = float(np.median(steps[steps > 0])) if np.any(steps > 0) else NAN
+    largest = PeakFit(float(y[k]), float(s[k]), float(x[k]), False, grid / 2)
+    distance = np.abs(x - x[k])
+    window = distance <= PEAK_FIT_HALF_WIDTH_DECADES
+    if window.sum() < PEAK_FIT_MIN_POINTS:
+        window = distance <= np.sort(distance)[min(PEAK_FIT_MIN_POINTS, len(x)) - 1]
+    xw, yw, sw = x[window], y[window], s[window]
+    if len(xw) < 4 or np.ptp(xw) == 0:
+        return largest
+    weighted = bool(np.all(np.isfinite(sw) & (sw > 0)))
+    x0 = float(xw.mean())  # centred: a better-conditioned fit
+    try:
+        coefficients, cov = np.polyfit(xw - x0, yw, 2, w=1 / sw if weighted else None,
+                                       cov="unscaled" if weighted else True)
+    except (np.linalg.LinAlgError, ValueError):
+        return largest
+    c2, c1, c0 = coefficients
+    if not c2 < 0:
+        return largest
+    vertex = -c1 / (2 * c2)
+    if not xw.min() - x0 <= vertex <= xw.max() - x0:
+        return largest
+    peak = c0 - c1 * c1 / (4 * c2)
+    if weighted:
+        residual = (yw - np.polyval(coefficients, xw - x0)) / sw
+        dof = len(xw) - 3
+        cov = cov * max(1.0, float(np.sum(residual ** 2)) / dof) if dof > 0 else cov
+    gradient = np.array([c1 * c1 / (4 * c2 * c2), -c1 / (2 * c2), 1.0])
+    where = np.array([c1 / (2 * c2 * c2), -1 / (2 * c2), 0.0])
+    finite = bool(np.all(np.isfinite(cov)))
+    sigma = math.sqrt(max(float(gradient @ cov @ gradient), 0.0)) if finite else NAN
+    log_j_sigma = math.sqrt(max(float(where @ cov @ where), 0.0)) if finite else NAN
+    return PeakFit(float(peak), sigma, float(vertex + x0), True, log_j_sigma)
+
+
+def _at_log_j(log_j: float, current_density_mA_cm2: np.ndarray, values: np.ndarray, log_values: bool) -> float:
+    """``values`` interpolated at log10 J (log-log for light), over the valid points."""
+    j, y = current_density_mA_cm2, values
+    ok = np.isfinite(j) & (j > 0) & np.isfinite(y) & ((y > 0) if log_values else True)
+    if ok.sum() < 2 or not math.isfinite(log_j):
+        return NAN
+    x = np.log10(j[ok])
+    order = np.argsort(x)
+    x, y = x[order], y[ok][order]
+    if log_values:
+        return float(10 ** np.interp(log_j, x, np.log10(y)))
+    return float(np.interp(log_j, x, y))
+
+
 @dataclass(frozen=True)
 class SweepFigures:
     """Figures of merit of a J-V-L or EQE-J sweep. ``light_quantity`` says whether
@@ -120,10 +203,15 @@ class SweepFigures:
     voltage_at_max_radiance_V: float
     voltage_at_1000_cd_m2_V: float
     peak_eqe: float
+    peak_eqe_uncertainty: float
     current_density_at_peak_eqe_mA_cm2: float
     luminance_at_peak_eqe_cd_m2: float
     radiance_at_peak_eqe_W_sr_m2: float
     voltage_at_peak_eqe_V: float
+    current_density_at_peak_eqe_uncertainty_mA_cm2: float
+    luminance_at_peak_eqe_uncertainty_cd_m2: float
+    radiance_at_peak_eqe_uncertainty_W_sr_m2: float
+    voltage_at_peak_eqe_uncertainty_V: float
     eqe_at_100_cd_m2: float
     eqe_at_1000_cd_m2: float
     rolloff_current_density_mA_cm2: float
@@ -140,7 +228,10 @@ class SweepFigures:
 UNITS = {
     "turn_on_voltage_V": "V", "max_luminance_cd_m2": "cd/m^2", "voltage_at_max_luminance_V": "V",
     "max_radiance_W_sr_m2": "W/(sr m^2)", "voltage_at_max_radiance_V": "V", "voltage_at_1000_cd_m2_V": "V",
-    "peak_eqe": "1", "current_density_at_peak_eqe_mA_cm2": "mA/cm^2", "luminance_at_peak_eqe_cd_m2": "cd/m^2",
+    "peak_eqe": "1", "peak_eqe_uncertainty": "1", "current_density_at_peak_eqe_mA_cm2": "mA/cm^2",
+    "luminance_at_peak_eqe_cd_m2": "cd/m^2", "current_density_at_peak_eqe_uncertainty_mA_cm2": "mA/cm^2",
+    "luminance_at_peak_eqe_uncertainty_cd_m2": "cd/m^2", "radiance_at_peak_eqe_uncertainty_W_sr_m2": "W/(sr m^2)",
+    "voltage_at_peak_eqe_uncertainty_V": "V",
     "radiance_at_peak_eqe_W_sr_m2": "W/(sr m^2)", "voltage_at_peak_eqe_V": "V", "eqe_at_100_cd_m2": "1",
     "eqe_at_1000_cd_m2": "1", "rolloff_current_density_mA_cm2": "mA/cm^2", "peak_wavelength_shift_nm": "nm",
     "peak_wavelength_shift_uncertainty_nm": "nm", "fwhm_change_nm": "nm", "fwhm_change_uncertainty_nm": "nm",
@@ -208,12 +299,16 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
     threshold = turn_on_radiance_W_sr_m2 if radiometric else turn_on_luminance_cd_m2
     l_max, v_l_max = maximum(v, lum)
     r_max, v_r_max = maximum(v, rad)
-    peak, _ = maximum(v, eqe)
+    top = peak_by_fit(j, eqe, c.get("eqe_uncertainty"))
+    peak = top.value
     if math.isfinite(peak):
-        k = int(np.nanargmax(np.where(np.isfinite(eqe), eqe, -np.inf)))
-        at_peak = (j[k], lum[k], rad[k], v[k])
+        x, dx = top.log_j, top.log_j_sigma
+        at_peak = (10 ** x, _at_log_j(x, j, lum, True), _at_log_j(x, j, rad, True), _at_log_j(x, j, v, False))
+        # where EQE peaks L and L_e go as J (log-log slope 1); V by its own local slope
+        dv_dx = (_at_log_j(x + 0.05, j, v, False) - _at_log_j(x - 0.05, j, v, False)) / 0.1
+        at_peak_sigma = (*(value * math.log(10) * dx for value in at_peak[:3]), abs(dv_dx) * dx)
     else:
-        at_peak = (NAN,) * 4
+        at_peak = at_peak_sigma = (NAN,) * 4
     adequate = _adequate_signal(c, rad if radiometric else lum, threshold)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_j = np.where(adequate & (j > 0), np.log10(j), NAN)
@@ -227,7 +322,10 @@ def sweep_figures(columns: dict[str, np.ndarray], light_quantity: str = "photome
         max_luminance_cd_m2=l_max, voltage_at_max_luminance_V=v_l_max,
         max_radiance_W_sr_m2=r_max, voltage_at_max_radiance_V=v_r_max,
         voltage_at_1000_cd_m2_V=NAN if radiometric else value_at(v, lum, 1000.0),
-        peak_eqe=peak, current_density_at_peak_eqe_mA_cm2=at_peak[0], luminance_at_peak_eqe_cd_m2=at_peak[1],
+        peak_eqe=peak, peak_eqe_uncertainty=top.sigma, current_density_at_peak_eqe_mA_cm2=at_peak[0],
+        luminance_at_peak_eqe_cd_m2=at_peak[1], current_density_at_peak_eqe_uncertainty_mA_cm2=at_peak_sigma[0],
+        luminance_at_peak_eqe_uncertainty_cd_m2=at_peak_sigma[1],
+        radiance_at_peak_eqe_uncertainty_W_sr_m2=at_peak_sigma[2], voltage_at_peak_eqe_uncertainty_V=at_peak_sigma[3],
         radiance_at_peak_eqe_W_sr_m2=at_peak[2], voltage_at_peak_eqe_V=at_peak[3],
         eqe_at_100_cd_m2=NAN if radiometric else value_at(eqe, lum, 100.0),
         eqe_at_1000_cd_m2=NAN if radiometric else value_at(eqe, lum, 1000.0),
@@ -259,10 +357,11 @@ def _adequate_signal(c: dict[str, np.ndarray], light: np.ndarray, threshold: flo
 
 
 #: the columns :func:`sweep_figures` uses
-SWEEP_ANALYSIS_COLUMNS = ("voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2",
+SWEEP_ANALYSIS_COLUMNS = ("voltage_V", "reference_centroid_nm", "current_density_mA_cm2", "eqe", "luminance_cd_m2",
+                          "radiance_W_sr_m2",
                           "direction", "low_light", "peak_wavelength_nm", "fwhm_nm", "centroid_nm",
                           "luminance_unreliable", "radiance_uncertainty_W_sr_m2", "truncated", "saturated",
-                          "shape_unreliable")
+                          "shape_unreliable", "eqe_uncertainty")
 
 
 def sweep_analysis(run: StoredRun, signal: str = "luminance_cd_m2", stream: str | None = None) -> dict[str, Any]:

@@ -99,9 +99,10 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     photodiode = sub.add_parser("calibrate-photodiode",
                                 help="geometry factor and spectral weighting of the photodiode, on this device")
     photodiode.add_argument("--config", type=Path, help="station configuration TOML (default: simulated bench)")
-    photodiode.add_argument("--current-density", type=float, default=10.0,
-                            help="drive the device at this current density while calibrating, mA/cm^2 (default 10)")
-    photodiode.add_argument("--readings", type=int, default=10, help="spectrum/photocurrent pairs averaged")
+    photodiode.add_argument("--current-density", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0, 100.0],
+                            help="calibrate at each of these current densities, mA/cm^2 (default 1 3 10 30 100): "
+                                 "span the drives the photodiode will read, outside them its figures are flagged")
+    photodiode.add_argument("--readings", type=int, default=10, help="spectrum/photocurrent pairs averaged per drive")
     photodiode.add_argument("--settle-s", type=float, default=1.0, help="wait after switching the drive on, s")
     photodiode.add_argument("--out", type=Path, required=True, help="photodiode calibration file to write (JSON)")
     photodiode.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

@@ -90,8 +90,7 @@ def config_command(args: argparse.Namespace) -> int:
 
     if args.check is not None:
         config = load_config(args.check)
-        print(f"{args.check}: OK ({config.geometry} geometry, "
-              f"{'simulated' if config.uses_simulation else 'hardware'} instruments, "
+        print(f"{args.check}: OK ({config.geometry} geometry, {config.instruments_text()}, "
               f"file durability every {config.durability_interval_s:g} s)")
         return EXIT_OK
     print(DEFAULT_CONFIG_TEXT, end="")

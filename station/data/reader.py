@@ -293,7 +293,9 @@ class RunFile:
             g = entry["instrument/light"]
             quantity, units = _text(g.attrs["quantity"]), _text(g.attrs["units"])
             raw_units, identity = _text(g.attrs["raw_units"]), _text(g.attrs["identity"])
+        stored = entry["spectra/spectral"].dtype.str[1:] if "spectra/spectral" in entry else "f4"
         return {"identity": identity, "quantity": quantity, "units": units, "raw_units": raw_units,
+                "stored_dtype": stored,
                 "wavelength_nm": g["wavelength_nm"][()],
                 "dark_library": g["dark_library"][()].astype(float) if "dark_library" in g else None,
                 "dark_integration_time_s": g["dark_integration_time_s"][()] if "dark_integration_time_s" in g

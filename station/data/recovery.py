@@ -49,7 +49,7 @@ def run_start_of(run: RunFile) -> RunStart:
         darks = (DarkLibrary(lm["dark_integration_time_s"], lm["dark_library"], lm["raw_units"])
                  if lm["dark_library"] is not None else None)
         light = LightDescription(lm["identity"], SpectrumAxis(lm["wavelength_nm"], lm["quantity"], lm["units"],
-                                                              lm["raw_units"]),
+                                                              lm["raw_units"], lm.get("stored_dtype", "f4")),
                                  darks, dict(m.get("calibration", {})), dict(m.get("calibration_units", {})))
     return RunStart(
         run_id=m.get("run_id", ""), procedure=run.procedure, title=m.get("title", ""), parameters=run.parameters,

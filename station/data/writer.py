@@ -21,7 +21,8 @@ than S seconds (plus the time one write takes).
   if the file thread falls more than :data:`MAX_PENDING_ROWS` rows or
   :data:`MAX_PENDING_SPECTRA` spectra behind (bounded memory).
 
-Spectra are stored as float32, one spectrum per chunk: the calibrated ones uncompressed
+Spectra are stored as float32 (a radiometer's as float64, the precision its figures were
+computed from: ``SpectrumAxis.stored_dtype``), one spectrum per chunk: the calibrated ones uncompressed
 (noise-like floats: deflate saves 10 % for 0.35 ms a spectrum), the raw ones with shuffle
 + gzip (a third of their size), written as pre-compressed chunks (``write_direct_chunk``)
 that any HDF5 reader decompresses with the standard filters. When the run ends the file
@@ -46,6 +47,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from drivers.light_meter import LightDescription
 from station.core.errors import StorageError
 from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS
@@ -58,7 +60,6 @@ from .storage_guard import StorageGuard, reserve_for
 log = logging.getLogger(__name__)
 
 FILE_FORMAT = "ledstation-run/2"
-SPECTRUM_DTYPE = "f4"
 STATUS_DTYPE = "S16"
 REASON_DTYPE = "S512"
 OUTPUT_STATE_DTYPE = "S256"
@@ -145,9 +146,10 @@ class BackgroundSync:
 
 
 def _shuffled(rows: np.ndarray) -> np.ndarray:
-    """float32 rows [k, pixels] through HDF5's shuffle filter: one numpy call for the batch."""
+    """Rows [k, pixels] through HDF5's shuffle filter: one numpy call for the batch."""
     k, pixels = rows.shape
-    return np.ascontiguousarray(rows.view(np.uint8).reshape(k, pixels, 4).transpose(0, 2, 1))
+    size = rows.dtype.itemsize
+    return np.ascontiguousarray(rows.view(np.uint8).reshape(k, pixels, size).transpose(0, 2, 1))
 
 
 def _extend_write(dataset: h5py.Dataset, start: int, rows: np.ndarray) -> None:
@@ -292,7 +294,7 @@ class HDF5RunWriter:
         if self._syncer is not None:  # S = 0: written and flushed before the next sink sees it
             batch = _Batch()
             batch.add(row, event)
-            self._guarded(self._guard.check, _batch_bytes(batch))
+            self._guarded(self._guard.check, _batch_bytes(batch, sf))
             self._guarded(self._write, sf, batch)
             self._guarded(self._file.flush)
             if self.events == 0:  # the first point on the disk: the file takes its name
@@ -379,7 +381,7 @@ class HDF5RunWriter:
         written into the reserve, then the run is told (the error)."""
         with self._lock:
             notices, self._notices = self._notices, []
-        upcoming = sum(_batch_bytes(b) for b in batches.values())
+        upcoming = sum(_batch_bytes(b, self._streams[name]) for name, b in batches.items())
         full: StorageError | None = None
         try:
             self._guarded(self._guard.check, upcoming)
@@ -430,9 +432,10 @@ class HDF5RunWriter:
         row_ds, spectral_ds, raw_ds = sf.spectra
         m, k = sf.spectra_written, len(batch.spectra)
         _extend_write(row_ds, m, np.asarray(batch.spectrum_rows, dtype="i8"))
-        _extend_write(spectral_ds, m, np.array([spectral for spectral, _ in batch.spectra], dtype="<f4"))
-        shuffled = _shuffled(np.array([raw for _, raw in batch.spectra], dtype="<f4"))
-        raw_ds.id.set_extent((m + k, shuffled.shape[2]))
+        stored = spectral_ds.dtype.newbyteorder("<")  # the file's own: float32, or float64 (a radiometer)
+        _extend_write(spectral_ds, m, np.array([spectral for spectral, _ in batch.spectra], dtype=stored))
+        shuffled = _shuffled(np.array([raw for _, raw in batch.spectra], dtype=stored))
+        raw_ds.id.set_extent((m + k, shuffled.shape[1] * shuffled.shape[2] // stored.itemsize))
         for i in range(k):  # zlib releases the GIL while it compresses
             raw_ds.id.write_direct_chunk((m + i, 0), zlib.compress(shuffled[i], DEFLATE_LEVEL), 0)
         sf.spectra_written = m + k
@@ -465,7 +468,7 @@ class HDF5RunWriter:
     def _copy_batches(self, batches: dict[str, _Batch]) -> None:
         for name, batch in batches.items():
             if batch.rows:
-                self._guarded(self._guard.check, _batch_bytes(batch))
+                self._guarded(self._guard.check, _batch_bytes(batch, self._streams[name]))
                 self._guarded(self._write, self._streams[name], batch)
 
     # --- stop -----------------------------------------------------------------------
@@ -621,6 +624,8 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
     light = start.light
     if light is not None:
         _write_light(instrument, start)
+    if start.second_channel is not None:
+        _write_second_channel(instrument, start.second_channel)
     for stream in (s for s in start.streams if s.spectra):
         if light is None:
             raise ValueError("a stream with spectra needs a light instrument")
@@ -661,13 +666,25 @@ def _write_light(instrument: h5py.Group, start: RunStart) -> None:
         group.create_dataset("dark_library", data=light.darks.spectra).attrs["units"] = light.darks.units
         group.create_dataset("dark_integration_time_s", data=light.darks.integration_time_s).attrs["units"] = "s"
     if light.calibration:
-        calibration = instrument.create_group("calibration")
-        calibration.attrs["NX_class"] = "NXcollection"
-        for key, value in light.calibration.items():
-            if isinstance(value, np.ndarray):
-                calibration.create_dataset(key, data=value).attrs["units"] = light.calibration_units.get(key, "")
-            else:
-                calibration.attrs[key] = value
+        _write_calibration(instrument.create_group("calibration"), light)
+
+
+def _write_calibration(calibration: h5py.Group, light: LightDescription) -> None:
+    calibration.attrs["NX_class"] = "NXcollection"
+    for key, value in light.calibration.items():
+        if isinstance(value, np.ndarray):
+            calibration.create_dataset(key, data=value).attrs["units"] = light.calibration_units.get(key, "")
+        else:
+            calibration.attrs[key] = value
+
+
+def _write_second_channel(instrument: h5py.Group, channel: LightDescription) -> None:
+    """``/entry/instrument/second_channel``: the photodiode beside the light instrument,
+    with its calibration and the dark current it subtracts (``calibration``)."""
+    group = instrument.create_group("second_channel")
+    group.attrs.update({"NX_class": "NXcollection", "identity": channel.identity,
+                        "quantity": channel.axis.quantity, "units": channel.axis.units})
+    _write_calibration(group.create_group("calibration"), channel)
 
 
 def spectra_group_path(stream: str, main_stream: str) -> str:
@@ -688,7 +705,7 @@ def _create_spectra(f: h5py.File, stream: Stream, light: h5py.Group, start: RunS
     group.create_dataset("row", shape=(0,), maxshape=(None,), dtype="i8", chunks=(index_chunk,)).attrs.update(
         {"units": "1", "description": f"row of measurement/{stream.name} (and its time) this spectrum belongs to"})
     options: dict[str, Any] = {"shape": (0, pixels), "maxshape": (None, pixels), "chunks": (1, pixels),
-                               "dtype": SPECTRUM_DTYPE}
+                               "dtype": np.dtype(axis.stored_dtype).newbyteorder("<")}
     # calibrated spectra are noise-like floats: deflate keeps 90 % of their size for ~0.35 ms each
     spectral = group.create_dataset("spectral", **options)
     spectral.attrs.update({"units": axis.units, "quantity": axis.quantity,
@@ -715,9 +732,10 @@ def _write_notices(f: h5py.File, notices: list[Notice]) -> None:
                                                     dtype=NOTICE_DTYPE))
 
 
-def _batch_bytes(batch: _Batch) -> int:
-    """What a batch adds to the file, roughly (spectra stored as float32)."""
-    spectra = sum(4 * (spectral.size + raw.size) for spectral, raw in batch.spectra)
+def _batch_bytes(batch: _Batch, sf: _StreamFile) -> int:
+    """What a batch adds to one stream's datasets, roughly (spectra in the file's own dtype)."""
+    size = sf.spectra[1].dtype.itemsize if sf.spectra is not None else 0
+    spectra = sum(size * (spectral.size + raw.size) for spectral, raw in batch.spectra)
     return spectra + sum(row.nbytes for row in batch.rows) + 4096
 
 

@@ -169,6 +169,8 @@ class RunStart:
     provenance: Mapping[str, str] = field(default_factory=dict)  # where tables (CIE) came from
     #: the sample: batch, substrate, pixel, switch channel, device structure (searchable)
     sample: Mapping[str, str] = field(default_factory=dict)
+    #: the photodiode read beside the light instrument: its calibration and dark current
+    second_channel: LightDescription | None = None
 
     def stream(self, name: str) -> Stream:
         for s in self.streams:

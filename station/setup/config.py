@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from sim_instruments.settings import SimulationSettings
 
 SIMULATED = "sim"
+#: the [simulation] key that allows real and simulated instruments in one station
+MIX_KEY = "mix_with_hardware"
 AUTO = "auto"
 GEOMETRIES = ("sphere", "radiometer", "photodiode", "none")
 #: no light instrument: a station for dark electrical runs (single-carrier devices, films)
@@ -57,6 +59,12 @@ class SpectrometerConfig:
     high_fraction: float
     dark_scans: int
     wavelength_range_nm: tuple[float, float]
+    #: scans averaged per reading (the least, with a target below)
+    averages: int = 1
+    #: > 0: average more scans until the band total's relative 1 sigma reaches this
+    target_relative_uncertainty: float = 0.0
+    #: the longest auto averaging spends on one reading, s
+    max_time_per_point_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,8 @@ class StationConfig:
     #: where the simulated bench keeps its device's state between programs (set by the command
     #: line for runs that can be resumed; None: the device lives only as long as the program)
     simulated_device_state: str | None = None
+    #: the simulated device starts fresh even when its state file keeps an aged one (a new run)
+    simulated_device_fresh: bool = False
 
     def for_pixel(self, pixel: Pixel, substrate: str | None = None, batch: str | None = None) -> StationConfig:
         """This configuration measuring ``pixel`` (its area) of substrate ``substrate``."""
@@ -183,6 +193,22 @@ class StationConfig:
     def uses_simulation(self) -> bool:
         return any(address == SIMULATED for _, address in self.instrument_addresses)
 
+    @property
+    def simulated_roles(self) -> list[str]:
+        """The tables of the instruments that are simulated (all, none, or a declared mix)."""
+        return [role for role, address in self.instrument_addresses if address == SIMULATED]
+
+    @property
+    def mixes_simulation(self) -> bool:
+        """Some instruments are real and some simulated (only when [simulation] says so)."""
+        return 0 < len(self.simulated_roles) < len(self.instrument_addresses)
+
+    def instruments_text(self) -> str:
+        """"simulated", "hardware", or which are simulated in a mix (for every summary)."""
+        if self.mixes_simulation:
+            return f"hardware instruments with SIMULATED {', '.join(self.simulated_roles)}"
+        return "simulated instruments" if self.uses_simulation else "hardware instruments"
+
     def simulation_settings(self) -> SimulationSettings:
         """The checked ``[simulation]`` table (imports the simulated bench)."""
         from sim_instruments.settings import simulation_settings
@@ -193,10 +219,11 @@ class StationConfig:
     def stored_spectrum_points(self) -> int:
         """Points of a spectrum the light instrument stores per reading, at most (the
         free-space check): the spectrometer's pixels (3840, the largest supported, for a real
-        one), the radiometer's grid, none for a photodiode (its spectrum is not stored)."""
+        one), the radiometer's grid twice over (it is stored as float64), none for a photodiode
+        (its spectrum is not stored)."""
         if self.geometry == "radiometer":
             first, last, step = RADIOMETER_MODELS[self.radiometer.model].grid_nm
-            return (last - first) // step + 1
+            return 2 * ((last - first) // step + 1)
         if self.geometry != "sphere":
             return 0
         if self.spectrometer.address == SIMULATED:
@@ -298,7 +325,8 @@ _KNOWN_KEYS = {
     "smu": {"address", "nplc", "visa_library"},
     "light": {"geometry", "second_channel"},
     "spectrometer": {"address", "model", "calibration_file", "min_integration_s", "max_integration_s",
-                     "low_fraction", "high_fraction", "dark_scans", "wavelength_range_nm"},
+                     "low_fraction", "high_fraction", "dark_scans", "wavelength_range_nm", "averages",
+                     "target_relative_uncertainty", "max_time_per_point_s"},
     "radiometer": {"address", "model", "timeout_s"},
     "photodiode": {"meter", "address", "calibration_file", "responsivity_file", "transimpedance_gain_V_A", "nplc",
                    "dark_readings"},
@@ -315,6 +343,8 @@ _KNOWN_KEYS = {
 MAX_PIXEL_AREA_CM2 = 100.0
 #: bounds that keep a typo from hanging a run (a dark library of 10^18 scans)
 MAX_DARK_SCANS = 1000
+#: the longest auto averaging may spend on one reading, s
+MAX_POINT_BUDGET_S = 3600.0
 INTEGRATION_RANGE_S = (1e-6, 600.0)
 OUTPUT_OFF_TIMEOUT_RANGE_S = (0.5, 600.0)
 NO_SWITCH = "none"
@@ -391,9 +421,16 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     dark_scans = r.get(s, "dark_scans", int)
     if not 1 <= dark_scans <= MAX_DARK_SCANS:
         raise r.fail(f"{s}.dark_scans", f"must be within 1-{MAX_DARK_SCANS}, got {_short(dark_scans)}")
+    averages = r.get(s, "averages", int)
+    if not 1 <= averages <= MAX_DARK_SCANS:
+        raise r.fail(f"{s}.averages", f"must be within 1-{MAX_DARK_SCANS}, got {_short(averages)}")
+    target = r.get(s, "target_relative_uncertainty", float)
+    if not (_finite_number(target) and (target == 0 or 1e-4 <= target <= 0.5)):
+        raise r.fail(f"{s}.target_relative_uncertainty", f"must be 0 (off) or within 1e-4-0.5, got {_short(target)}")
+    budget = r.between(s, "max_time_per_point_s", 0.01, MAX_POINT_BUDGET_S, "s")
     spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "model", str),
                                       r.get(s, "calibration_file", str), min_t, max_t, low, high, dark_scans,
-                                      (float(window[0]), float(window[1])))
+                                      (float(window[0]), float(window[1])), averages, float(target), budget)
 
     if geometry == "sphere" and spectrometer.address != SIMULATED and spectrometer.calibration_file == SIMULATED:
         raise r.fail(f"{s}.calibration_file", '"sim" is the simulated sphere\'s responsivity; give your '
@@ -429,6 +466,7 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
                            max_i, off_timeout, durability, simulation, text, substrate, switch)
     for role, address in used:
         _check_address(r, role, address, visa=role != "spectrometer")
+    _check_no_silent_mix(used, simulation, source)
     if geometry == "sphere" and spectrometer.address == SIMULATED:
         _check_simulated_spectrometer(r, spectrometer.model)
     if config.uses_photodiode:
@@ -460,6 +498,18 @@ def _used_addresses(geometry: str, second: str, smu: SMUConfig, spectrometer: Sp
     if switch.kind != NO_SWITCH:
         used.append(("switch", switch.address))
     return used
+
+
+def _check_no_silent_mix(used: list[tuple[str, str]], simulation: dict, source: str) -> None:
+    """A real instrument beside a simulated one only when ``[simulation] mix_with_hardware``
+    says so: setting only ``[smu] address`` left the light meter simulated, and a bright
+    device was recorded as dark."""
+    simulated = [role for role, address in used if address == SIMULATED]
+    real = [role for role, address in used if address != SIMULATED]
+    if simulated and real and simulation.get(MIX_KEY) is not True:
+        raise ConfigError(f"config {source}: [{real[0]}] is real hardware but [{simulated[0]}] address is "
+                          f'"{SIMULATED}" (simulated); give every instrument its address, or set [simulation] '
+                          f"{MIX_KEY} = true to mix real and simulated instruments on purpose")
 
 
 def check_name(value: object, where: str) -> str:

@@ -112,7 +112,9 @@ def sphere_spectrometer(config: StationConfig, device: Any, calibration: Any | N
 
     s = config.spectrometer
     settings = IntegrationSettings(s.min_integration_s, s.max_integration_s, s.low_fraction, s.high_fraction,
-                                   s.dark_scans)
+                                   s.dark_scans, averages=s.averages,
+                                   target_relative_uncertainty=s.target_relative_uncertainty,
+                                   max_time_per_point_s=s.max_time_per_point_s)
     return SphereSpectrometer(device, calibration, settings, window_nm=s.wavelength_range_nm)
 
 

@@ -6,6 +6,7 @@ for it; a hardware configuration never loads pyvisa-sim or the LED model.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -82,14 +83,16 @@ class Station:
         if self.photodiode is not None:
             self.photodiode.prepare()
 
-    def measure_light(self) -> SpectralResult:
-        """One light reading, given up (:class:`InstrumentError`) after the instrument's
-        ``measure_timeout_s``: a hung instrument must not keep the source on."""
+    def measure_light(self, drive_mA_cm2: float = float("nan")) -> SpectralResult:
+        """One light reading at a point of current density ``drive_mA_cm2``, given up
+        (:class:`InstrumentError`) after the instrument's ``measure_timeout_s``: a hung
+        instrument must not keep the source on."""
         light = self.light
         if light is None:
             raise InstrumentError('this station has no light instrument ([light] geometry = "none")')
         timeout = self.light_timeout_s if self.light_timeout_s is not None else light.measure_timeout_s
-        return self._light_calls.call(light.measure, timeout, stop=self.stop_requested.is_set)
+        return self._light_calls.call(functools.partial(light.measure, drive_mA_cm2), timeout,
+                                      stop=self.stop_requested.is_set)
 
     def wait(self, seconds: float) -> None:
         """Wait on the station clock; at once when a stop is requested: the held signal's
@@ -137,6 +140,8 @@ class Station:
             ids["second_channel"] = self.photodiode.identity
         if self.switch is not None:
             ids["pixel_switch"] = self.switch.identity
+        if self.config.mixes_simulation:
+            ids["simulated_instruments"] = ", ".join(self.config.simulated_roles)
         if self.bench is not None:
             ids["simulated_device"] = self.bench.led.parameters.name
             ids["simulated_bench"] = self.bench.describe()  # the seed in force, whatever the file said
@@ -239,6 +244,7 @@ def _open_station(config: StationConfig, bench: Any | None, on_failed_open: Call
         substrate = config.substrate
         bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=config.pixel_area_cm2,
                                              state_path=config.simulated_device_state,
+                                             fresh_device=config.simulated_device_fresh,
                                              radiometer_model=config.radiometer.model,
                                              spectrometer_model=config.spectrometer.model,
                                              pixels=[(p.name, p.area_cm2, p.channel) for p in substrate.pixels],

@@ -42,7 +42,9 @@ class TerminalProgress:
         if isinstance(record, RunStart):
             self._streams = {s.name: s for s in record.streams}
             self._main = record.main.stream
-            self.stream.write(f"{record.procedure} run {record.run_id[:8]} — {record.geometry} geometry\n")
+            mixed = record.instruments.get("simulated_instruments")
+            simulated = f" (SIMULATED: {mixed})" if mixed else ""
+            self.stream.write(f"{record.procedure} run {record.run_id[:8]} — {record.geometry} geometry{simulated}\n")
         elif isinstance(record, Progress):
             self.fraction = record.fraction
             filled = int(round(self.width * min(max(self.fraction, 0.0), 1.0)))
