@@ -41,7 +41,7 @@ DARK_COLUMNS: tuple[Column, ...] = (
     Column("set_voltage_V", "V", "programmed source voltage"),
     Column("voltage_V", "V", "measured voltage"),
     Column("current_A", "A", "measured current"),
-    Column("current_density_mA_cm2", "mA/cm^2", "current / pixel area (vertical devices)"),
+    Column("current_density_mA_cm2", "mA/cm^2", "current / pixel area (vertical devices; NaN for a lateral film)"),
     Column("in_compliance", "1", "1 if the source meter was in compliance", "i1"),
 )
 POINTS = Stream("points", DARK_COLUMNS, description="one row per source-measure reading, in the dark",
@@ -87,8 +87,8 @@ class DarkJV(StationProcedure):
     mode = ListParameter("How to sweep (buffered = the 2400's own sweep and buffer, point = one reading at a time)",
                          choices=list(MODES), default="buffered")
     thickness = FloatParameter("Layer thickness d (vertical) or film thickness T (lateral)", units="nm",
-                               default=60.0, minimum=0.1, maximum=1e6)
-    relative_permittivity = FloatParameter("Relative permittivity of the layer", units="1", default=20.0,
+                               default=30.0, minimum=0.1, maximum=1e6)
+    relative_permittivity = FloatParameter("Relative permittivity of the layer", units="1", default=10.0,
                                            minimum=1.0, maximum=1e4)
     channel_length = FloatParameter("Channel length L between the contacts (lateral)", units="um", default=50.0,
                                     minimum=0.01, maximum=1e6)
@@ -194,10 +194,11 @@ class DarkJV(StationProcedure):
                 compliance: bool) -> None:
         if math.isnan(self._t0):
             self._t0 = time_s
-        area = self.station.config.pixel_area_cm2
+        # a lateral film's current flows along the film: no pixel area makes it a density
+        density = current / self.station.config.pixel_area_cm2 * 1e3 if self.structure == "vertical" else math.nan
         self.record("points", {"index": self.measured, "direction": direction, "time_s": time_s,
                                "elapsed_s": time_s - self._t0, "set_voltage_V": level, "voltage_V": voltage,
-                               "current_A": current, "current_density_mA_cm2": current / area * 1e3,
+                               "current_A": current, "current_density_mA_cm2": density,
                                "in_compliance": int(compliance)})
         self.measured += 1
         if not (math.isfinite(voltage) and math.isfinite(current)):  # kept as evidence, then the run fails

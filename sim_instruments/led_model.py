@@ -138,6 +138,10 @@ class LEDParameters:
     spectrum: SpectrumParameters
     ageing: AgeingParameters
     pixel_area_cm2: float = 0.04
+    #: a substrate of such devices: its mean peak EQE relative to this one (the published
+    #: champion), and its EQE spread relative to the substrate's spread (sim_instruments.substrate_sim)
+    batch_mean_eqe_fraction: float = 1.0
+    batch_eqe_spread_factor: float = 1.0
 
     def with_area(self, pixel_area_cm2: float) -> LEDParameters:
         return replace(self, pixel_area_cm2=pixel_area_cm2)

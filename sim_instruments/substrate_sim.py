@@ -35,7 +35,9 @@ def pixel_parameters(base: LEDParameters, area_cm2: float, rng: np.random.Genera
     electrical = replace(e, series_resistance_ohm_cm2=e.series_resistance_ohm_cm2 * math.exp(2 * spread * z[1]),
                          saturation_current_density_A_cm2=e.saturation_current_density_A_cm2
                          * math.exp(4 * spread * z[2]))
-    efficiency = replace(eff, eqe_max=min(eff.eqe_max * math.exp(spread * z[0]), 0.95))
+    eqe_spread = spread * base.batch_eqe_spread_factor
+    efficiency = replace(eff, eqe_max=min(eff.eqe_max * base.batch_mean_eqe_fraction * math.exp(eqe_spread * z[0]),
+                                          0.95))
     spectrum = replace(sp, peak_nm=sp.peak_nm + 20.0 * spread * z[3])
     ageing = replace(age, reference_lifetime_h=age.reference_lifetime_h * math.exp(2 * spread * z[4]))
     return replace(base, electrical=electrical, efficiency=efficiency, spectrum=spectrum, ageing=ageing,

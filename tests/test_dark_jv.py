@@ -16,7 +16,14 @@ import pytest
 from drivers.keithley2400_sweep import run_buffered_sweep
 from procedures.dark_jv import DarkJV
 from sim_instruments.bench import SimulatedBench
-from sim_instruments.presets import ELECTRON_ONLY_NC, HOLE_ONLY_NC, LATERAL_NC_FILM
+from sim_instruments.presets import (
+    ELECTRON_ONLY_NC,
+    ELECTRON_ONLY_NC_ALPHA,
+    HOLE_ONLY_NC,
+    HOLE_ONLY_NC_ALPHA,
+    LATERAL_NC_FILM,
+    SINGLE_CARRIER_AREA_CM2,
+)
 from station.cli import main
 from station.core.clock import WallClock
 from station.core.errors import SafetyLimitError
@@ -30,16 +37,21 @@ from .sweep_helpers import config_for, run_sweep, write_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def three_pixels(simulation: str) -> str:
+#: the single-carrier presets are 1e-4 cm^2 pixels (the published mobilities give hundreds of A/cm^2)
+AREA = SINGLE_CARRIER_AREA_CM2
+
+
+def three_pixels(simulation: str, area: float = 0.04) -> str:
     """A substrate of pixels A, B, C on the simulated relay board, with this [simulation] table."""
-    return ('[substrate]\npixels = [{name = "A", area_cm2 = 0.04, channel = "0"}, '
-            '{name = "B", area_cm2 = 0.04, channel = "1"}, {name = "C", area_cm2 = 0.04, channel = "2"}]\n'
+    return (f'[substrate]\npixels = [{{name = "A", area_cm2 = {area}, channel = "0"}}, '
+            f'{{name = "B", area_cm2 = {area}, channel = "1"}}, {{name = "C", area_cm2 = {area}, channel = "2"}}]\n'
             f'[switch]\nkind = "relay_board"\n[simulation]\n{simulation}\n')
 
 
 def dark_config(preset: str, **simulation):
     config = config_for(preset, latency=True)
-    return config.__class__(**{**config.__dict__, "simulation": {**config.simulation, **simulation}})
+    return config.__class__(**{**config.__dict__, "simulation": {**config.simulation, **simulation},
+                               "pixel_area_cm2": AREA})
 
 
 def raw_client(bench: SimulatedBench):
@@ -92,7 +104,7 @@ def test_abort_on_compliance_ends_the_pass_at_the_first_reading_in_compliance():
     smu = station_smu(bench)
     levels = list(np.linspace(0.1, 3.0, 60))
     sweep = run_buffered_sweep(smu, levels, compliance=0.02, nplc=0.01, dwell_s=0.0, wait=bench.clock.sleep)
-    first = next(i for i, v in enumerate(levels) if HOLE_ONLY_NC.current_density_A_cm2(v) * 0.04 > 0.02)
+    first = next(i for i, v in enumerate(levels) if HOLE_ONLY_NC.current_density_A_cm2(v) * AREA > 0.02)
     assert len(sweep.current_A) == first + 1 and sweep.in_compliance[-1] and not sweep.in_compliance[:-1].any()
     assert np.all(np.abs(sweep.current_A) <= 0.02 * (1 + 1e-3))  # never beyond the compliance
     assert smu.ask(":SOUR:VOLT:MODE?").strip() == "FIX" and smu.ask(":TRIG:COUN?").strip() == "1"
@@ -159,7 +171,8 @@ def test_sweep_settings_beyond_the_limits_are_refused_with_exit_2(tmp_path, caps
 
 
 # --- the physics: truth recovered ----------------------------------------------------
-@pytest.mark.parametrize("device", [HOLE_ONLY_NC, ELECTRON_ONLY_NC], ids=lambda d: d.name)
+@pytest.mark.parametrize("device", [HOLE_ONLY_NC, ELECTRON_ONLY_NC, HOLE_ONLY_NC_ALPHA, ELECTRON_ONLY_NC_ALPHA],
+                         ids=lambda d: d.name)
 def test_trap_density_and_mobility_come_back_within_10_percent(tmp_path, device):
     config = dark_config(device.name)
     procedure = DarkJV(stop_voltage=4.0, points=300, carrier=device.carrier, thickness=device.thickness_nm,
@@ -188,23 +201,26 @@ def test_conductivity_of_a_lateral_film_comes_back_within_2_percent(tmp_path):
     outcome, _ = run_sweep(procedure, dark_config(film.name), tmp_path / "f.h5")
     f = outcome.analysis["figures"]
     assert f["conductivity_S_cm"] == pytest.approx(film.conductivity_S_cm, rel=0.02)
+    # a film's current is not a density: no pixel area turns it into one
+    density = read_run(tmp_path / "f.h5").read_columns(["current_density_mA_cm2"])["current_density_mA_cm2"]
+    assert np.isnan(density).all()
     assert f["conductivity_uncertainty_S_cm"] < 0.01 * film.conductivity_S_cm
 
 
 def test_regions_given_on_the_command_line_replace_the_detected_ones(tmp_path, capsys):
-    config = write_config(tmp_path, '[simulation]\npreset = "hole-only-nc"\n')
+    config = write_config(tmp_path, f'[device]\npixel_area_cm2 = {AREA}\n[simulation]\npreset = "hole-only-nc"\n')
     out = tmp_path / "h.h5"
     assert main(["run", "dark_jv", "--config", str(config), "--out", str(out), "--stop-voltage", "3"]) == 0
     capsys.readouterr()
-    assert main(["analyze", str(out), "--json", "--mott-gurney-V", "1.0:1.4"]) == 0
+    assert main(["analyze", str(out), "--json", "--mott-gurney-V", "0.5:0.8"]) == 0
     import json
 
     result = json.loads(capsys.readouterr().out)
     f = result["figures"]
     assert result["regions_given"] == "mott_gurney"
-    assert 1.0 <= f["mott_gurney_from_V"] and f["mott_gurney_to_V"] <= 1.4
+    assert 0.5 <= f["mott_gurney_from_V"] and f["mott_gurney_to_V"] <= 0.8
     assert f["mobility_cm2_Vs"] == pytest.approx(HOLE_ONLY_NC.mobility_cm2_Vs, rel=0.05)
-    assert main(["plot", str(out), "-o", str(tmp_path / "h.png"), "--ohmic-V", "0.02:0.5"]) == 0
+    assert main(["plot", str(out), "-o", str(tmp_path / "h.png"), "--ohmic-V", "0.02:0.3"]) == 0
     assert (tmp_path / "h.png").stat().st_size > 10_000
     with pytest.raises(SystemExit) as refused:
         main(["analyze", str(out), "--ohmic-V", "0.5:0.1"])
@@ -221,7 +237,7 @@ def test_the_buffered_sweep_measures_what_the_point_by_point_sweep_measures_in_a
     results = {}
     for mode in ("buffered", "point"):
         config = dark_config("hole-only-nc")
-        bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=0.04)
+        bench = SimulatedBench.from_settings(config.simulation_settings(), pixel_area_cm2=AREA)
         start = bench.clock.monotonic()
         outcome, _ = run_sweep(DarkJV(mode=mode, stop_voltage=0.7, points=300), config.without_light(),
                                tmp_path / f"{mode}.h5", bench=bench)
@@ -301,7 +317,8 @@ def test_ctrl_c_and_a_lost_source_meter_in_the_middle_of_a_buffered_sweep_leave_
 
 
 def test_a_station_without_a_light_instrument_runs_dark_and_refuses_light(tmp_path, capsys):
-    config = write_config(tmp_path, '[light]\ngeometry = "none"\n[simulation]\npreset = "electron-only-nc"\n')
+    config = write_config(tmp_path, f'[device]\npixel_area_cm2 = {AREA}\n[light]\ngeometry = "none"\n'
+                          '[simulation]\npreset = "electron-only-nc"\n')
     assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "j.h5")]) == 2
     assert 'geometry is "none"' in capsys.readouterr().err
     assert main(["run", "dark_jv", "--config", str(config), "--out", str(tmp_path / "d.h5"), "--points", "50"]) == 0
@@ -359,7 +376,7 @@ def test_while_its_sweep_runs_the_2400_answers_the_serial_poll_and_abort_and_lea
 
 def test_a_substrate_of_single_carrier_pixels_gives_each_pixels_own_trap_density_and_mobility(tmp_path, recorded,
                                                                                              capsys):
-    config = write_config(tmp_path, three_pixels('preset = "electron-only-nc"\npixel_spread = 0.2'))
+    config = write_config(tmp_path, three_pixels('preset = "electron-only-nc"\npixel_spread = 0.2', AREA))
     assert main(["run", "dark_jv", "--config", str(config), "--pixels", "all", "--yes", "--out",
                  str(tmp_path / "{pixel}.h5"), "--stop-voltage", "4"]) == 0
     truths = {}

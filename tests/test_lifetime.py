@@ -90,7 +90,7 @@ def test_automatic_l0_lands_within_2_percent_of_the_requested_luminance(tmp_path
 
 
 @pytest.mark.parametrize("preset, interval_s, definition", [("alpha-cspbi3-control", 1.0, "initial"),
-                                                            ("deep-red-cspbi3-pin", 300.0, "maximum")])
+                                                            ("deep-red-cspbi3-pin", 300.0, "initial")])
 def test_constant_voltage_presets_reproduce_their_published_t50_within_5_percent(tmp_path, preset, interval_s,
                                                                                  definition):
     procedure = Lifetime(drive_mode="voltage", voltage=3.5, compliance_current=0.1, monitor_interval=interval_s,

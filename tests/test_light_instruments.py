@@ -274,7 +274,7 @@ def test_a_lifetime_run_with_the_photodiode_beside_the_sphere_agrees_within_one_
     assert main(["calibrate-photodiode", "--config", str(config), "--current-density", "20",
                  "--out", str(tmp_path / "pd.json")]) == 0
     assert main(["run", "lifetime", "--config", str(config), "--out", str(tmp_path / "lt.h5"),
-                 "--current-density", "20", "--max-duration", "8", "--monitor-interval", "120"]) == 0
+                 "--current-density", "20", "--max-duration", "12", "--monitor-interval", "180"]) == 0
     columns = read_run(tmp_path / "lt.h5").read_columns(
         ["relative_light", "luminance_cd_m2", "photodiode_luminance_cd_m2", "eqe", "photodiode_eqe",
          "photodiode_current_A"], stream="monitor")

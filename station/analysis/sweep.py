@@ -129,8 +129,11 @@ def peak_by_fit(current_density_mA_cm2: ArrayLike, values: ArrayLike, sigmas: Ar
     points is biased up (by about a sigma), the vertex of a fit over the top is not.
 
     Weighted by ``sigmas`` where every point has one; the covariance is scaled up by the
-    reduced chi-square when the parabola fits worse than the noise (model error). A fit
-    whose vertex is not a maximum inside its window gives the largest point, with its sigma.
+    reduced chi-square when the parabola fits worse than the noise. A real top is not a
+    parabola (an EQE curve rises and rolls off at different rates), so the fit is repeated
+    over a window half as wide and the two disagreements (value and place) are added as
+    model error. A fit whose vertex is not a maximum inside its window gives the largest
+    point, with its sigma and half the grid step as its place's.
     """
     j, y = _arrays(current_density_mA_cm2, values)
     s = _arrays(sigmas)[0] if sigmas is not None else np.full(len(y), NAN)
@@ -142,26 +145,39 @@ def peak_by_fit(current_density_mA_cm2: ArrayLike, values: ArrayLike, sigmas: Ar
     steps = np.abs(np.diff(np.sort(x)))
     grid = float(np.median(steps[steps > 0])) if np.any(steps > 0) else NAN
     largest = PeakFit(float(y[k]), float(s[k]), float(x[k]), False, grid / 2)
+    wide = _vertex_fit(x, y, s, k, PEAK_FIT_HALF_WIDTH_DECADES)
+    if wide is None:
+        return largest
+    narrow = _vertex_fit(x, y, s, k, PEAK_FIT_HALF_WIDTH_DECADES / 2)
+    if narrow is None:
+        return wide
+    return PeakFit(wide.value, math.hypot(wide.sigma, wide.value - narrow.value), wide.log_j, True,
+                   math.hypot(wide.log_j_sigma, wide.log_j - narrow.log_j))
+
+
+def _vertex_fit(x: np.ndarray, y: np.ndarray, s: np.ndarray, k: int, half_width: float) -> PeakFit | None:
+    """The parabola's vertex over the points within ``half_width`` decades of point ``k``
+    (at least :data:`PEAK_FIT_MIN_POINTS`); None when it is no maximum inside the window."""
     distance = np.abs(x - x[k])
-    window = distance <= PEAK_FIT_HALF_WIDTH_DECADES
+    window = distance <= half_width
     if window.sum() < PEAK_FIT_MIN_POINTS:
         window = distance <= np.sort(distance)[min(PEAK_FIT_MIN_POINTS, len(x)) - 1]
     xw, yw, sw = x[window], y[window], s[window]
     if len(xw) < 4 or np.ptp(xw) == 0:
-        return largest
+        return None
     weighted = bool(np.all(np.isfinite(sw) & (sw > 0)))
     x0 = float(xw.mean())  # centred: a better-conditioned fit
     try:
         coefficients, cov = np.polyfit(xw - x0, yw, 2, w=1 / sw if weighted else None,
                                        cov="unscaled" if weighted else True)
     except (np.linalg.LinAlgError, ValueError):
-        return largest
+        return None
     c2, c1, c0 = coefficients
     if not c2 < 0:
-        return largest
+        return None
     vertex = -c1 / (2 * c2)
     if not xw.min() - x0 <= vertex <= xw.max() - x0:
-        return largest
+        return None
     peak = c0 - c1 * c1 / (4 * c2)
     if weighted:
         residual = (yw - np.polyval(coefficients, xw - x0)) / sw
