@@ -221,12 +221,12 @@ class SweepFigures:
     peak_eqe: float
     peak_eqe_uncertainty: float
     current_density_at_peak_eqe_mA_cm2: float
-    luminance_at_peak_eqe_cd_m2: float
-    radiance_at_peak_eqe_W_sr_m2: float
-    voltage_at_peak_eqe_V: float
     current_density_at_peak_eqe_uncertainty_mA_cm2: float
+    luminance_at_peak_eqe_cd_m2: float
     luminance_at_peak_eqe_uncertainty_cd_m2: float
+    radiance_at_peak_eqe_W_sr_m2: float
     radiance_at_peak_eqe_uncertainty_W_sr_m2: float
+    voltage_at_peak_eqe_V: float
     voltage_at_peak_eqe_uncertainty_V: float
     eqe_at_100_cd_m2: float
     eqe_at_1000_cd_m2: float
