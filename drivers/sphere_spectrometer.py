@@ -338,14 +338,21 @@ class SphereSpectrometer:
         return result
 
     def averaged_to_target(self, raw: RawSpectrum, result: SpectralResult) -> SpectralResult:
-        """Average more scans at the reading's integration time until its band totals'
-        relative 1 sigma reaches the target, or the scans' time reaches the budget; the
-        result records the scans and whether the target was met (``target_missed``).
+        """Lengthen the integration as far as the detector stays linear (the peak at most
+        ``high_fraction`` of full scale, within the budget), then average more scans until
+        the band totals' relative 1 sigma reaches the target, or the scans' time reaches
+        the budget; the result records its integration time, the scans and whether the
+        target was met (``target_missed``).
 
         The variance of n scans is a/n + b (b: the subtracted dark's, which no averaging
         removes), so the scans needed follow from the first reading."""
         s = self.settings
         target = s.target_relative_uncertainty
+        if not self._reached(result, target) and not raw.saturated:
+            longer = self._longest_linear(raw)
+            if longer > raw.integration_time_s:
+                raw = self._measure(longer, 1)
+                result = self.calibrate(raw)
         affordable = max(raw.scans, int(s.max_time_per_point_s / raw.integration_time_s + 1e-9))
         for _ in range(AVERAGING_ROUNDS):  # a quieter spectrum widens its band: judge again
             if self._reached(result, target) or raw.scans >= affordable:
@@ -359,6 +366,16 @@ class SphereSpectrometer:
             result = self.calibrate(raw)
         extras = {**result.extras, "target_missed": float(not self._reached(result, target))}
         return replace(result, extras=extras)
+
+    def _longest_linear(self, raw: RawSpectrum) -> float:
+        """The longest ladder time whose peak, scaled from this reading, stays at most
+        ``high_fraction`` of full scale and within the time budget."""
+        t = raw.integration_time_s
+        peak = float(np.max(raw.net_counts_per_s)) if raw.net is not None or raw.counts is not None else 0.0
+        full_scale = self.max_intensity - self._dark_medians[t]
+        fits = [step for step in self.ladder if step >= t and step <= self.settings.max_time_per_point_s
+                and peak * step <= self.settings.high_fraction * full_scale]
+        return fits[-1] if fits else t
 
     def _reached(self, result: SpectralResult, target: float) -> bool:
         return bool(result.band_totals is not None and result.usable

@@ -263,7 +263,7 @@ def test_the_photodiode_recovers_radiance_luminance_and_eqe_within_half_a_percen
 
 def test_a_lifetime_run_with_the_photodiode_beside_the_sphere_agrees_within_one_percent(tmp_path):
     """calibrate-photodiode once, then a constant-current lifetime of the fast-ageing red QD
-    device carrying both channels: the photodiode's luminance (fixed spectral weighting)
+    device carrying both channels: the photodiode's luminance (weighted with the spectrum measured beside it)
     tracks the spectrometer's within 1 % while the light falls below half."""
     from station.cli import main
     from station.data.reader import read_run
