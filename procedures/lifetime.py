@@ -36,6 +36,8 @@ from .long_run import CHECKPOINTS, EVENT_KINDS, EVENTS, Drive, LongRunProcedure
 from .operating_point import READING_COLUMNS
 
 LIFETIME_DRIVES = ("current", "voltage", "luminance")
+#: with L0 the maximum, a rise beyond this factor over the last L0 told is told again
+L0_NOTICE_STEP = 1.01
 #: automatic L0: lowest current density tried first, and the most readings it may take
 SEARCH_MAX_READINGS = 40
 MONITOR_COLUMNS: tuple[Column, ...] = (
@@ -118,6 +120,7 @@ class Lifetime(LongRunProcedure):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tracker = DecayTracker(self.l0_definition, self.settling_time, self.percents)
+        self._l0_noticed = math.nan
         self.monitor_points = 0
         self.spectra_points = 0
         self._next_spectrum_s = 0.0
@@ -245,9 +248,13 @@ class Lifetime(LongRunProcedure):
         self.check(reading)
         self.watch_light(reading, f"{_hours(elapsed)} under drive")
         units = LIGHT_UNITS[quantity]
-        if math.isfinite(self.tracker.l0) and not math.isfinite(l0_before):  # (a later maximum: in the analysis)
-            self.event("l0", self.tracker.l0, f"L0 = {self.tracker.l0:.4g} {units} at {_hours(elapsed)} "
-                       f"({self.l0_definition})")
+        l0 = self.tracker.l0
+        if math.isfinite(l0) and (not math.isfinite(l0_before) or l0 > L0_NOTICE_STEP * self._l0_noticed):
+            # with L0 the maximum, each rise beyond 1 % is told again: the last notice is the L0 in force
+            so_far = "; the maximum so far" if self.l0_definition == "maximum" else ""
+            self.event("l0", l0, f"L0 = {l0:.4g} {units} at {_hours(self.tracker.l0_time_s)} "
+                       f"({self.l0_definition}{so_far})")
+            self._l0_noticed = l0
         for percent in reached:
             crossing = self.tracker.crossings[percent]
             self.event("lifetime", percent, f"T{percent:g} reached: {_hours(crossing.time_s)}")
@@ -356,6 +363,7 @@ class Lifetime(LongRunProcedure):
         quantity = judge_quantity(run, "monitor", self.light_quantity)
         self.judge.decided, self.judge.reason = quantity, "judged before the run resumed"
         self.tracker, _ = track_decay(run, "monitor", quantity, self.l0_definition, self.settling_time, self.percents)
+        self._l0_noticed = self.tracker.l0
         self.light_watch.seen_usable = math.isfinite(self.tracker.l0)
         self.monitor_points, self.spectra_points = run.rows("monitor"), run.rows("spectra")
         self._next_monitor_s = self._elapsed_offset_s

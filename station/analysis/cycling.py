@@ -20,7 +20,8 @@ DECLINE_PERSISTENCE = 3
 
 
 def cycling_analysis(run: StoredRun, stream: str = "cycles") -> dict[str, Any]:
-    """Cycle figures from the per-cycle mean light of the on phases."""
+    """Cycle figures from the per-cycle mean light of the on phases; cycles count from 1
+    (the stored `cycle` column from 0)."""
     p = parameter_values(run)
     rows = run.rows(stream)
     out: dict[str, Any] = {"cycles": rows}
@@ -28,6 +29,7 @@ def cycling_analysis(run: StoredRun, stream: str = "cycles") -> dict[str, Any]:
         return out
     columns = run.read_columns(["cycle", "light_mean", "luminance_mean_cd_m2", "current_density_mean_mA_cm2",
                                 "voltage_mean_V"], stream)  # one row per cycle: small
+    columns["cycle"] = np.asarray(columns["cycle"]) + 1  # stored from 0; every figure counts from 1
     light = np.asarray(columns["light_mean"], float)
     usable = np.isfinite(light) & (light > 0)
     if not np.any(usable):

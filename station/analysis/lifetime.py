@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .decay import LIFETIME_PERCENTS, DecayTracker, StretchedExponential
+from .decay import LIFETIME_PERCENTS, DecayTracker
 from .light_quantity import JUDGE_COLUMNS, LightQuantityJudge
 from .stored_run import StoredRun, parameter_values
 
@@ -137,19 +137,27 @@ def track_decay(run: StoredRun, stream: str, quantity: str, l0_definition: str, 
     return tracker, last
 
 
-def fit_figures(fit: StretchedExponential | None, percents: Iterable[float], crossings: Mapping[float, Any]) -> dict:
-    """The fit's parameters and, for each T_x not reached, its extrapolation."""
+def fit_figures(tracker: DecayTracker, percents: Iterable[float]) -> dict:
+    """The best fit's parameters and, for each T_x not reached, its prediction
+    (:meth:`DecayTracker.prediction`: the models that fit, their intervals; left out while
+    the data do not constrain it)."""
+    fit = tracker.fit(force=True)
+    crossings = tracker.crossings
     if fit is None:
         return {"fit": None}
     da, dtau, dbeta = fit.uncertainties()
-    out: dict[str, Any] = {"fit": {"model": "L/L0 = A exp(-((t - t_peak)/tau)^beta)", "A": fit.amplitude,
+    out: dict[str, Any] = {"fit": {"model": "L/L0 = A exp(-((t - t_0)/tau)^beta)", "A": fit.amplitude,
                                    "A_uncertainty": da, "tau_h": fit.tau_s / 3600, "tau_uncertainty_h": dtau / 3600,
                                    "beta": fit.beta, "beta_uncertainty": dbeta, "t_peak_h": fit.t_peak_s / 3600,
-                                   "points": fit.points, "rms_residual": fit.rms_residual}}
+                                   "points": fit.points, "rms_residual": fit.rms_residual,
+                                   "models": len(tracker.fits())}}
     for percent in percents:
         if percent in crossings:
             continue
-        t, low, high = fit.time_to(percent)
+        predicted = tracker.prediction(percent)
+        if predicted is None:
+            continue
+        t, low, high = predicted
         label = _label(percent)
         out[f"{label}_extrapolated_h"] = t / 3600
         out[f"{label}_extrapolated_low_h"] = low / 3600
@@ -173,7 +181,10 @@ def lifetime_analysis(run: StoredRun, stream: str = "monitor") -> dict[str, Any]
     out.update({"duration_h": last_s / 3600, "L0": tracker.l0, "L0_units": units, "L0_time_h": tracker.l0_time_s / 3600,
                 "voltage_at_L0_V": tracker.l0_voltage_V,
                 "current_density_at_L0_mA_cm2": tracker.l0_current_density_mA_cm2,
-                "peak_light": tracker.peak, "peak_time_h": tracker.peak_time_s / 3600,
+                # the highest light: the smoothed maximum, or L0 when the first reading was higher
+                # (a device decaying from the start: a median of three lies below its first reading)
+                **({"peak_light": tracker.l0, "peak_time_h": tracker.l0_time_s / 3600} if tracker.l0 > tracker.peak
+                   else {"peak_light": tracker.peak, "peak_time_h": tracker.peak_time_s / 3600}),
                 "final_relative_light": tracker.latest_relative})
     for percent in percents:
         crossing = tracker.crossings.get(percent)
@@ -182,7 +193,7 @@ def lifetime_analysis(run: StoredRun, stream: str = "monitor") -> dict[str, Any]
         if crossing:
             out[f"voltage_rise_at_{label}_V"] = crossing.voltage_V - tracker.l0_voltage_V
             out[f"current_density_at_{label}_mA_cm2"] = crossing.current_density_mA_cm2
-    out.update(fit_figures(tracker.fit(force=True), percents, tracker.crossings))
+    out.update(fit_figures(tracker, percents))
     if math.isfinite(tracker.l0) and last_s > 0:
         tm21 = tm21_projection(run, stream, quantity, tracker.l0, last_s)
         if tm21 is not None:
@@ -221,6 +232,9 @@ def spectral_drift(run: StoredRun, stream: str = "spectra") -> dict[str, Any]:
                                                   v["cie_v_prime"] - first["cie_v_prime"]))
     if first is None or last is None:
         return {}
+    if last is first:  # one spectrum: no drift to tell (not 0)
+        return {"peak_wavelength_drift_nm": None, "fwhm_drift_nm": None, "colour_shift_delta_uv": None,
+                "max_colour_shift_delta_uv": None, "spectra_span_h": 0.0}
     return {"peak_wavelength_drift_nm": last["peak_wavelength_nm"] - first["peak_wavelength_nm"],
             "fwhm_drift_nm": last["fwhm_nm"] - first["fwhm_nm"],
             "colour_shift_delta_uv": math.hypot(last["cie_u_prime"] - first["cie_u_prime"],

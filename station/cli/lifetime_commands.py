@@ -119,6 +119,9 @@ def lifetime_fit_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--percent must be within (0, 100), got {args.percent:g}")
     if any(not (r > 0 and math.isfinite(r)) for r in args.reference):
         raise ConfigError("--reference luminances must be positive")
+    resolved = [Path(p).resolve() for p in args.files]
+    if len(set(resolved)) != len(resolved):
+        raise ConfigError("a file is given twice: each lifetime run is one L0")
     label = f"T{args.percent:g}"
     rows = []
     for path in args.files:
@@ -150,5 +153,7 @@ def lifetime_fit_command(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"  {r['file']}: L0 {r['L0']:.4g} {r['L0_units']}, {label} {r[f'{label}_h']:.4g} h"
               + (" (extrapolated)" if r["extrapolated"] else ""))
-    print_analysis({k: v for k, v in result.items() if k.startswith(label)})
+    for reference in args.reference:
+        value, sigma = result[f"{label}_at_{reference:g}_h"], result[f"{label}_at_{reference:g}_uncertainty_h"]
+        print(f"{label} at {reference:g} {rows[0]['L0_units']}: {value:.4g} h +- {sigma:.2g} h")
     return EXIT_OK
