@@ -10,7 +10,9 @@ sweep's grid, such as the current density at peak EQE, carry that grid's resolut
 flagged and left out of that figure's mean, standard deviation, median, minimum and
 maximum, so a leaky pixel cannot drag a mean; the mean with every value is kept beside
 it. The **champion** is the device with the best value of the batch's lead figure (peak
-EQE when the runs have one) among the values kept. A figure given in different units by
+EQE when the runs have one) among the values kept. Lifetime runs also get each T_x's
+distribution over the devices (:mod:`.survival`): a run that ended before T_x counts as
+censored at its duration, not dropped and not extrapolated. A figure given in different units by
 different runs (a lifetime L0 in cd/m^2 and in W/(sr m^2)) is treated as two figures.
 """
 
@@ -22,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .survival import LifetimeDistribution, lifetime_distribution
 
 #: modified z-score beyond which a value is an outlier (Iglewicz and Hoaglin)
 OUTLIER_Z = 3.5
@@ -78,6 +82,25 @@ class BatchStatistics:
     figures: Mapping[str, FigureStatistics]
     lead_figure: str
     champion: str  # device label ("" if none)
+    #: lifetime runs: each T_x's distribution over the devices, runs that ended before it censored
+    lifetimes: Mapping[str, LifetimeDistribution] = field(default_factory=dict)
+
+
+#: a lifetime figure: T_x in hours
+LIFETIME_FIGURE = re.compile(r"^T\d+(\.\d+)?_h$")
+
+
+def lifetime_samples(devices: Sequence[Device], figure: str) -> tuple[list[float], list[bool]]:
+    """(time_h, reached) of every lifetime run: its T_x, or its duration when it ended before."""
+    times, reached = [], []
+    for d in devices:
+        if figure in d.figures and math.isfinite(d.figures[figure]):
+            times.append(float(d.figures[figure]))
+            reached.append(True)
+        elif "duration_h" in d.figures and "L0" in d.figures:  # a lifetime run that ended before T_x
+            times.append(float(d.figures["duration_h"]))
+            reached.append(False)
+    return times, reached
 
 
 def better_direction(name: str) -> str:
@@ -167,4 +190,9 @@ def _one_batch(name: str, devices: list[Device]) -> BatchStatistics:
             if stats is not None:
                 figures[key] = stats
     lead = next((f for f in LEAD_FIGURES if f in figures), next((f for f in figures if figures[f].better), ""))
-    return BatchStatistics(name, tuple(devices), failed, figures, lead, figures[lead].best if lead else "")
+    lifetimes = {}
+    for figure in sorted({k for d in finished for k in d.figures if LIFETIME_FIGURE.match(k)}):
+        distribution = lifetime_distribution(figure, *lifetime_samples(finished, figure))
+        if distribution is not None:
+            lifetimes[figure] = distribution
+    return BatchStatistics(name, tuple(devices), failed, figures, lead, figures[lead].best if lead else "", lifetimes)

@@ -338,6 +338,8 @@ class DecayTracker:
         t_x = predictions[0][0]  # the best-fitting model's; the others widen the interval
         low, high = min(p[1] for p in predictions), max(p[2] for p in predictions)
         spread = self._hindcast_spread_s(fits[0], percent, t_x)
+        if not math.isfinite(spread):  # too little decay to test the model on itself yet
+            return None
         return t_x, max(min(low, t_x - spread), 0.0), max(high, t_x + spread)
 
     def _hindcast_spread_s(self, best: StretchedExponential, percent: float, t_x: float) -> float:

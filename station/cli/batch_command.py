@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 from pathlib import Path
 
-from station.analysis.batch import BatchStatistics, batch_statistics
+from station.analysis.batch import BatchStatistics, batch_statistics, lifetime_samples
+from station.analysis.survival import Estimate, compare_lifetimes
 from station.core.errors import ConfigError
 from station.data.batch_report import plot_batches, write_devices_csv, write_statistics_csv
 
@@ -42,6 +44,7 @@ def batch_command(args: argparse.Namespace) -> int:
     else:
         for b in batches:
             print_batch(b, args.by)
+        print_comparison(batches, args.by)
     if args.csv is not None:
         write_statistics_csv(batches, args.csv)
         print(f"wrote {args.csv}")
@@ -72,6 +75,37 @@ def print_batch(b: BatchStatistics, by: str = "batch") -> None:
         lead = b.figures[b.lead_figure]
         value = format_value(b.lead_figure, lead.values[b.champion], lead.units)
         print(f"  champion: {b.champion} ({b.lead_figure} {value})")
+    for figure, d in b.lifetimes.items():
+        print(f"  {figure} over devices: {d.devices} runs, {d.reached} reached it, "
+              f"{d.censored} ended before (censored)")
+        print(f"    Kaplan-Meier: median {_estimate(d.median_h)}, B10 {_estimate(d.b10_h)}")
+        print(f"    Weibull: shape {_estimate(d.weibull_shape, '')}, scale {_estimate(d.weibull_scale_h)}, "
+              f"median {_estimate(d.weibull_median_h)}, B10 {_estimate(d.weibull_b10_h)}")
+        print(f"    lognormal: median {_estimate(d.lognormal_median_h)}, sigma {_estimate(d.lognormal_sigma, '')}, "
+              f"B10 {_estimate(d.lognormal_b10_h)}")
+
+
+def _estimate(e: Estimate, units: str = " h") -> str:
+    def f(x: float) -> str:
+        return f"{x:.4g}" if math.isfinite(x) else "—"
+
+    return f"{f(e.value)}{units} [{f(e.low)}, {f(e.high)}]"
+
+
+def print_comparison(batches: list[BatchStatistics], by: str) -> None:
+    """Two batches' lifetimes compared by the log-rank test."""
+    if len(batches) != 2:
+        return
+    a, b = batches
+    for figure in sorted(set(a.lifetimes) & set(b.lifetimes)):
+        c = compare_lifetimes(figure, lifetime_samples(_finished(a), figure), lifetime_samples(_finished(b), figure))
+        if c is not None:
+            print(f"{by} {a.batch} against {b.batch}, {figure}: log-rank z = {c.statistic:.3g}, "
+                  f"p = {c.p_value:.3g} ({'differ' if c.p_value < 0.05 else 'no difference shown'} at 5 %)")
+
+
+def _finished(b: BatchStatistics) -> list:
+    return [d for d in b.devices if d not in b.failed]
 
 
 def _as_json(b: BatchStatistics) -> dict:
@@ -80,4 +114,5 @@ def _as_json(b: BatchStatistics) -> dict:
             "champion": b.champion,
             "figures": {n: {k: getattr(s, k) for k in ("units", "n", "mean", "std", "median", "minimum", "maximum",
                                                        "mean_all", "better", "best")}
-                        | {"outliers": list(s.outliers), "values": dict(s.values)} for n, s in b.figures.items()}}
+                        | {"outliers": list(s.outliers), "values": dict(s.values)} for n, s in b.figures.items()},
+            "lifetimes": {n: dataclasses.asdict(d) for n, d in b.lifetimes.items()}}
