@@ -27,6 +27,8 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("current_before_A", "A", "measured current before the spectrum"),
     Column("current_after_A", "A", "measured current after the spectrum"),
     Column("smu_status", "1", "Keithley 2400 status word", "i8"),
+    Column("temperature_C", "degC", "device or ambient temperature from a configured sensor (NaN: none is "
+           "configured yet; the temperature-controlled stage fills it)"),
     Column("in_compliance", "1", "compliance bit of the status word", "u1", label="IN COMPLIANCE"),
     Column("current_density_mA_cm2", "mA/cm^2", label="J"),
     Column("photon_rate_per_s", "1/s", "forward photon flux"),
@@ -116,7 +118,7 @@ class PointReading:
         s = self.spectrum
         return {
             **self.figures.as_dict(),
-            "time_s": self.time_s, "current_before_A": self.before.current_A,
+            "time_s": self.time_s, "current_before_A": self.before.current_A, "temperature_C": NAN,
             "current_after_A": self.after.current_A, "smu_status": self.before.status,
             "in_compliance": int(self.in_compliance), "integration_time_s": s.integration_time_s,
             "dark_index": s.dark_index, "scans_averaged": float(s.extras.get("scans_averaged", NAN)),

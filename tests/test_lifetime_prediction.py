@@ -99,3 +99,23 @@ def test_one_spectrum_tells_no_drift_and_cycles_count_from_one(tmp_path):
                   preset="deep-red-cspbi3-fret")[0].analysis
     assert 1 <= cycling["cycle_of_max"] <= 5  # the FRET device brightens: its best cycle is the last, 5
     assert cycling["cycle_of_max"] == 5
+
+
+def test_a_stress_test_records_its_conditions_as_data(tmp_path):
+    """Encapsulation and atmosphere as the user gives them, stored with the run; the
+    temperature column is there (NaN until a sensor is configured)."""
+    from station.cli import main
+    from station.data.reader import read_run
+
+    config = tmp_path / "c.toml"
+    config.write_text('[substrate]\nencapsulation = "glass lid, UV epoxy"\natmosphere = "N2 glovebox"\n'
+                      '[simulation]\npreset = "red-cspbbri-qd-control"\n')
+    out = tmp_path / "l.h5"
+    assert main(["run", "lifetime", "--config", str(config), "--out", str(out), "--current-density", "5",
+                 "--max-duration", "0.02", "--monitor-interval", "10"]) == 0
+    run = read_run(out)
+    assert run.metadata["sample"]["encapsulation"] == "glass lid, UV epoxy"
+    assert run.metadata["sample"]["atmosphere"] == "N2 glovebox"
+    assert np.isnan(run.read_columns(["temperature_C"], stream="monitor")["temperature_C"]).all()
+    config.write_text('[substrate]\natmosphere = "N2\\u0000"\n')
+    assert main(["config", "--check", str(config)]) == 2

@@ -103,6 +103,9 @@ class SubstrateConfig:
     batch: str
     structure: str  # the device stack, free text
     pixels: tuple[Pixel, ...]  # empty: one device on the source meter, no switch
+    #: the conditions of a stress test, as the user gives them (free text): stored with every run
+    encapsulation: str = ""
+    atmosphere: str = ""
 
     def pixel(self, name: str) -> Pixel:
         for p in self.pixels:
@@ -168,7 +171,8 @@ class StationConfig:
     def sample_metadata(self) -> dict[str, str]:
         """What a run stores of its sample (searchable: ``ledstation batch`` groups by it)."""
         s = self.substrate
-        meta = {"batch": s.batch, "substrate": s.name, "device_structure": s.structure}
+        meta = {"batch": s.batch, "substrate": s.name, "device_structure": s.structure,
+                "encapsulation": s.encapsulation, "atmosphere": s.atmosphere}
         if self.pixel is not None:
             meta.update(pixel=self.pixel.name, switch_channel=self.pixel.channel)
         return {k: v for k, v in meta.items() if v}
@@ -331,7 +335,7 @@ _KNOWN_KEYS = {
     "photodiode": {"meter", "address", "calibration_file", "responsivity_file", "transimpedance_gain_V_A", "nplc",
                    "dark_readings"},
     "device": {"pixel_area_cm2", "emission_nm"},
-    "substrate": {"name", "batch", "structure", "pixels"},
+    "substrate": {"name", "batch", "structure", "pixels", "encapsulation", "atmosphere"},
     "switch": {"kind", "address", "settle_s"},
     "data": {"durability_interval_s"},
     "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
@@ -544,6 +548,12 @@ def _substrate(r: _Reader, switch: SwitchConfig) -> SubstrateConfig:
     structure = table.get("structure", "")
     if not isinstance(structure, str) or len(structure) > 500 or "\x00" in structure:
         raise r.fail(f"{t}.structure", "must be text of at most 500 characters")
+    conditions = {}
+    for key in ("encapsulation", "atmosphere"):  # e.g. "glass lid, UV epoxy", "N2 glovebox, < 1 ppm O2"
+        value = table.get(key, "")
+        if not isinstance(value, str) or len(value) > 200 or not value.isprintable():
+            raise r.fail(f"{t}.{key}", "must be printable text of at most 200 characters")
+        conditions[key] = value
     entries = table.get("pixels", [])
     if not isinstance(entries, list) or len(entries) > MAX_PIXELS:
         raise r.fail(f"{t}.pixels", f"must be a list of at most {MAX_PIXELS} tables "
@@ -558,7 +568,7 @@ def _substrate(r: _Reader, switch: SwitchConfig) -> SubstrateConfig:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             raise r.fail(f"{t}.pixels", f"{key} {', '.join(repeated)} given to more than one pixel")
-    return SubstrateConfig(name, batch, structure, tuple(pixels))
+    return SubstrateConfig(name, batch, structure, tuple(pixels), **conditions)
 
 
 def _pixel(r: _Reader, i: int, entry: object, switch: SwitchConfig) -> Pixel:
