@@ -280,9 +280,10 @@ class Lifetime(LongRunProcedure):
     def prediction(self) -> dict[str, float]:
         """The running fit and T_x prediction, for a live plot (empty without a fit)."""
         fit = self.tracker.fit() if self.target_percent not in self.tracker.crossings else None
-        if fit is None or not math.isfinite(self.tracker.l0):
+        predicted = self.tracker.prediction(self.target_percent) if fit is not None else None
+        if fit is None or predicted is None or not math.isfinite(self.tracker.l0):
             return {}
-        t, low, high = fit.time_to(self.target_percent)
+        t, low, high = predicted  # the stop rule's and the status line's: every model, the hindcast
         return {"fit_amplitude": fit.amplitude, "fit_tau_s": fit.tau_s, "fit_beta": fit.beta,
                 "fit_t_peak_s": fit.t_peak_s, "predicted_percent": self.target_percent,
                 "predicted_s": t, "predicted_low_s": low, "predicted_high_s": high}
