@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))
 from procedures.lifetime import Lifetime  # noqa: E402
 from sim_instruments.bench import SimulatedBench  # noqa: E402
 from sim_instruments.presets import PRESETS  # noqa: E402
-from sim_instruments.simulated_led import Drive, SimulatedLED  # noqa: E402
+from sim_instruments.simulated_led import Drive, time_to_percent_s  # noqa: E402
 from station.analysis.decay import DecayTracker  # noqa: E402
-from station.core.clock import VirtualClock  # noqa: E402
 from station.data.reader import read_run  # noqa: E402
 from station.session import run_to_file  # noqa: E402
 from station.setup.config import load_config  # noqa: E402
@@ -54,22 +53,6 @@ CASES = {
     "pin-cv-60s": ("deep-red-cspbi3-pin", {"drive_mode": "voltage", "voltage": 3.5, "compliance_current": 0.1,
                                            "monitor_interval": 60.0}),
 }
-
-
-def model_t50_h(preset: str, drive: Drive, l0_at_s: float, step_s: float) -> float:
-    """The model's own T50 from its luminance at ``l0_at_s`` (the device alone)."""
-    clock = VirtualClock(0.0)
-    led = SimulatedLED(PRESETS[preset], clock)
-    led.set_drive(drive)
-    clock.sleep(l0_at_s)
-    l0 = led.solve()[0].luminance_cd_m2
-    previous_t, previous = clock.elapsed_s, l0
-    while True:
-        clock.sleep(step_s)
-        light = led.solve()[0].luminance_cd_m2
-        if light < 0.5 * l0:
-            return (previous_t + (previous - 0.5 * l0) / (previous - light) * step_s) / 3600
-        previous_t, previous = clock.elapsed_s, light
 
 
 def run_once(preset: str, parameters: dict, seed: int, directory: Path, stop: bool) -> tuple[dict, Path]:
@@ -120,7 +103,7 @@ def main() -> None:
                 if not math.isfinite(truth_h):
                     drive = (Drive("current", parameters["current_density"] * 1e-3 * AREA_CM2, 10.0)
                              if parameters["drive_mode"] == "current" else Drive("voltage", parameters["voltage"], 0.1))
-                    truth_h = model_t50_h(preset, drive, a["L0_time_h"] * 3600, 30.0)
+                    truth_h = time_to_percent_s(PRESETS[preset], drive, 50, a["L0_time_h"] * 3600, step_s=30.0) / 3600
                 t = a.get("T50_extrapolated_h") or a.get("T50_h")
                 low = a.get("T50_extrapolated_low_h", t)
                 high = a.get("T50_extrapolated_high_h", t)

@@ -343,6 +343,7 @@ class Weighting:
     #: relative 1-sigma of each band integral from the weighting (spectral mismatch); NaN: unknown
     mismatch_relative: NDArray[np.float64]
     outside_calibration: bool
+    band: EmissionBand | None = None  # where the weighting's figures integrate
 
 
 class PhotodiodeChannel:
@@ -430,7 +431,7 @@ class PhotodiodeChannel:
             totals, variances = measured.band_totals or photometry.band_totals(s, wl, pixels, measured.noise)
             # the measured spectrum's noise enters the ratio at most as much as it enters each total
             shape = (np.sqrt(variances) / np.abs(totals))[list(_FIGURES)]
-            return Weighting(wl, per_ampere, totals / response, shape, False)
+            return Weighting(wl, per_ampere, totals / response, shape, False, measured.band)
         x = math.log10(drive_mA_cm2) if drive_mA_cm2 > 0 else math.nan
         xs = self._log_drives
         w = _interpolated(self.calibration.wavelength_nm, self._per_ampere, self._totals, xs, x)
@@ -438,7 +439,7 @@ class PhotodiodeChannel:
         nearest = int(np.argmin(np.abs(xs - x))) if math.isfinite(x) and np.all(np.isfinite(xs)) else 0
         own = self._reference_sigma[nearest]
         return Weighting(w.wavelength_nm, w.per_ampere, w.totals_per_ampere,
-                         np.sqrt(w.mismatch_relative ** 2 + own ** 2), w.outside_calibration)
+                         np.sqrt(w.mismatch_relative ** 2 + own ** 2), w.outside_calibration, self._band)
 
     def result(self, current_A: float, drive_mA_cm2: float = math.nan,
                measured: SpectralResult | None = None) -> SpectralResult:
@@ -446,8 +447,7 @@ class PhotodiodeChannel:
         1 sigma from the photocurrent's noise, the geometry factor and the spectral mismatch."""
         c = self.calibration
         w = self.weighting(drive_mA_cm2, measured)
-        wl = w.wavelength_nm
-        band = self._band if wl is c.wavelength_nm else (measured.band if measured is not None else None)
+        wl, band = w.wavelength_nm, w.band
         extras = {"photodiode_current_A": current_A, "outside_calibration": float(w.outside_calibration),
                   "reference_centroid_nm": float(w.totals_per_ampere[photometry.FIRST_MOMENT]
                                                  / w.totals_per_ampere[photometry.TOTAL])}

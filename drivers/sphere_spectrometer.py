@@ -371,7 +371,7 @@ class SphereSpectrometer:
         """The longest ladder time whose peak, scaled from this reading, stays at most
         ``high_fraction`` of full scale and within the time budget."""
         t = raw.integration_time_s
-        peak = float(np.max(raw.net_counts_per_s)) if raw.net is not None or raw.counts is not None else 0.0
+        peak = float(np.max(raw.net_counts_per_s))
         full_scale = self.max_intensity - self._dark_medians[t]
         fits = [step for step in self.ladder if step >= t and step <= self.settings.max_time_per_point_s
                 and peak * step <= self.settings.high_fraction * full_scale]

@@ -196,3 +196,26 @@ class SimulatedLED:
 def _in_compliance(point: OperatingPoint, drive: Drive) -> bool:
     return abs(point.voltage_V) >= abs(drive.compliance) * (1 - 1e-12)
 
+
+def time_to_percent_s(parameters: LEDParameters, drive: Drive, percent: float, l0_at_s: float = 0.0,
+                      use_max: bool = False, step_s: float = 1.0) -> float:
+    """The device's own T_x, s: the device alone on a virtual clock under ``drive``, aged in
+    steps of ``step_s``, L0 at ``l0_at_s`` (or its running maximum), the crossing
+    interpolated. The truth that tests and benchmarks hold the station's lifetimes to."""
+    from station.core.clock import VirtualClock
+
+    clock = VirtualClock(0.0)
+    led = SimulatedLED(parameters, clock)
+    led.set_drive(drive)
+    clock.sleep(l0_at_s)
+    l0 = led.solve()[0].luminance_cd_m2
+    previous_t, previous = clock.elapsed_s, l0
+    while True:
+        clock.sleep(step_s)
+        light = led.solve()[0].luminance_cd_m2
+        if use_max and light > l0:
+            l0 = light
+        if light < percent / 100 * l0:
+            return previous_t + (previous - percent / 100 * l0) / (previous - light) * step_s
+        previous_t, previous = clock.elapsed_s, light
+

@@ -14,10 +14,9 @@ from procedures.cycling import Cycling
 from procedures.lifetime import Lifetime
 from sim_instruments.bench import SimulatedBench
 from sim_instruments.presets import PRESETS, PUBLISHED
-from sim_instruments.simulated_led import Drive, SimulatedLED
+from sim_instruments.simulated_led import Drive, time_to_percent_s
 from station.analysis.decay import DecayTracker, time_to_percent
 from station.analysis.lifetime import convert_lifetime, fit_acceleration
-from station.core.clock import VirtualClock
 from station.data.reader import read_run
 from station.session import run_to_file
 from station.setup.config import load_config
@@ -37,21 +36,8 @@ def run(procedure, path, preset="red-cspbbri-qd", bench=None):
 
 def model_time_to(preset: str, drive: Drive, percent: float, l0_at_s: float = 0.0, use_max: bool = False,
                   step_s: float = 1.0, parameters=None) -> float:
-    """The model's own T_x: the device alone, aged in small steps, L0 at ``l0_at_s`` (or its maximum)."""
-    clock = VirtualClock(0.0)
-    led = SimulatedLED(parameters or PRESETS[preset], clock)
-    led.set_drive(drive)
-    clock.sleep(l0_at_s)
-    l0 = led.solve()[0].luminance_cd_m2
-    previous_t, previous = clock.elapsed_s, l0
-    while True:
-        clock.sleep(step_s)
-        light = led.solve()[0].luminance_cd_m2
-        if use_max and light > l0:
-            l0 = light
-        if light < percent / 100 * l0:
-            return previous_t + (previous - percent / 100 * l0) / (previous - light) * step_s
-        previous_t, previous = clock.elapsed_s, light
+    """The model's own T_x, s (:func:`sim_instruments.simulated_led.time_to_percent_s`)."""
+    return time_to_percent_s(parameters or PRESETS[preset], drive, percent, l0_at_s, use_max, step_s)
 
 
 def test_constant_current_t90_and_t50_match_the_model_within_2_percent(tmp_path):

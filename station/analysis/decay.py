@@ -216,6 +216,7 @@ class DecayTracker:
         self._fit: StretchedExponential | None = None
         self._fits: list[StretchedExponential] = []
         self._late_fits: list[StretchedExponential] = []
+        self._hindcast: tuple[tuple[int, float, float] | None, float] = (None, math.inf)
         self._fit_at = (0, 0.0)  # (points, time) of the last fit
 
     # --- feeding ----------------------------------------------------------------------
@@ -349,24 +350,36 @@ class DecayTracker:
         offset's linear growth and a curvature's quadratic one) and turned into time by the
         decay's slope there. Catches what no parameter covariance can: a drive that drifts, a rise that
         fades, a decay that is not a stretched exponential."""
-        t = np.asarray(self._raw_history.time_s)
-        y = np.asarray(self._raw_history.value) / self.l0
         now = self.latest_time_s
         cut = self.peak_time_s + 2.0 / 3.0 * (now - self.peak_time_s)
-        early_t, early_y = t[t <= cut], y[t <= cut]
-        recent = y[t > cut][-max(MIN_FIT_POINTS, 1):]
-        if len(early_t) < MIN_FIT_POINTS or len(recent) < 3 or not cut > self.peak_time_s:
+        miss = self._hindcast_miss(best.t_peak_s, cut)
+        if not math.isfinite(miss):
             return math.inf
-        early = fit_stretched_exponential(early_t, early_y, self.peak_time_s, best.t_peak_s)
-        if early is None:
-            return math.inf
-        dt_now = max(now - early.t_peak_s, 0.0)
-        expected = math.log(early.amplitude) - (dt_now / early.tau_s) ** early.beta
-        miss = abs(float(np.log(np.median(recent))) - expected)
         horizon = max(t_x - now, 0.0) / max(now - cut, 1e-9)
         dt = max(t_x - best.t_peak_s, 1e-9)
         slope = best.beta / best.tau_s * (dt / best.tau_s) ** (best.beta - 1)  # d(-ln L)/dt at t_x
         return miss * max(horizon, 1.0) ** 1.5 / slope if slope > 0 else math.inf
+
+    def _hindcast_miss(self, origin_s: float, cut_s: float) -> float:
+        """|ln L| by which the fit up to ``cut_s`` misses the readings after it (inf: too few
+        readings). Kept for the present readings: the stop rule, the status line and the
+        live plot ask at every monitor point, each for the same fit."""
+        key = (self._raw_history.seen, origin_s, cut_s)
+        if self._hindcast[0] == key:
+            return self._hindcast[1]
+        t = np.asarray(self._raw_history.time_s)
+        y = np.asarray(self._raw_history.value) / self.l0
+        early_t, early_y = t[t <= cut_s], y[t <= cut_s]
+        recent = y[t > cut_s][-MIN_FIT_POINTS:]
+        miss = math.inf
+        if len(early_t) >= MIN_FIT_POINTS and len(recent) >= 3 and cut_s > self.peak_time_s:
+            early = fit_stretched_exponential(early_t, early_y, self.peak_time_s, origin_s)
+            if early is not None:
+                dt_now = max(self.latest_time_s - early.t_peak_s, 0.0)
+                expected = math.log(early.amplitude) - (dt_now / early.tau_s) ** early.beta
+                miss = abs(float(np.log(np.median(recent))) - expected)
+        self._hindcast = (key, miss)
+        return miss
 
 
 def _interpolate(percent: float, level: float, above: tuple[float, float, float, float] | None,
