@@ -29,10 +29,15 @@ points of state and a bounded, thinned history of the decay for the fit.
     effective sample size, (1 + rho)/(1 - rho));
   - the same models over the later half of the decay widen it too (a shape still
     changing predicts otherwise from its later half);
-  - a hindcast measures the model's own error: fitted on the first two thirds of the
-    decay, how far it misses the latest readings, grown to the horizon of the prediction
-    (:meth:`DecayTracker._hindcast_spread_s`); it catches what no covariance can, such as
-    a constant-voltage drive drifting or a rise fading;
+  - a hindcast measures each estimate's own error: the whole decay's best model and the
+    later half's, each fitted the same way to the first two thirds of the decay; how far
+    it misses the latest readings, grown to the horizon of the prediction
+    (:meth:`DecayTracker._hindcast_spread_s`), widens the interval around that estimate;
+    it catches what no covariance can, such as a constant-voltage drive drifting or a
+    rise fading;
+  - the central value is the whole decay's best model, unless its hindcast misses by more
+    than :data:`HINDCAST_NOISE_SIGMAS` of the readings' noise and the later half's
+    misses less: then the decay is still changing shape and its recent part forecasts it;
   - no prediction until the data constrain beta (relative 1 sigma at most
     :data:`MAX_BETA_RELATIVE_SIGMA`) and the light has fallen
     :data:`MIN_DECLINE_FRACTION` of the way (in -ln L/L0) to the level predicted.
@@ -67,6 +72,9 @@ MODEL_RMS_RATIO = 1.5
 MAX_BETA_RELATIVE_SIGMA = 0.1
 #: ... and the light has fallen this fraction of the way (in -ln L/L0) to the level predicted
 MIN_DECLINE_FRACTION = 0.1
+#: the later half's estimate leads only when the whole decay's hindcast misses by more than this
+#: many sigma of the latest readings' median (1.2533 rms / sqrt(n))
+HINDCAST_NOISE_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,7 @@ class DecayTracker:
         self._fit: StretchedExponential | None = None
         self._fits: list[StretchedExponential] = []
         self._late_fits: list[StretchedExponential] = []
-        self._hindcast: tuple[tuple[int, float, float] | None, float] = (None, math.inf)
+        self._hindcasts: dict[tuple, float] = {}  # hindcast misses of the present fits
         self._fit_at = (0, 0.0)  # (points, time) of the last fit
 
     # --- feeding ----------------------------------------------------------------------
@@ -314,9 +322,11 @@ class DecayTracker:
         return self._fits
 
     def prediction(self, percent: float) -> tuple[float, float, float] | None:
-        """(t_x, low, high) in seconds, extrapolated by the models that fit: the best one's
-        and the span of their 95 % intervals; None without a fit, or while beta is not yet
-        known to :data:`MAX_BETA_RELATIVE_SIGMA` or the light has not fallen
+        """(t_x, low, high) in seconds, extrapolated: the central value from whichever
+        estimate (the whole decay's best model, or the later half's) forecast the latest
+        readings better in the hindcast, and the span of every model's 95 % interval and
+        the hindcast's error; None without a fit, or while beta is not yet known to
+        :data:`MAX_BETA_RELATIVE_SIGMA` or the light has not fallen
         :data:`MIN_DECLINE_FRACTION` of the way to the level."""
         fits = self.fits()
         if not fits or not math.isfinite(self.latest_relative) or self.latest_relative <= 0:
@@ -336,49 +346,81 @@ class DecayTracker:
         for fit in self._late_fits:  # the later half's own prediction widens the interval
             t_x, low, high = fit.time_to(percent)
             predictions.append((t_x, low, high) if math.isfinite(t_x) else (math.inf, math.inf, math.inf))
-        t_x = predictions[0][0]  # the best-fitting model's; the others widen the interval
         low, high = min(p[1] for p in predictions), max(p[2] for p in predictions)
-        spread = self._hindcast_spread_s(fits[0], percent, t_x)
-        if not math.isfinite(spread):  # too little decay to test the model on itself yet
-            return None
-        return t_x, max(min(low, t_x - spread), 0.0), max(high, t_x + spread)
+        forecasts = self._forecasts(percent)
+        if not forecasts or not all(math.isfinite(f[1]) for f in forecasts):
+            return None  # too little decay to test the models on themselves yet
+        t_x = forecasts[0][0]
+        for t, spread in forecasts:  # each estimate widened by its own measured error
+            low, high = min(low, t - spread), max(high, t + spread)
+        return t_x, max(low, 0.0), high
 
-    def _hindcast_spread_s(self, best: StretchedExponential, percent: float, t_x: float) -> float:
-        """The model's own error, measured: fitted on the first two thirds of the decay, how
-        far its light at the latest time misses the readings there (in ln L), scaled to the
-        horizon from now to t_x by the ratio of horizons to the power 1.5 (between an
-        offset's linear growth and a curvature's quadratic one) and turned into time by the
-        decay's slope there. Catches what no parameter covariance can: a drive that drifts, a rise that
-        fades, a decay that is not a stretched exponential."""
+    def _forecasts(self, percent: float) -> list[tuple[float, float]]:
+        """(t_x, hindcast spread) of the two estimates, the better forecaster first: the
+        whole decay's best model, and the later half's best. Each is fitted the same way to
+        the first two thirds of the decay and judged by how far it misses the latest
+        readings. A decay whose shape is still changing (a rise fading under it, a
+        constant voltage's current drifting) is forecast from its recent part; a steady
+        one from all of it."""
         now = self.latest_time_s
         cut = self.peak_time_s + 2.0 / 3.0 * (now - self.peak_time_s)
-        miss = self._hindcast_miss(best.t_peak_s, cut)
+        candidates = [(self._fits[0], self.peak_time_s)]
+        if self._late_fits:
+            candidates.append((min(self._late_fits, key=lambda f: f.rms_residual),
+                               self.peak_time_s + 0.5 * (cut - self.peak_time_s)))
+        judged = []
+        for order, (fit, start) in enumerate(candidates):
+            t_x = fit.time_to(percent)[0]
+            if not math.isfinite(t_x):
+                continue
+            miss = self._hindcast_miss(fit.t_peak_s, start, cut)
+            judged.append((miss, order, t_x, self._hindcast_spread_s(fit, miss, t_x)))
+        # the whole decay's estimate (less scatter) stays first while its miss is within the
+        # readings' noise: only a miss the noise cannot explain says the shape is changing
+        noise = HINDCAST_NOISE_SIGMAS * 1.2533 * self._fits[0].rms_residual / max(self.latest_relative, 1e-9) \
+            / math.sqrt(MIN_FIT_POINTS)
+        judged.sort(key=lambda j: (j[0] if j[0] > noise else 0.0, j[1]))
+        return [(t_x, spread) for _, _, t_x, spread in judged]
+
+    def _hindcast_spread_s(self, best: StretchedExponential, miss: float, t_x: float) -> float:
+        """The model's own error, measured: fitted on the first two thirds of the decay, it
+        missed the latest readings by ``miss`` (in ln L); scaled to the horizon from now
+        to t_x by the ratio of horizons to the power 1.5 (between an offset's linear growth
+        and a curvature's quadratic one) and turned into time by the decay's slope there.
+        Catches what no parameter covariance can: a drive that drifts, a rise that fades, a
+        decay that is not a stretched exponential."""
         if not math.isfinite(miss):
             return math.inf
+        now = self.latest_time_s
+        cut = self.peak_time_s + 2.0 / 3.0 * (now - self.peak_time_s)
         horizon = max(t_x - now, 0.0) / max(now - cut, 1e-9)
         dt = max(t_x - best.t_peak_s, 1e-9)
         slope = best.beta / best.tau_s * (dt / best.tau_s) ** (best.beta - 1)  # d(-ln L)/dt at t_x
         return miss * max(horizon, 1.0) ** 1.5 / slope if slope > 0 else math.inf
 
-    def _hindcast_miss(self, origin_s: float, cut_s: float) -> float:
-        """|ln L| by which the fit up to ``cut_s`` misses the readings after it (inf: too few
-        readings). Kept for the present readings: the stop rule, the status line and the
-        live plot ask at every monitor point, each for the same fit."""
-        key = (self._raw_history.seen, origin_s, cut_s)
-        if self._hindcast[0] == key:
-            return self._hindcast[1]
+    def _hindcast_miss(self, origin_s: float, start_s: float, cut_s: float) -> float:
+        """|ln L| by which the model fitted to the readings from ``start_s`` to ``cut_s``
+        misses the latest readings after ``cut_s`` (inf: too few readings). Redone only
+        when the models are refitted: the stop rule, the status line and the live plot ask
+        at every monitor point."""
+        key = (self._fit_at, origin_s, start_s, cut_s)
+        cached = self._hindcasts.get(key)
+        if cached is not None:
+            return cached
         t = np.asarray(self._raw_history.time_s)
         y = np.asarray(self._raw_history.value) / self.l0
         early_t, early_y = t[t <= cut_s], y[t <= cut_s]
         recent = y[t > cut_s][-MIN_FIT_POINTS:]
         miss = math.inf
-        if len(early_t) >= MIN_FIT_POINTS and len(recent) >= 3 and cut_s > self.peak_time_s:
-            early = fit_stretched_exponential(early_t, early_y, self.peak_time_s, origin_s)
+        if np.count_nonzero(early_t >= start_s) >= MIN_FIT_POINTS and len(recent) >= 3 and cut_s > start_s:
+            early = fit_stretched_exponential(early_t, early_y, start_s, origin_s)
             if early is not None:
                 dt_now = max(self.latest_time_s - early.t_peak_s, 0.0)
                 expected = math.log(early.amplitude) - (dt_now / early.tau_s) ** early.beta
                 miss = abs(float(np.log(np.median(recent))) - expected)
-        self._hindcast = (key, miss)
+        if len(self._hindcasts) > 8:
+            self._hindcasts.clear()
+        self._hindcasts[key] = miss
         return miss
 
 
