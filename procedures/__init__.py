@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "lifetime": "procedures.lifetime:Lifetime",
     "cycling": "procedures.cycling:Cycling",
     "dark_jv": "procedures.dark_jv:DarkJV",
+    "stress_recovery": "procedures.stress_recovery:StressRecovery",
 }
 
 

@@ -38,7 +38,7 @@ TIME_UNITS = "s since 1970-01-01 UTC"
 EVENT_KINDS: dict[str, tuple[int, str]] = {
     "start": (1, "the drive went on (value: 0)"),
     "l0": (2, "L0 set (value: L0 in the run's light units)"),
-    "lifetime": (3, "T_x reached (value: x in %)"),
+    "lifetime": (3, "T_x reached (value: x in %; elapsed_s: the interpolated crossing, time_s: when confirmed)"),
     "checkpoint_start": (4, "a J-V-L checkpoint began (value: its number)"),
     "checkpoint_end": (5, "the drive is back after a checkpoint (value: its number)"),
     "notice": (6, "something the run met and went on from (value: 1 warning, 2 error, 0 info)"),
@@ -47,6 +47,8 @@ EVENT_KINDS: dict[str, tuple[int, str]] = {
     "stop": (8, "the run ended (value: 0 finished, 1 failed, 2 aborted)"),
     "drive_found": (9, "automatic L0: the drive current was found (value: current density, mA/cm^2)"),
     "prediction": (10, "the stop rule on the predicted lifetime ended the run (value: predicted T_x in s)"),
+    "rest_start": (11, "stress and recovery: the output went off for a rest (value: the cycle, from 1)"),
+    "rest_end": (12, "stress and recovery: the rest and its probes ended (value: the cycle, from 1)"),
 }
 EVENTS = Stream("events", (
     Column("elapsed_s", "s", "time under drive since the run started"),
@@ -155,8 +157,12 @@ class LongRunProcedure(StationProcedure):
         return self.station.clock.wait(remaining, self.should_stop)
 
     # --- events -----------------------------------------------------------------------
-    def event(self, kind: str, value: float = 0.0, message: str = "", level: str = "info") -> None:
-        self.record("events", {"elapsed_s": self.elapsed(), "time_s": self.station.clock.now(),
+    def event(self, kind: str, value: float = 0.0, message: str = "", level: str = "info",
+              elapsed_s: float | None = None) -> None:
+        """An event row at ``elapsed_s`` (default now: a T_x reached is stamped with its
+        interpolated crossing, not the later reading that confirmed it)."""
+        self.record("events", {"elapsed_s": self.elapsed() if elapsed_s is None else elapsed_s,
+                               "time_s": self.station.clock.now(),
                                "kind": EVENT_KINDS[kind][0], "value": value})
         if message:
             super().notice(message, level)

@@ -87,7 +87,7 @@ class SimulatedBench:
             drive = Drive(saved.drive_mode, saved.drive_level, saved.drive_compliance) if saved.drive_mode else None
             self.resumed_gap_s = saved.gap_s
             kept.restore(saved.equivalent_age_s, saved.on_time_s, saved.operating_s, saved.on_off_cycles, drive,
-                         saved.gap_s)
+                         saved.gap_s, saved.reversible_loss)
         if self.state_file is not None:
             kept.on_change = self._save_device
             if saved is None:  # the file keeps this fresh device from now on, not an older one
@@ -144,7 +144,8 @@ class SimulatedBench:
         drive = led.drive
         self.state_file.save(DeviceState(time.time(), self.clock.now(), led.equivalent_age_s, led.on_time_s,
                                          led.operating_s(), led.on_off_cycles, drive.mode if drive else None,
-                                         drive.level if drive else 0.0, drive.compliance if drive else 0.0))
+                                         drive.level if drive else 0.0, drive.compliance if drive else 0.0,
+                                         led.reversible_loss))
 
     def describe(self) -> str:
         """The bench in force, one line, for the run file."""

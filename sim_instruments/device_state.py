@@ -22,10 +22,12 @@ from pathlib import Path
 
 from station.core.errors import ConfigError
 
-MAGIC = b"LEDSIM01"
+MAGIC = b"LEDSIM02"
 #: magic, wall time saved, virtual epoch saved, equivalent age, time under drive, operating time,
-#: on/off cycles, drive mode (0 off, 1 voltage, 2 current), level, compliance
-LAYOUT = struct.Struct("<8sdddddqidd")
+#: on/off cycles, drive mode (0 off, 1 voltage, 2 current), level, compliance, reversible loss
+LAYOUT = struct.Struct("<8sdddddqiddd")
+#: the first layout (no reversible loss), still read
+LAYOUT_1 = (b"LEDSIM01", struct.Struct("<8sdddddqidd"))
 DRIVE_CODES = {None: 0, "voltage": 1, "current": 2}
 DRIVE_MODES = {code: mode for mode, code in DRIVE_CODES.items()}
 
@@ -41,6 +43,7 @@ class DeviceState:
     drive_mode: str | None
     drive_level: float
     drive_compliance: float
+    reversible_loss: float = 0.0
 
     @property
     def gap_s(self) -> float:
@@ -69,20 +72,25 @@ class DeviceStateFile:
             os.close(fd)
 
     def load(self) -> DeviceState | None:
-        fields = LAYOUT.unpack_from(self._map, 0)
-        if fields[0] != MAGIC:
+        magic = bytes(self._map[:8])
+        if magic == LAYOUT_1[0]:
+            fields, reversible = LAYOUT_1[1].unpack_from(self._map, 0), 0.0
+        elif magic == MAGIC:
+            *fields, reversible = LAYOUT.unpack_from(self._map, 0)
+        else:
             return None
         _, wall, now, age, on_time, operating, cycles, mode, level, compliance = fields
-        numbers = (wall, now, age, on_time, operating, level, compliance)
+        numbers = (wall, now, age, on_time, operating, level, compliance, reversible)
         if not all(math.isfinite(x) for x in numbers) or min(age, on_time, operating, cycles, compliance) < 0 \
-                or mode not in DRIVE_MODES:
+                or mode not in DRIVE_MODES or not 0 <= reversible < 1:
             raise ConfigError(f"{self.path}: the simulated device's state is damaged; remove it to start a new device")
-        return DeviceState(wall, now, age, on_time, operating, cycles, DRIVE_MODES.get(mode), level, compliance)
+        return DeviceState(wall, now, age, on_time, operating, cycles, DRIVE_MODES.get(mode), level, compliance,
+                           reversible)
 
     def save(self, state: DeviceState) -> None:
         LAYOUT.pack_into(self._map, 0, MAGIC, state.saved_wall_s, state.clock_now_s, state.equivalent_age_s,
                          state.on_time_s, state.operating_s, state.on_off_cycles, DRIVE_CODES[state.drive_mode],
-                         state.drive_level, state.drive_compliance)
+                         state.drive_level, state.drive_compliance, state.reversible_loss)
 
     def close(self) -> None:
         self._map.flush()

@@ -117,6 +117,13 @@ class AgeingParameters:
     #: time under drive
     initial_rise_fraction: float = 0.0
     initial_rise_time_s: float = 600.0
+    #: a reversible loss (ion migration; assumed, no published figure): under any drive a fraction
+    #: q of the light is lost, building towards ``reversible_loss_max`` with the time constant
+    #: ``reversible_build_s``; with the output off it recovers, q decaying with
+    #: ``reversible_recovery_s``. Luminance x (1 - q); the irreversible ageing is untouched by it.
+    reversible_loss_max: float = 0.0
+    reversible_build_s: float = 1200.0
+    reversible_recovery_s: float = 1800.0
     open_circuit_after_h: float | None = None
     short_circuit_after_h: float | None = None
     short_circuit_resistance_ohm: float = 2.0

@@ -133,9 +133,19 @@ RED_CSPBBRI_QD_CONTROL = LEDParameters(
                             voltage_rise_V_at_T50=0.3),
 )
 
+#: the control with a reversible loss that recovers at rest (ion migration), for rest-and-recovery
+#: tests. All of it assumed (MEASUREMENTS.md has no recovery figure): up to 15 % of the light lost
+#: reversibly, building with a 20 min time constant under drive and recovering with 30 min at rest.
+RED_CSPBBRI_QD_RECOVERING = replace(
+    RED_CSPBBRI_QD_CONTROL, name="red-cspbbri-qd-control-recovering",
+    description="control of the red CsPbBr_xI_(3-x) QD LED with a reversible loss that recovers at rest "
+                "(assumed: up to 15 %, built in 20 min, recovered in 30 min)",
+    ageing=replace(RED_CSPBBRI_QD_CONTROL.ageing, reversible_loss_max=0.15, reversible_build_s=1200.0,
+                   reversible_recovery_s=1800.0))
+
 PRESETS: dict[str, LEDParameters] = {p.name: p for p in (
     DEEP_RED_CSPBI3_FRET, DEEP_RED_CSPBI3_PIN, ALPHA_CSPBI3_CONTROL, RED_CSPBBRI_QD, RED_CSPBBRI_QD_CONTROL,
-    NIR_FAPBI3_QD)}
+    RED_CSPBBRI_QD_RECOVERING, NIR_FAPBI3_QD)}
 
 #: Published figures each preset is fitted to (turn-on at 1 cd/m^2, or at a radiance
 #: threshold for the NIR device). "assumed" marks figures not in MEASUREMENTS.md.

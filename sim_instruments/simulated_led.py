@@ -46,6 +46,7 @@ class SimulatedLED:
         self.equivalent_age_s = 0.0  # time at the reference drive that gives the same loss
         self.on_off_cycles = 0
         self.on_time_s = 0.0  # time under drive (the initial rise follows it)
+        self.reversible_loss = 0.0  # the fraction of light lost reversibly (recovers at rest)
         self._drive: Drive | None = None
         ageing = parameters.ageing
         reference_current_A = ageing.reference_current_density_mA_cm2 * 1e-3 * parameters.pixel_area_cm2
@@ -57,11 +58,12 @@ class SimulatedLED:
         self.on_change: Callable[[SimulatedLED], None] | None = None
 
     def restore(self, equivalent_age_s: float, on_time_s: float, operating_s: float, on_off_cycles: int,
-                drive: Drive | None, gap_s: float) -> None:
-        """Continue a device saved ``gap_s`` ago: it ages over the gap under ``drive``."""
+                drive: Drive | None, gap_s: float, reversible_loss: float = 0.0) -> None:
+        """Continue a device saved ``gap_s`` ago: it ages (or recovers) over the gap under ``drive``."""
         with self._lock:
             now = self.clock.monotonic()
             self.equivalent_age_s, self.on_time_s, self.on_off_cycles = equivalent_age_s, on_time_s, on_off_cycles
+            self.reversible_loss = reversible_loss
             self._start_s = now - operating_s - gap_s
             self._last_update_s = now - gap_s
             self._drive = drive
@@ -100,6 +102,7 @@ class SimulatedLED:
         fraction = self._ageing_fraction()
         rise_V = a.voltage_rise_V_at_T50 * (1.0 - fraction) / 0.5
         brightening = 1.0 + a.initial_rise_fraction * -math.expm1(-self.on_time_s / a.initial_rise_time_s)
+        brightening *= 1.0 - self.reversible_loss
         gain = 1.0 + (a.cycling_current_gain_max - 1.0) * (1.0 - math.exp(-self.on_off_cycles / a.cycling_gain_cycles))
         cycling_shift_V = -self.model._thermal_V * math.log(gain)
         return DeviceCondition(luminance_fraction=fraction * brightening, junction_shift_V=rise_V + cycling_shift_V,
@@ -163,7 +166,10 @@ class SimulatedLED:
         now_s = self.clock.monotonic()
         remaining_s = now_s - self._last_update_s
         self._last_update_s = now_s
-        if remaining_s <= 0 or self._drive is None:
+        if remaining_s <= 0:
+            return
+        self._reversible(remaining_s, self._drive is not None)
+        if self._drive is None:
             return
         self.on_time_s += remaining_s
         try:
@@ -171,6 +177,18 @@ class SimulatedLED:
         finally:
             if self.on_change is not None:
                 self.on_change(self)
+
+    def _reversible(self, dt_s: float, driven: bool) -> None:
+        """The reversible loss over ``dt_s``: building towards its maximum under drive,
+        recovering with the output off (exact for the step: independent of the drive level)."""
+        a = self.parameters.ageing
+        if a.reversible_loss_max <= 0 or (not driven and self.reversible_loss <= 0):
+            return
+        if driven:
+            self.reversible_loss = a.reversible_loss_max + (self.reversible_loss - a.reversible_loss_max) * \
+                math.exp(-dt_s / a.reversible_build_s)
+        else:
+            self.reversible_loss *= math.exp(-dt_s / a.reversible_recovery_s)
 
     def _age(self, remaining_s: float) -> None:
         beta = self.parameters.ageing.stretch_beta
