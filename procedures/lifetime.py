@@ -24,6 +24,7 @@ from station.analysis.lifetime import (
     judge_quantity,
     lifetime_analysis,
     lifetime_percents,
+    prediction_values,
     track_decay,
     usable_light,
 )
@@ -257,7 +258,8 @@ class Lifetime(LongRunProcedure):
             self._l0_noticed = l0
         for percent in reached:
             crossing = self.tracker.crossings[percent]
-            self.event("lifetime", percent, f"T{percent:g} reached: {_hours(crossing.time_s)}")
+            self.event("lifetime", percent, f"T{percent:g} reached: {_hours(crossing.time_s)}",
+                       elapsed_s=crossing.time_s)
         self.report_progress(min(elapsed / (self.max_duration * 3600), 1.0), self.status_line(), self.prediction())
         return self.stop_check(elapsed)
 
@@ -279,14 +281,7 @@ class Lifetime(LongRunProcedure):
 
     def prediction(self) -> dict[str, float]:
         """The running fit and T_x prediction, for a live plot (empty without a fit)."""
-        fit = self.tracker.fit() if self.target_percent not in self.tracker.crossings else None
-        predicted = self.tracker.prediction(self.target_percent) if fit is not None else None
-        if fit is None or predicted is None or not math.isfinite(self.tracker.l0):
-            return {}
-        t, low, high = predicted  # the stop rule's and the status line's: every model, the hindcast
-        return {"fit_amplitude": fit.amplitude, "fit_tau_s": fit.tau_s, "fit_beta": fit.beta,
-                "fit_t_peak_s": fit.t_peak_s, "predicted_percent": self.target_percent,
-                "predicted_s": t, "predicted_low_s": low, "predicted_high_s": high}
+        return prediction_values(self.tracker, self.target_percent)
 
     def status_line(self) -> str:
         """elapsed, L/L0, the T_x reached so far, the prediction."""

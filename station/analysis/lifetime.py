@@ -137,6 +137,63 @@ def track_decay(run: StoredRun, stream: str, quantity: str, l0_definition: str, 
     return tracker, last
 
 
+def prediction_values(tracker: DecayTracker, percent: float) -> dict[str, float]:
+    """The running fit and T_x prediction for a live plot and a status line (empty without
+    one): the stop rule's own prediction, every model and the hindcast."""
+    if percent in tracker.crossings or not math.isfinite(tracker.l0):
+        return {}
+    fit = tracker.fit()
+    predicted = tracker.prediction(percent) if fit is not None else None
+    if fit is None or predicted is None:
+        return {}
+    t, low, high = predicted
+    return {"fit_amplitude": fit.amplitude, "fit_tau_s": fit.tau_s, "fit_beta": fit.beta,
+            "fit_t_peak_s": fit.t_peak_s, "predicted_percent": percent,
+            "predicted_s": t, "predicted_low_s": low, "predicted_high_s": high}
+
+
+class DecayFollower:
+    """A lifetime run's decay followed from its stored monitor rows as they come (watch mode
+    on another PC): the run's own tracker rules and prediction, from its stored parameters."""
+
+    #: the monitor columns it reads
+    COLUMNS = ("elapsed_s", "voltage_V", "current_density_mA_cm2", *LIGHT_COLUMNS.values(), *UNUSABLE_FLAGS,
+               "luminance_unreliable", *JUDGE_COLUMNS)
+
+    def __init__(self, parameters: Mapping[str, Any]) -> None:
+        stop = float(parameters.get("stop_at_percent", 0) or 0)
+        self.percent = stop if stop > 0 else 50.0
+        self.judge = LightQuantityJudge(str(parameters.get("light_quantity", "auto")))
+        self.tracker = DecayTracker(str(parameters.get("l0_definition", "initial")),
+                                    float(parameters.get("settling_time", 0.0) or 0.0), lifetime_percents(stop))
+        self.rows = 0
+
+    def add_rows(self, columns: Mapping[str, np.ndarray]) -> None:
+        names = [n for n in self.COLUMNS if n in columns]
+        if "elapsed_s" not in names:
+            return
+        for i in range(len(columns["elapsed_s"])):
+            values = {name: float(columns[name][i]) for name in names}
+            self.judge.add(values, self.rows)
+            self.rows += 1
+            self.tracker.add(values["elapsed_s"], usable_light(values, self.judge.quantity),
+                             values.get("voltage_V", NAN), values.get("current_density_mA_cm2", NAN))
+
+    def prediction(self) -> dict[str, float]:
+        return prediction_values(self.tracker, self.percent)
+
+    def status(self) -> str:
+        """L/L0, the T_x reached, the prediction (the run's status line, from the file)."""
+        t = self.tracker
+        parts = [f"L/L0={t.latest_relative:.3f}"] if math.isfinite(t.latest_relative) else []
+        parts += [f"T{p:g}={c.time_s / 3600:.3g} h" for p, c in sorted(t.crossings.items(), reverse=True)]
+        p = self.prediction()
+        if p:
+            parts.append(f"T{self.percent:g}~{p['predicted_s'] / 3600:.3g} h [{p['predicted_low_s'] / 3600:.3g}, "
+                         f"{p['predicted_high_s'] / 3600:.3g}] (predicted)")
+        return "  ".join(parts)
+
+
 def fit_figures(tracker: DecayTracker, percents: Iterable[float]) -> dict:
     """The best fit's parameters and, for each T_x not reached, its prediction
     (:meth:`DecayTracker.prediction`: the models that fit, their intervals; left out while

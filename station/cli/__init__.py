@@ -127,8 +127,9 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     export.add_argument("--stream", help="stream to export (default: the run's main stream)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing CSV file")
 
-    plot = sub.add_parser("plot", help="standard figure set of a run file")
-    plot.add_argument("file", type=Path)
+    plot = sub.add_parser("plot", help="standard figure set of a run file; several lifetime files: overlaid, "
+                                       "with their acceleration fit")
+    plot.add_argument("file", type=Path, nargs="+")
     plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
     _add_region_options(plot)
 

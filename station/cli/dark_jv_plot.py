@@ -25,7 +25,6 @@ def plot_dark_jv(run: RunFile, out: str | Path, regions: dict[str, tuple[float, 
     c = run.read_columns(["direction", "voltage_V", "current_A", "current_density_mA_cm2", "in_compliance"],
                          stream="points")
     forward = c["direction"] > 0
-    plt.rcParams.update({"font.size": 9, "xtick.direction": "in", "ytick.direction": "in"})
     out = Path(out)
     if analysis.get("structure") == "lateral":
         fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,15 +94,43 @@ def export_command(args: argparse.Namespace) -> int:
 def plot_command(args: argparse.Namespace) -> int:
     from station.data.reader import read_run
 
-    from .plotting import plot_run
+    from .plotting import plot_overlay, plot_run
 
-    check_figure_output(args.out, "-o", inputs=(args.file,))
+    files = list(args.file)
+    if len(set(map(os.path.realpath, files))) != len(files):
+        raise ConfigError("the same file given twice: each run once")
+    check_figure_output(args.out, "-o", inputs=tuple(files))
     regions = regions_of(args)
-    with malformed_is_bad_input(args.file):
-        run = read_run(args.file)
+    runs = []
+    for path in files:
+        with malformed_is_bad_input(path):
+            run = read_run(path)
         if run.points == 0:
-            raise ConfigError(f"{args.file}: no points to plot")
-        _check_regions_apply(run, regions, args.file)
-        plot_run(run, args.out, regions)
+            raise ConfigError(f"{path}: no points to plot")
+        runs.append(run)
+    if len(runs) == 1:
+        with malformed_is_bad_input(files[0]):
+            _check_regions_apply(runs[0], regions, files[0])
+            plot_run(runs[0], args.out, regions)
+    else:
+        if regions:
+            raise ConfigError("region options apply to one dark J-V file, not an overlay")
+        others = sorted({f"{p.name} ({r.procedure})" for p, r in zip(files, runs, strict=True)
+                         if r.procedure != "lifetime"})
+        if others:
+            raise ConfigError(f"an overlay draws lifetime runs only; not: {', '.join(others)}")
+        labels = _overlay_labels(files, runs)
+        with malformed_is_bad_input(files[0]):
+            plot_overlay(runs, labels, args.out)
     print(f"wrote {args.out}")
     return EXIT_OK
+
+
+def _overlay_labels(files: list[Path], runs: list) -> list[str]:
+    """Each run's sample (substrate/pixel) or its file name; told apart when two share one."""
+    labels = []
+    for path, run in zip(files, runs, strict=True):
+        sample = run.metadata.get("sample", {})
+        labels.append("/".join(sample[k] for k in ("substrate", "pixel") if sample.get(k)) or Path(path).stem)
+    return [label if labels.count(label) == 1 else f"{label} ({Path(f).name})"
+            for label, f in zip(labels, files, strict=True)]

@@ -1,5 +1,7 @@
 """Figures of a run file (matplotlib, no display needed): the publication-style set of a
-sweep, or the main curve of any other procedure."""
+sweep, a dark J-V, a lifetime, cycling or stress-and-recovery run, or the main curve of any
+other procedure. Every figure is drawn in :func:`~station.data.figure_style.figure_style` (a ``rc_context``: vector
+files embed TrueType fonts; matplotlib's global settings are left as they were)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from station.analysis.light_quantity import JUDGE_COLUMNS, judged_light_quantity
+from station.data.figure_style import figure_style
 from station.data.reader import RunFile
 
 #: a main stream with these columns gets the sweep figure set
+#: the figure of each long-run procedure (station.cli.lifetime_figures)
+LONG_RUN_FIGURES = {"lifetime": "plot_lifetime", "cycling": "plot_cycling", "stress_recovery": "plot_stress_recovery"}
 SWEEP_COLUMNS = {"voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2", "direction",
                  "peak_wavelength_nm", "centroid_nm"}
 
@@ -36,13 +41,26 @@ def light_quantity_of(run: RunFile) -> str:
 
 def plot_run(run: RunFile, out: str | Path, regions: dict[str, tuple[float, float]] | None = None) -> Path:
     """The figure set that suits the run (``regions``: a dark J-V's regions, given instead of detected)."""
-    if run.procedure == "dark_jv":
-        from .dark_jv_plot import plot_dark_jv
+    with figure_style():
+        if run.procedure == "dark_jv":
+            from .dark_jv_plot import plot_dark_jv
 
-        return plot_dark_jv(run, out, regions)
-    if SWEEP_COLUMNS <= set(run.column_names()):
-        return plot_sweep(run, out)
-    return plot_main_curve(run, out)
+            return plot_dark_jv(run, out, regions)
+        if run.procedure in LONG_RUN_FIGURES:
+            from . import lifetime_figures
+
+            return getattr(lifetime_figures, LONG_RUN_FIGURES[run.procedure])(run, out)
+        if SWEEP_COLUMNS <= set(run.column_names()):
+            return plot_sweep(run, out)
+        return plot_main_curve(run, out)
+
+
+def plot_overlay(runs: list[RunFile], labels: list[str], out: str | Path) -> Path:
+    """Several lifetime runs on one figure, with their acceleration fit."""
+    from .lifetime_figures import plot_lifetime_overlay
+
+    with figure_style():
+        return plot_lifetime_overlay(runs, labels, out)
 
 
 def plot_main_curve(run: RunFile, out: str | Path) -> Path:
@@ -82,8 +100,6 @@ def plot_sweep(run: RunFile, out: str | Path, radiometric: bool | None = None) -
     light = np.where(dim_light, np.nan, c[light_name])  # below detection: not plotted, as in the analysis
     eqe = np.where(dim, np.nan, c["eqe"])
 
-    plt.rcParams.update({"font.size": 9, "axes.linewidth": 0.8, "xtick.direction": "in", "ytick.direction": "in",
-                         "xtick.top": True, "ytick.right": False})
     fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.4), constrained_layout=True)
 
     ax = axes[0]

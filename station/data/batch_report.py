@@ -51,6 +51,13 @@ def write_devices_csv(batches: list[BatchStatistics], path: Path) -> None:
 def plot_batches(batches: list[BatchStatistics], out: Path | IO[bytes], image_format: str | None = None) -> None:
     """A histogram and a box plot per figure (rows), one colour per batch; outliers as red
     crosses, the champion as a star. ``out``: a file name, or a binary stream with ``image_format``."""
+    from station.data.figure_style import figure_style
+
+    with figure_style():
+        _draw_batches(batches, out, image_format)
+
+
+def _draw_batches(batches: list[BatchStatistics], out: Path | IO[bytes], image_format: str | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

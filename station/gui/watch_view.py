@@ -1,5 +1,6 @@
 """Watch mode: follow a run file another process writes (``ledstation run`` on this or
-another machine, over a shared folder), with the plots its procedure declares."""
+another machine, over a shared folder), with the plots its procedure declares; a lifetime
+run's prediction is computed from its rows as the run computes it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from PyQt6 import QtCore, QtWidgets
 
 from procedures import procedure_class
+from station.analysis.lifetime import DecayFollower
+from station.analysis.stored_run import parameter_values
 from station.core.errors import DataFileError
 from station.data.file_claim import is_placeholder
 from station.data.watch import RunWatcher
@@ -28,6 +31,7 @@ class WatchView(QtWidgets.QWidget):
         if not self.path.exists():
             raise DataFileError(f"{self.path}: no such file")
         self.watcher: RunWatcher | None = None
+        self.follower: DecayFollower | None = None  # a lifetime run's decay and prediction
         self.data = LiveRunData()
         self.status = QtWidgets.QLabel(f"watching {self.path}: waiting for the run's first point")
         self.panel = PlotPanel(self.data)
@@ -62,6 +66,11 @@ class WatchView(QtWidgets.QWidget):
         label = f"{str(light.get('quantity', 'spectrum')).replace('_', ' ')} ({light.get('units', '')})"
         self.data.begin(run.procedure, streams, plots, status=run.status, spectrum_label=label)
         watcher.columns = self.data.needed_columns()
+        if run.procedure == "lifetime" and "monitor" in watcher.columns:
+            self.follower = DecayFollower(parameter_values(run))
+            present = set(run.column_names("monitor"))
+            watcher.columns["monitor"] = sorted({*watcher.columns["monitor"],
+                                                 *(c for c in DecayFollower.COLUMNS if c in present)})
         self.watcher = watcher
         return True
 
@@ -76,9 +85,15 @@ class WatchView(QtWidgets.QWidget):
                 self.data.add_spectrum(stream, values, self.watcher.wavelength_nm, spectral)
         if update.status:
             self.data.set_status(update.status, update.reason)
+        decay = ""
+        if self.follower is not None and "monitor" in update.rows:
+            self.follower.add_rows(update.rows["monitor"])
+            self.data.set_prediction(self.follower.prediction())
+        if self.follower is not None:
+            decay = f"  |  {self.follower.status()}"
         rows = ", ".join(f"{k} {v}" for k, v in self.watcher.seen.items() if v)
         self.status.setText(f"watching {self.path}  |  {self.watcher.run.procedure}  |  status: "
-                            f"{update.status or '?'} {update.reason}  |  rows: {rows or 'none yet'}")
+                            f"{update.status or '?'} {update.reason}  |  rows: {rows or 'none yet'}{decay}")
         if update.status in ("finished", "aborted", "failed") and not update.rows:
             self.timer.setInterval(POLL_MS * 10)  # the run has ended: look now and then (a resume may follow)
 

@@ -327,6 +327,10 @@ class LiveRunData:
             needed.setdefault(curve.plot.stream, set()).update((curve.plot.x, curve.plot.y, *curve.hidden_by))
             for mark in curve.plot.marks:
                 needed.setdefault(mark.stream, set()).update((mark.x, mark.where, mark.value))
+        for plot in self._plots:  # a spectrum plot's stream is read too (a watcher skips a stream with no columns)
+            if plot.kind != CURVE:
+                columns = self._streams[plot.stream].column_names
+                needed.setdefault(plot.stream, set()).add(plot.x if plot.x in columns else columns[0])
         main = self._main_stream()
         if main and "in_compliance" in self._streams[main].column_names:
             needed[main].add("in_compliance")
@@ -382,6 +386,12 @@ class LiveRunData:
             if status != "running" and self.status.status == "running":
                 self.status.ended_monotonic = time.monotonic()
             self.status.status, self.status.reason = status, reason
+            self.version += 1
+
+    def set_prediction(self, values: Mapping[str, float]) -> None:
+        """A running prediction computed outside the run (watch mode computes it from the file)."""
+        with self._lock:
+            self.status.prediction = dict(values)
             self.version += 1
 
     def add_rows(self, stream: str, columns: Mapping[str, np.ndarray], rows: int | None = None) -> None:
