@@ -19,7 +19,7 @@ from station.core.errors import ConfigError
 from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
-from .long_run import CHECKPOINTS, DRIVE_MODES, EVENTS, Drive, LongRunProcedure
+from .long_run import CHECKPOINTS, DRIVE_MODES, EVENTS, LongRunProcedure
 from .operating_point import READING_COLUMNS
 
 CYCLE_COLUMNS: tuple[Column, ...] = (
@@ -88,17 +88,7 @@ class Cycling(LongRunProcedure):
 
     def validate(self, config: StationConfig) -> None:
         super().validate(config)
-        if self.drive_mode not in DRIVE_MODES:
-            raise ConfigError(f"parameter drive_mode must be one of {', '.join(DRIVE_MODES)}")
-        if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
-            raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
-        if self.drive_mode == "current":
-            current_A = self.current_density * 1e-3 * config.pixel_area_cm2
-            if not 0 < current_A <= config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {current_A:g} A on the "
-                                  f"pixel: must be above 0 and within [safety] max_current_A = "
-                                  f"{config.max_current_A:g} A")
+        self.check_held_drive(config)
         if self.settle_time >= self.on_time:
             raise ConfigError(f"parameter settle_time {self.settle_time:g} s must be shorter than on_time "
                               f"{self.on_time:g} s")
@@ -109,19 +99,13 @@ class Cycling(LongRunProcedure):
     def planned_points(self) -> int:
         return int(self.cycles)
 
-    def the_drive(self) -> Drive:
-        if self.drive_mode == "current":
-            return Drive("current", self.current_density * 1e-3 * self.station.config.pixel_area_cm2,
-                         self.compliance_voltage)
-        return Drive("voltage", self.voltage, self.compliance_current)
-
     def startup(self) -> None:
         self.start_clock()
         self.record_start()
 
     def execute(self) -> None:
         smu = self.station.smu
-        drive = self.the_drive()
+        drive = self.held_drive()
         while self.cycle < self.cycles:
             if self.should_stop():
                 self.stop_reason = "aborted by the user"

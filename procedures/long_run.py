@@ -136,6 +136,28 @@ class LongRunProcedure(StationProcedure):
     def checkpoints_planned(self) -> bool:
         return False
 
+    # --- a held drive of drive_mode, voltage, current_density (cycling, stress and recovery) ---
+    def check_held_drive(self, config: StationConfig) -> None:
+        """The subclass's ``drive_mode``, ``voltage`` and ``current_density`` within the safety limits."""
+        if self.drive_mode not in DRIVE_MODES:
+            raise ConfigError(f"parameter drive_mode must be one of {', '.join(DRIVE_MODES)}")
+        if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
+            raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
+                              f"{config.max_voltage_V:g} V")
+        if self.drive_mode == "current":
+            current_A = self.current_density * 1e-3 * config.pixel_area_cm2
+            if not 0 < current_A <= config.max_current_A:
+                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {current_A:g} A on the "
+                                  f"pixel: must be above 0 and within [safety] max_current_A = "
+                                  f"{config.max_current_A:g} A")
+
+    def held_drive(self) -> Drive:
+        """The subclass's constant voltage or current (its compliance the other limit)."""
+        if self.drive_mode == "current":
+            return Drive("current", self.current_density * 1e-3 * self.station.config.pixel_area_cm2,
+                         self.compliance_voltage)
+        return Drive("voltage", self.voltage, self.compliance_current)
+
     def checkpoint_voltages(self) -> list[float]:
         n = int(math.floor((self.checkpoint_stop_voltage - self.checkpoint_start_voltage)
                            / self.checkpoint_step_voltage + 1e-9))

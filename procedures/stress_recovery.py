@@ -88,17 +88,7 @@ class StressRecovery(LongRunProcedure):
 
     def validate(self, config: StationConfig) -> None:
         super().validate(config)
-        if self.drive_mode not in DRIVE_MODES:
-            raise ConfigError(f"parameter drive_mode must be one of {', '.join(DRIVE_MODES)}")
-        if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
-            raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
-        if self.drive_mode == "current":
-            current_A = self.current_density * 1e-3 * config.pixel_area_cm2
-            if not 0 < current_A <= config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {current_A:g} A on the "
-                                  f"pixel: must be above 0 and within [safety] max_current_A = "
-                                  f"{config.max_current_A:g} A")
+        self.check_held_drive(config)
         if self.monitor_interval > self.stress_time * 3600:
             raise ConfigError(f"parameter monitor_interval {self.monitor_interval:g} s is longer than the stress "
                               f"({self.stress_time * 3600:g} s)")
@@ -118,19 +108,13 @@ class StressRecovery(LongRunProcedure):
             return np.array([rest])
         return np.geomspace(max(self.first_probe_fraction * rest, self.settle_time + 1.0), rest, self.rest_probes)
 
-    def the_drive(self) -> Drive:
-        if self.drive_mode == "current":
-            return Drive("current", self.current_density * 1e-3 * self.station.config.pixel_area_cm2,
-                         self.compliance_voltage)
-        return Drive("voltage", self.voltage, self.compliance_current)
-
     # --- lifecycle --------------------------------------------------------------------
     def startup(self) -> None:
         self.start_clock()
         self.record_start()
 
     def execute(self) -> None:
-        drive = self.the_drive()
+        drive = self.held_drive()
         smu = self.station.smu
         while self.cycle <= self.cycles:
             start = self.elapsed()
