@@ -161,7 +161,7 @@ def test_an_existing_pixel_file_stops_the_plan_before_anything_is_measured(tmp_p
     (tmp_path / "S1-C.h5").write_bytes(b"keep me")
     config = write_config(tmp_path, substrate_toml())
     assert main(["run", "jvl", "--config", str(config), "--out", "{substrate}-{pixel}.h5"]) == 2
-    assert "S1-C.h5: exists" in capsys.readouterr().err
+    assert "S1-C.h5 exists; pass --overwrite" in capsys.readouterr().err
     assert recorded == [] and (tmp_path / "S1-C.h5").read_bytes() == b"keep me"
 
 

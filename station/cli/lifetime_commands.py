@@ -4,27 +4,20 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 
-from procedures.parameters import build_procedure
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
 from .file_commands import malformed_is_bad_input
-from .output import check_files, opened_station, print_analysis, print_file_problem
-
-#: instrument identities a resumed run must find unchanged (the rest of what a file stores, such as
-#: the simulated bench's description, may differ between sessions)
-COMPARED_IDENTITIES = ("smu", "light", "second_channel", "pixel_switch", "simulated_device")
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    """Everything checked before an instrument is opened; the file is replaced only once the
-    resumed run's copy (every stored row, then new ones) holds its first point.
+    """Planned (:func:`station.session.plan.plan_resume`: everything checked before an
+    instrument is opened) and executed; the file is replaced only once the resumed run's
+    copy (every stored row, then new ones) holds its first point.
 
     The station is the present configuration's (the default or ``--config``): instruments,
     libraries, addresses, safety limits and the simulation come from it, never from the
@@ -32,80 +25,21 @@ def resume_command(args: argparse.Namespace) -> int:
     station (instrument identities, calibration checksum, pixel); a difference is refused
     unless ``--accept-station-change``.
     """
-    from station.data.file_claim import RunFileClaim, being_written
-    from station.data.reader import read_run
-    from station.data.storage_guard import check_free_space_for_copy
-    from station.session import resumable, run_to_file, simulated_device_state
-    from station.setup.config import check_pixel_area, load_config
+    from station.session.plan import execute, plan_resume
+    from station.setup.config import load_config
     from station.sinks.terminal import TerminalProgress
 
-    from .run_commands import status_interval
+    from .output import note_output_report
+    from .run_commands import report_outcome, status_interval
 
     path: Path = args.file
-    if being_written(path):
-        raise ConfigError(f"{path} is being written by a running run; it cannot be resumed while that run goes")
     config = load_config(args.config)  # the station as it is now, never as the file says
     with malformed_is_bad_input(path):
-        run = read_run(path)
-        cls, _ = resumable(run)
-        stored = run.metadata
-        config = _stored_pixel(config, stored.get("sample", {}), path)
-        area = stored["pixel_area_cm2"]
-        parameters = {name: value for name, (value, _units) in run.parameters.items()
-                      if name in cls.parameter_definitions()}
-    config = dataclasses.replace(config, pixel_area_cm2=check_pixel_area(float(area), f"{path}: the stored pixel area"))
-    try:
-        procedure = build_procedure(cls, parameters, config)  # the command line's own check of every value
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: its parameters do not make a {run.procedure} run ({exc})") from None
-    check_files([("the resumed file", path)], config.files_read())
-    check_free_space_for_copy(path)
-    if config.uses_simulation:
-        config = dataclasses.replace(config, simulated_device_state=str(simulated_device_state(path)))
-    interval = status_interval(args.status_interval, cls)
-    with RunFileClaim(path, overwrite=True, resume=True) as claim, opened_station(config) as station:
-        _check_same_station(path, stored, station, args.accept_station_change)
-        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
-                              title=run.metadata.get("title", ""), resume_from=run)
-    print_file_problem(outcome)
-    print(f"wrote {outcome.path}")
-    print_analysis(outcome.analysis)
+        plan = plan_resume(path, config, args.accept_station_change)
+    interval = status_interval(args.status_interval, type(plan.procedure))
+    outcome = execute(plan, [TerminalProgress(interval_s=interval)], on_station_closed=note_output_report)
+    report_outcome(outcome, path, None)
     return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
-
-
-def _check_same_station(path: Path, stored: dict, station, accepted: bool) -> None:
-    """The opened station is the one the run used (instrument identities, the light
-    instrument's calibration checksum), before the output goes on; ConfigError unless
-    ``accepted`` (the user says the change is intended)."""
-    then, now = stored.get("instruments", {}), station.identities()
-    differences = [f"{key}: {then.get(key, '(none)')!r} then, {now.get(key, '(none)')!r} now"
-                   for key in COMPARED_IDENTITIES if then.get(key, "") != now.get(key, "")]
-    stored_sha = str(stored.get("calibration", {}).get("sha256", ""))
-    light = station.light.describe() if station.light is not None else None
-    present_sha = str(light.calibration.get("sha256", "")) if light is not None else ""
-    if stored_sha != present_sha:
-        differences.append(f"calibration sha256 {stored_sha[:12] or '(none)'} then, {present_sha[:12] or '(none)'} now")
-    if differences and not accepted:
-        raise ConfigError(f"{path}: the station is not the one the run used ({'; '.join(differences)}); pass "
-                          "--accept-station-change if that is intended")
-    if differences:
-        sys.stderr.write(f"ledstation: resuming on a changed station (accepted): {'; '.join(differences)}\n")
-
-
-def _stored_pixel(config, sample: dict, path: Path):
-    """The configuration measuring the pixel the stored run measured (the switch selects it again)."""
-    if not config.substrate.pixels:
-        if sample.get("pixel"):
-            raise ConfigError(f"{path}: the run measured pixel {sample['pixel']}; the configuration has no pixel "
-                              "switch to select it")
-        return config
-    if not sample.get("pixel"):
-        raise ConfigError(f"{path}: the run names no pixel, but the configuration has a pixel switch")
-    pixel = config.substrate.pixel(sample["pixel"])
-    if sample.get("switch_channel") and pixel.channel != sample["switch_channel"]:
-        raise ConfigError(f"{path}: pixel {pixel.name} was on channel {sample['switch_channel']}, the configuration "
-                          f"says {pixel.channel}")
-    return config.for_pixel(pixel, substrate=sample.get("substrate"), batch=sample.get("batch"))
 
 
 def lifetime_fit_command(args: argparse.Namespace) -> int:

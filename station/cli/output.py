@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError
+from station.data.file_claim import check_files, same_file  # noqa: F401 - the commands' checks
 
 #: what the shutdown of every station this command opened confirmed (see :func:`opened_station`)
 _OUTPUT_REPORTS: list = []
@@ -72,31 +72,13 @@ def check_output(path: Path, overwrite: bool, option: str, inputs: tuple[Path, .
 
     check_writable_path(path, option)
     for source in inputs:
-        if _same_file(path, source):
+        if same_file(path, source):
             raise ConfigError(f"{option} {path}: is this command's own input; choose another name")
     if path.exists():
         if is_hdf5(path):
             raise ConfigError(f"{option} {path}: is an HDF5 data file; it is never replaced by this command")
         if not overwrite:
             raise ConfigError(f"{path} exists; pass --overwrite to replace it")
-
-
-def check_files(writes: Sequence[tuple[str, Path | None]], reads: Sequence[tuple[str, Path | None]] = ()) -> None:
-    """Every file a command writes is none of the files it reads and none of the others it
-    writes (``(option, path)`` pairs; a path of None is left out): one line, exit 2."""
-    written = [(o, p) for o, p in writes if p is not None]
-    for i, (option, path) in enumerate(written):
-        for other_option, other in [*[(o, p) for o, p in reads if p is not None], *written[:i]]:
-            if _same_file(path, other):
-                raise ConfigError(f"{option} {path}: is also {other_option}; a command never writes over a file it "
-                                  "reads or writes twice")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def check_figure_output(path: Path, option: str, inputs: tuple[Path, ...] = ()) -> None:

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from procedures import procedure_class
-from procedures.parameters import build_procedure
 from station.core.errors import ConfigError
 from station.core.signals import INTERRUPTS
 from station.data.name_pattern import format_name, pattern_fields
 from station.setup.config import Pixel, StationConfig, check_name
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_figure_output, check_files, opened_station, print_analysis, print_file_problem
+from .output import check_figure_output, check_files
 
 DEFAULT_PATTERN = "ledstation-{procedure}-{date}-{time}-{substrate}-{pixel}.h5"
 FIELDS = ("procedure", "batch", "substrate", "pixel", "date", "time")
@@ -36,18 +35,21 @@ FIELDS = ("procedure", "batch", "substrate", "pixel", "date", "time")
 
 @dataclass(frozen=True)
 class PixelRun:
-    config: StationConfig  # measuring this pixel of this substrate, in this batch
-    out: Path
+    plan: Any  # station.session.plan.RunPlan: this pixel of this substrate, in this batch
     plot: Path | None
 
     @property
+    def out(self) -> Path:
+        return self.plan.out
+
+    @property
     def pixel(self) -> Pixel:
-        assert self.config.pixel is not None
-        return self.config.pixel
+        assert self.plan.config.pixel is not None
+        return self.plan.config.pixel
 
     @property
     def substrate(self) -> str:
-        return self.config.substrate.name
+        return self.plan.config.substrate.name
 
 
 def pixel_options(p: argparse.ArgumentParser) -> None:
@@ -72,9 +74,12 @@ def uses_pixels(args: argparse.Namespace, config: StationConfig) -> bool:
 
 
 def plan(args: argparse.Namespace, config: StationConfig, now: dt.datetime) -> list[PixelRun]:
-    """Every pixel run with its file names, checked (nothing opened yet)."""
-    from station.data.file_claim import check_writable_path
+    """Every pixel run planned (:func:`station.session.plan.plan_run`: parameters, file,
+    title checked; nothing opened yet), and the free space for all of them."""
+    from station.session.plan import check_free_space_for, plan_run
 
+    cls = procedure_class(args.procedure)
+    parameters = {name: getattr(args, name) for name in cls.parameter_definitions()}
     substrate = config.substrate
     if args.pixels in (None, "all"):
         pixels = list(substrate.pixels)
@@ -102,17 +107,17 @@ def plan(args: argparse.Namespace, config: StationConfig, now: dt.datetime) -> l
         for pixel in pixels:
             values = {**fields, "substrate": name, "pixel": pixel.name}
             out = Path(format_name(pattern, values, "--out"))
-            check_writable_path(out, "--out")
-            if out.exists() and not args.overwrite:
-                raise ConfigError(f"--out {out}: exists (pass --overwrite to replace it)")
             plot = Path(format_name(plot_pattern, values, "--plot")) if plot_pattern is not None else None
+            run_plan = plan_run(args.procedure, parameters, config.for_pixel(pixel, name, batch), out,
+                                overwrite=args.overwrite, title=args.title, check_space=False)
             if plot is not None:
                 check_figure_output(plot, "--plot", inputs=(out,))
-            check_files([("--out", out), ("--plot", plot)], config.files_read())
-            runs.append(PixelRun(config.for_pixel(pixel, name, batch), out, plot))
+                check_files([("--out", out), ("--plot", plot)], config.files_read())
+            runs.append(PixelRun(run_plan, plot))
     outs = [r.out.resolve() for r in runs]
     if len(set(outs)) != len(outs):
         raise ConfigError("--out: two runs would write the same file")
+    check_free_space_for([r.plan for r in runs])
     return runs
 
 
@@ -125,42 +130,27 @@ def _check_pattern(option: str, text: str, several_pixels: bool, several_substra
 
 
 def run_pixels(args: argparse.Namespace, config: StationConfig, interval: float) -> int:
-    """Run the procedure on every planned pixel, substrate after substrate."""
-    from station.data.file_claim import RunFileClaim
-    from station.data.storage_guard import check_free_space
-    from station.session import config_for_run, run_to_file
+    """Execute every planned pixel run, substrate after substrate; a pixel that fails does
+    not stop the others, an abort or an output not confirmed off stops everything."""
+    from station.session.plan import execute
     from station.sinks.terminal import TerminalProgress
 
-    cls = procedure_class(args.procedure)
-    values = {name: getattr(args, name) for name in cls.parameter_definitions()}
+    from .output import note_output_report
+    from .run_commands import report_outcome
+
     runs = plan(args, config, dt.datetime.now())
-    procedures = [build_procedure(cls, values, r.config) for r in runs]
-    check_free_space(runs[0].out, procedures, config_for_run(runs[0].config, cls, runs[0].out).stored_spectrum_points)
     results: list[tuple[PixelRun, Any]] = []
     substrate = None
-    for run, procedure in zip(runs, procedures, strict=True):
+    for run in runs:
         if substrate is not None and run.substrate != substrate and not _next_substrate(run.substrate, args.yes):
             print("stopped before substrate", run.substrate)
             break
         substrate = run.substrate
         print(f"--- substrate {run.substrate}, pixel {run.pixel.name} (channel {run.pixel.channel}) -> {run.out}")
-        with RunFileClaim(run.out, args.overwrite) as claim, \
-                opened_station(config_for_run(run.config, cls, run.out)) as station:
-            outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
-                                  title=args.title)
+        outcome = execute(run.plan, [TerminalProgress(interval_s=interval)], on_station_closed=note_output_report)
         results.append((run, outcome))
-        print_file_problem(outcome)
-        if outcome.path is not None:
-            print(f"wrote {outcome.path}")
-            print_analysis(outcome.analysis)
-            if run.plot is not None and outcome.points:
-                from station.data.reader import read_run
-
-                from .plotting import plot_run
-
-                plot_run(read_run(outcome.path), run.plot)
-                print(f"wrote {run.plot}")
-        if outcome.status == "aborted" or "OUTPUT NOT CONFIRMED OFF" in outcome.reason:
+        report_outcome(outcome, run.out, run.plot)
+        if outcome.status == "aborted" or not outcome.output_confirmed_off:
             break
     _print_summary(results)
     finished = sum(outcome.status == "finished" for _, outcome in results)

@@ -23,7 +23,7 @@ from typing import Any
 from station.core.errors import ConfigError, one_line
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_files, check_output, opened_station
+from .output import check_files, check_output
 
 FORMAT = "ledstation-reference/1"
 PROCEDURE = "jvl"
@@ -102,19 +102,15 @@ def _run_out(args: argparse.Namespace, next_to: Path, kind: str) -> Path:
 
 def _sweep(config: Any, values: dict[str, Any], out: Path, overwrite: bool, title: str) -> tuple[Any, dict]:
     """Run the J-V-L sweep into ``out``; (its run file, its compared figures)."""
-    from procedures import procedure_class
-    from procedures.parameters import build_procedure
     from station.analysis.reference import reference_figures
-    from station.data.file_claim import RunFileClaim
     from station.data.reader import read_run
-    from station.data.storage_guard import check_free_space
-    from station.session import run_to_file
+    from station.session.plan import execute, plan_run
     from station.sinks.terminal import TerminalProgress
 
-    procedure = build_procedure(procedure_class(PROCEDURE), values, config)
-    check_free_space(out, [procedure], config.stored_spectrum_points)
-    with RunFileClaim(out, overwrite) as claim, opened_station(config) as station:
-        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=5.0)], title=title)
+    from .output import note_output_report
+
+    plan = plan_run(PROCEDURE, values, config, out, overwrite=overwrite, title=title, out_option="--run-out")
+    outcome = execute(plan, [TerminalProgress(interval_s=5.0)], on_station_closed=note_output_report)
     if outcome.path is None or outcome.status != "finished":
         raise _SweepFailed(f"the reference sweep did not finish ({outcome.status}: {outcome.reason})")
     print(f"wrote {outcome.path}")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import sys
 from pathlib import Path
 
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter, Parameter
 
 from procedures import procedure_class, procedure_names
-from procedures.parameters import SAFETY_CAPPED, build_procedure, option
+from procedures.parameters import SAFETY_CAPPED, option
 from station.core.errors import ConfigError
 
 from . import EXIT_FAILED, EXIT_OK
-from .output import check_figure_output, check_files, opened_station, print_analysis, print_file_problem
+from .output import check_figure_output, check_files, print_analysis, print_file_problem
 from .pixel_runs import pixel_options, run_pixels, uses_pixels
 
 
@@ -63,54 +64,55 @@ def _add_parameter_option(p: argparse.ArgumentParser, name: str, parameter: Para
         p.add_argument(option(name), default=parameter.default, help=text)
 
 
-#: longest --title stored (the file keeps it as an attribute)
-MAX_TITLE_CHARS = 10_000
-
-
 def run_command(args: argparse.Namespace) -> int:
-    """Everything checked and the output file claimed before any instrument is opened."""
-    from station.data.file_claim import RunFileClaim, check_writable_path
-    from station.data.storage_guard import check_free_space
-    from station.session import config_for_run, run_to_file
+    """Planned (everything checked, nothing open) and executed through :mod:`station.session.plan`."""
+    from station.session.plan import check_title, execute, plan_run
     from station.setup.config import check_pixel_area, load_config
     from station.sinks.terminal import TerminalProgress
 
+    from .output import note_output_report
+
     config = load_config(args.config)
     if uses_pixels(args, config):
-        _check_title(args.title)
+        check_title(args.title)
         return run_pixels(args, config, status_interval(args.status_interval, procedure_class(args.procedure)))
     if args.pixel_area is not None:
         config = dataclasses.replace(config, pixel_area_cm2=check_pixel_area(args.pixel_area, "--pixel-area"))
-    _check_title(args.title)
     cls = procedure_class(args.procedure)
-    procedure = build_procedure(cls, {name: getattr(args, name) for name in cls.parameter_definitions()}, config)
     out = args.out if args.out is not None else \
         Path(f"ledstation-{args.procedure}-{dt.datetime.now():%Y%m%d-%H%M%S}.h5")
-    check_writable_path(out, "--out")
+    plan = plan_run(args.procedure, {name: getattr(args, name) for name in cls.parameter_definitions()}, config,
+                    out, overwrite=args.overwrite, title=args.title)
     if args.plot is not None:
         check_figure_output(args.plot, "--plot", inputs=(out,))
-    check_files([("--out", out), ("--plot", args.plot)], config.files_read())
-    interval = status_interval(args.status_interval, cls)
-    config = config_for_run(config, cls, out)
-    check_free_space(out, [procedure], config.stored_spectrum_points)
+        check_files([("--out", out), ("--plot", args.plot)], config.files_read())
+    tell_notes(plan)
+    outcome = execute(plan, [TerminalProgress(interval_s=status_interval(args.status_interval, cls))],
+                      on_station_closed=note_output_report)
+    report_outcome(outcome, out, args.plot)
+    return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
 
-    with RunFileClaim(out, args.overwrite) as claim, opened_station(config) as station:
-        outcome = run_to_file(procedure, station, claim, sinks=[TerminalProgress(interval_s=interval)],
-                              title=args.title)
+
+def tell_notes(plan) -> None:
+    for note in plan.notes:
+        sys.stderr.write(f"ledstation: {note}\n")
+
+
+def report_outcome(outcome, out: Path, plot: Path | None) -> None:
+    """What every run command prints at its end: the file, its figures, its figure set."""
     print_file_problem(outcome)
     if outcome.path is None:
         print(f"no point was measured: {out} left as it was")
-        return EXIT_FAILED
+        return
     print(f"wrote {outcome.path}")
     print_analysis(outcome.analysis)
-    if args.plot is not None and outcome.points:
+    if plot is not None and outcome.points:
         from station.data.reader import read_run
 
         from .plotting import plot_run
 
-        plot_run(read_run(outcome.path), args.plot)
-        print(f"wrote {args.plot}")
-    return EXIT_OK if outcome.status == "finished" else EXIT_FAILED
+        plot_run(read_run(outcome.path), plot)
+        print(f"wrote {plot}")
 
 
 def status_interval(given: float | None, cls: type) -> float:
@@ -119,12 +121,3 @@ def status_interval(given: float | None, cls: type) -> float:
     if not (given >= 0 and given < 1e9):
         raise ConfigError(f"--status-interval must be >= 0 s, got {given}")
     return given
-
-
-def _check_title(title: str) -> None:
-    try:
-        title.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ConfigError("--title is not valid text (UTF-8)") from None
-    if len(title) > MAX_TITLE_CHARS or "\x00" in title:
-        raise ConfigError(f"--title must be at most {MAX_TITLE_CHARS} characters, without NUL")

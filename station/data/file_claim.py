@@ -31,6 +31,7 @@ import os
 import secrets
 import stat
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 from station.core.errors import ConfigError, StorageError
@@ -299,3 +300,21 @@ def _sync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_files(writes: Sequence[tuple[str, Path | None]], reads: Sequence[tuple[str, Path | None]] = ()) -> None:
+    """Every file a command writes is none of the files it reads and none of the others it
+    writes (``(option, path)`` pairs; a path of None is left out): one line, exit 2."""
+    written = [(o, p) for o, p in writes if p is not None]
+    for i, (option, path) in enumerate(written):
+        for other_option, other in [*[(o, p) for o, p in reads if p is not None], *written[:i]]:
+            if same_file(path, other):
+                raise ConfigError(f"{option} {path}: is also {other_option}; a command never writes over a file it "
+                                  "reads or writes twice")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False

@@ -24,13 +24,11 @@ from typing import Any
 from procedures import procedure_class
 from procedures.parameters import build_procedure
 from station.core.errors import ConfigError, StationError, one_line
-from station.data.file_claim import RunFileClaim, check_writable_path
 from station.data.name_pattern import format_name, inside, pattern_fields
-from station.data.storage_guard import check_free_space
 from station.run.runner import ProcedureRunner
-from station.session import config_for_run, run_to_file
+from station.session.plan import execute, plan_run
 from station.setup.config import StationConfig
-from station.setup.station import Station, open_station
+from station.setup.station import Station
 from station.sinks.live_data import LiveRunData
 
 log = logging.getLogger(__name__)
@@ -90,7 +88,7 @@ class RunQueue:
 
     def __init__(self, config: StationConfig, folder: str | Path, pattern: str = DEFAULT_PATTERN,
                  stop_on_failure: bool = False,
-                 opener: Callable[[StationConfig], Station] = open_station,
+                 opener: Callable[[StationConfig], Station] | None = None,
                  on_station_closed: Callable[[Station], None] | None = None) -> None:
         self.config = config
         self.folder = Path(folder)
@@ -217,26 +215,22 @@ class RunQueue:
         return inside(self.folder, name, PATTERN_OPTION)
 
     def _run(self, item: QueuedRun) -> None:
-        cls = procedure_class(item.procedure)
-        procedure = build_procedure(cls, item.values, self.config)
         self.runs_started += 1
         out = free_name(self.file_for(item, self.runs_started))
-        check_writable_path(out, PATTERN_OPTION)
-        config = config_for_run(self.config.with_default_pixel(), cls, out)  # the window measures one pixel
-        check_free_space(out, [procedure], config.stored_spectrum_points)
         item.path = out
-        with RunFileClaim(out, overwrite=False) as claim:
-            station = self._opener(config)
+        plan = plan_run(item.procedure, item.values, self.config, out, title=item.title, out_option=PATTERN_OPTION)
+
+        def opened(station: Station) -> None:
             self.station = station
-            try:
-                outcome = run_to_file(procedure, station, claim, sinks=[self.live], title=item.title,
-                                      on_runner=self._attach)
-            finally:
-                with self._lock:
-                    self._runner = None
-                station.close()  # the output off and read back, the light instrument released
-                if self._on_station_closed is not None:
-                    self._on_station_closed(station)
+
+        def closed(station: Station) -> None:
+            with self._lock:
+                self._runner = None
+            if self._on_station_closed is not None:
+                self._on_station_closed(station)
+
+        outcome = execute(plan, [self.live], opener=self._opener, on_station=opened, on_station_closed=closed,
+                          on_runner=self._attach)
         item.path = outcome.path
         item.state, item.reason = outcome.status, outcome.reason
         if outcome.path is None:

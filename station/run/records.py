@@ -217,6 +217,7 @@ class RunStop:
     events: Mapping[str, int]  # rows recorded per stream
     main_stream: str = ""
     output: str = ""  # what the shutdown confirmed: "output confirmed off", or the loud warning
+    output_confirmed_off: bool = True  # the shutdown read the output back as off
 
     @property
     def points(self) -> int:

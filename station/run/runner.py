@@ -266,7 +266,7 @@ class ProcedureRunner:
         if not report.confirmed:
             status, reason = FAILED, f"{reason}; OUTPUT NOT CONFIRMED OFF"
         self.stop_record = RunStop(status, reason, st.clock.now(), dict(self._counts), main.stream,
-                                   output=report.summary())
+                                   output=report.summary(), output_confirmed_off=report.confirmed)
         self.stream.emit(self.stop_record)
 
     def _emit_quietly(self, record: Notice) -> None:

@@ -1,10 +1,10 @@
 """A measurement session: run a procedure into a run file, then its figures of merit.
 
-The one place that puts the pieces together for the command line, the tests and (later)
-the window: the runner with the data file as its essential sink and any other sinks
-behind queues; at the end the figures of merit computed from the stored columns by the
-procedure's own ``analyze`` (the same routine ``ledstation analyze`` and ``recover``
-use) and stored in the file.
+Front ends plan and execute runs with :mod:`station.session.plan` (``plan_run``,
+``execute``); this module holds what that uses: the runner with the data file as its
+essential sink and any other sinks behind queues; at the end the figures of merit
+computed from the stored columns by the procedure's own ``analyze`` (the same routine
+``ledstation analyze`` and ``recover`` use) and stored in the file.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class RunOutcome:
     #: the file failed after the run's own end (a full disk at the last write): why the
     #: outcome is "failed" although the run's stop record said otherwise ("" if not)
     file_problem: str = ""
+    #: the output read back as off at the run's end and when the station closed (execute)
+    output_confirmed_off: bool = True
+    #: what the last shutdown confirmed, in words
+    output: str = ""
 
     @property
     def status(self) -> str:
@@ -204,7 +208,7 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
         stop = _failed(stop, StorageError(f"{final or claim.path}: the disk or the file failed at the end"))
     said = the_runner.stop_record
     problem = stop.reason if said is not None and (stop.status, stop.reason) != (said.status, said.reason) else ""
-    return RunOutcome(final, stop, analysis, problem)
+    return RunOutcome(final, stop, analysis, problem, stop.output_confirmed_off, stop.output)
 
 
 def resumable(run: RunFile) -> tuple[type[StationProcedure], bool]:
@@ -256,7 +260,7 @@ def stored_notices(run: RunFile) -> list[Notice]:
 
 def _failed(stop: RunStop, exc: BaseException) -> RunStop:
     return RunStop(FAILED, f"{exc} (after: {stop.reason})", stop.end_time_s, stop.events, stop.main_stream,
-                   stop.output)
+                   stop.output, stop.output_confirmed_off)
 
 
 def recover_and_analyze(path: str | Path, out: str | Path, overwrite: bool = False) -> RunOutcome:
