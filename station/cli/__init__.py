@@ -67,6 +67,20 @@ def regions_of(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
             if getattr(args, f"region_{name}", None) is not None}
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked (it costs
+    tens of milliseconds)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        import station
+
+        print(f"ledstation {station.__version__}")
+        parser.exit()
+
+
 def build_parser(with_procedures: bool = True, procedure: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``with_procedures=False`` skips importing the procedures,
     ``procedure`` imports only that one."""
@@ -74,6 +88,7 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
 
     parser = _Parser(prog="ledstation", description="LED test station (simulated bench by default).")
     parser.add_argument("-v", "--verbose", action="store_true", help="log instrument activity")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     measure = sub.add_parser("measure", help="measure the device once and print V, I, luminance, EQE")
