@@ -29,7 +29,7 @@ from drivers.spectral_result import SpectralResult
 from station.analysis.stored_run import StoredRun
 from station.analysis.summary import run_summary
 from station.core.errors import ConfigError
-from station.run.records import CURVE, SPECTROGRAM, SPECTRUM, MainCurve, Plot, Stream
+from station.run.records import MainCurve, Plot, Stream, default_plots
 from station.setup.config import StationConfig
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ class StationProcedure(Procedure):
     #: live plots (window, watch mode); empty: the main curve and, if its stream has
     #: spectra, the latest spectrum and the spectra against the main axis
     PLOTS: ClassVar[tuple[Plot, ...]] = ()
+    #: the publication figure set of ``ledstation plot`` (stored with the run): "sweep",
+    #: "dark_jv", "lifetime", "cycling", "stress_recovery"; "" = the main curve
+    FIGURE_SET: ClassVar[str] = ""
     #: False: a dark electrical procedure; no light instrument is opened for it
     USES_LIGHT: ClassVar[bool] = True
 
@@ -102,16 +105,7 @@ class StationProcedure(Procedure):
     @classmethod
     def plots(cls) -> tuple[Plot, ...]:
         """The live plots of this procedure (:attr:`PLOTS`, or ones made from the main curve)."""
-        if cls.PLOTS:
-            return cls.PLOTS
-        if cls.MAIN is None:
-            return ()
-        main = cls.MAIN
-        plots = [Plot(main.signal, main.stream, CURVE, main.axis, main.signal)]
-        if any(s.name == main.stream and s.spectra for s in cls.STREAMS):
-            plots += [Plot("Latest spectrum", main.stream, SPECTRUM),
-                      Plot("Spectra", main.stream, SPECTROGRAM, x=main.axis)]
-        return tuple(plots)
+        return cls.PLOTS or default_plots(cls.STREAMS, cls.MAIN)
 
     def parameters_with_units(self) -> dict[str, tuple[Any, str]]:
         return {name: (getattr(self, name), getattr(p, "units", None) or "")

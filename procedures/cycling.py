@@ -53,6 +53,7 @@ class Cycling(LongRunProcedure):
     every on phase, and whether it declines."""
 
     NAME = "cycling"
+    FIGURE_SET = "cycling"
     STREAMS = (CYCLES, CHECKPOINTS, EVENTS)
     MAIN = MainCurve("cycles", axis="cycle", signal="relative_light",
                      auxiliary=("luminance_mean_cd_m2", "voltage_mean_V", "current_density_mean_mA_cm2"))

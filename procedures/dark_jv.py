@@ -55,6 +55,7 @@ class DarkJV(StationProcedure):
     and buffer (or point by point). Stops at compliance; optionally sweeps back (hysteresis)."""
 
     NAME = "dark_jv"
+    FIGURE_SET = "dark_jv"
     USES_LIGHT = False
     #: the fault matrix (tests/fault_matrix.py) reads one point at a time, so that its faults and
     #: aborts land inside the run; the buffered pass's exit paths are tested in tests/test_dark_jv.py

@@ -71,6 +71,7 @@ class Lifetime(LongRunProcedure):
     failure or a confident prediction of T_x."""
 
     NAME = "lifetime"
+    FIGURE_SET = "lifetime"
     STREAMS = (MONITOR, SPECTRA, SEARCH, CHECKPOINTS, EVENTS)
     MAIN = MainCurve("monitor", axis="elapsed_s", signal="relative_light",
                      auxiliary=("luminance_cd_m2", "radiance_W_sr_m2", "voltage_V", "current_density_mA_cm2"))

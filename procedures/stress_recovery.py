@@ -52,6 +52,7 @@ class StressRecovery(LongRunProcedure):
     and irreversible loss of every cycle."""
 
     NAME = "stress_recovery"
+    FIGURE_SET = "stress_recovery"
     STREAMS = (MONITOR, EVENTS)
     MAIN = MainCurve("monitor", axis="elapsed_s", signal="relative_light",
                      auxiliary=("luminance_cd_m2", "radiance_W_sr_m2", "voltage_V", "current_density_mA_cm2"))

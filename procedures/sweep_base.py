@@ -48,6 +48,7 @@ class SweepProcedure(StationProcedure):
     """Base of the sweeps; subclasses define the drive sequence."""
 
     NAME = "sweep"
+    FIGURE_SET = "sweep"
     STREAMS = (POINTS,)
     MAIN = MainCurve("points", axis="voltage_V", signal="luminance_cd_m2",
                      auxiliary=("current_density_mA_cm2", "radiance_W_sr_m2", "eqe"))

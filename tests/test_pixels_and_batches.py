@@ -361,10 +361,11 @@ def test_the_window_shows_the_batch_statistics_of_the_ticked_files(batch_files, 
     from PyQt6 import QtWidgets
 
     from station.gui.browser import RunBrowser
+    from station.session import analyze_run, batch_devices
 
     _ = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     folder, files = batch_files
-    browser = RunBrowser()
+    browser = RunBrowser(analyze=analyze_run, batch_devices=batch_devices)
     assert browser.open_files(files) == []
     dialog = browser.show_batch()
     [b] = dialog.batches

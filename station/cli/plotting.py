@@ -14,7 +14,7 @@ from station.data.figure_style import figure_style
 from station.data.reader import RunFile
 
 #: a main stream with these columns gets the sweep figure set
-#: the figure of each long-run procedure (station.cli.lifetime_figures)
+#: the figure of each long-run figure set (station.cli.lifetime_figures)
 LONG_RUN_FIGURES = {"lifetime": "plot_lifetime", "cycling": "plot_cycling", "stress_recovery": "plot_stress_recovery"}
 SWEEP_COLUMNS = {"voltage_V", "current_density_mA_cm2", "eqe", "luminance_cd_m2", "radiance_W_sr_m2", "direction",
                  "peak_wavelength_nm", "centroid_nm"}
@@ -42,14 +42,15 @@ def light_quantity_of(run: RunFile) -> str:
 def plot_run(run: RunFile, out: str | Path, regions: dict[str, tuple[float, float]] | None = None) -> Path:
     """The figure set that suits the run (``regions``: a dark J-V's regions, given instead of detected)."""
     with figure_style():
-        if run.procedure == "dark_jv":
+        figure_set = run.figure_set or (run.procedure if run.procedure in ("dark_jv", *LONG_RUN_FIGURES) else "")
+        if figure_set == "dark_jv":  # the set the run declared (older files: by their procedure)
             from .dark_jv_plot import plot_dark_jv
 
             return plot_dark_jv(run, out, regions)
-        if run.procedure in LONG_RUN_FIGURES:
+        if figure_set in LONG_RUN_FIGURES:
             from . import lifetime_figures
 
-            return getattr(lifetime_figures, LONG_RUN_FIGURES[run.procedure])(run, out)
+            return getattr(lifetime_figures, LONG_RUN_FIGURES[figure_set])(run, out)
         if SWEEP_COLUMNS <= set(run.column_names()):
             return plot_sweep(run, out)
         return plot_main_curve(run, out)

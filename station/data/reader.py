@@ -26,7 +26,8 @@ import numpy as np
 
 from station.core.errors import DataFileError
 from station.core.errors import one_line as _one_line
-from station.run.records import RunStart
+from station.run.documents import plot_from, stream_from
+from station.run.records import Column, MainCurve, Plot, RunStart, Stream, default_plots
 
 from .file_claim import PLACEHOLDER
 from .hdf5_safety import check_self_contained
@@ -35,6 +36,15 @@ FORMAT_1, FORMAT_2 = "ledstation-run/1", "ledstation-run/2"
 #: HDF5 chunk cache per dataset while reading (rows are read in blocks; little is reread)
 READ_CHUNK_CACHE_BYTES = 256 * 1024
 READABLE_FORMATS = (FORMAT_1, FORMAT_2)
+
+
+@contextmanager
+def _malformed(path: Any, what: str) -> Iterator[None]:
+    """A stored declaration that does not parse is a bad file, one line."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataFileError(f"{path}: its {what} are malformed ({_one_line(exc)})") from None
 
 
 def _text(value: Any) -> str:
@@ -193,6 +203,53 @@ class RunFile:
             with self.open() as f:
                 self._metadata = self._read_metadata(f["entry"])
         return self._metadata
+
+    def declared_streams(self) -> tuple[Stream, ...]:
+        """The streams as the run declared them (labels, flags, what hides a value); a file
+        from before the declarations were stored: its tables' columns, units and descriptions."""
+        stored = self.metadata.get("stream_declarations_json", "")
+        if stored:
+            with _malformed(self.path, "stream declarations"):
+                return tuple(stream_from(d) for d in json.loads(stored))
+        out = []
+        for info in self.streams.values():
+            columns = tuple(Column(n, info.units[n], info.descriptions.get(n, ""), info.dtypes.get(n, "f8"))
+                            for n in info.columns)
+            out.append(Stream(info.name, columns, info.spectra_path is not None))
+        return tuple(out)
+
+    @property
+    def plots(self) -> tuple[Plot, ...]:
+        """The live plots the run declared (a viewer draws them knowing nothing of the
+        procedure); a file from before: the main curve and its spectra."""
+        stored = self.metadata.get("plots_json", "")
+        if stored:
+            with _malformed(self.path, "plot declarations"):
+                return tuple(plot_from(d) for d in json.loads(stored))
+        m = self.metadata
+        if not (m.get("axis") and m.get("signal")):
+            return ()
+        return default_plots(self.declared_streams(), MainCurve(self.main_stream, m["axis"], m["signal"]))
+
+    @property
+    def figure_set(self) -> str:
+        """The publication figure set the run declared ("" for a file from before)."""
+        return str(self.metadata.get("figure_set", ""))
+
+    @property
+    def output_state(self) -> str:
+        """What the run's last shutdown confirmed ("" if it never got there)."""
+        with self.open() as f:
+            return _text(f["entry/output_state"][0]) if "entry/output_state" in f else ""
+
+    def notices(self) -> list[tuple[float, str, str]]:
+        """(time, level, message) of every stored notice."""
+        with self.open() as f:
+            if "entry/notices/time_s" not in f:
+                return []
+            g = f["entry/notices"]
+            return [(float(t), _text(lv), _text(m)) for t, lv, m in
+                    zip(g["time_s"][:], g["level"][:], g["message"][:], strict=True)]
 
     @contextmanager
     def open(self) -> Iterator[h5py.File]:

@@ -33,6 +33,7 @@ documented in ``docs/file-format.md``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import os
@@ -51,6 +52,7 @@ from drivers.light_meter import LightDescription
 from station.core.errors import StorageError
 from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS
+from station.run.documents import plot_document, stream_document
 from station.run.records import FAILED, RUNNING, Event, Notice, Progress, Record, RunStart, RunStop, Stream
 
 from . import hdf5_safety  # noqa: F401 - HDF5 loads no filter plugin in a process that writes run files
@@ -586,7 +588,12 @@ def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) ->
                         "main_stream": start.main.stream, "streams": [s.name for s in start.streams],
                         "durability_interval_s": durability_interval_s,
                         "durability": f"after a kill or power cut the file holds every point older than "
-                                      f"{durability_interval_s:g} s"})
+                                      f"{durability_interval_s:g} s",
+                        # the declarations a viewer draws from without knowing the procedure
+                        "plots_json": json.dumps([plot_document(p) for p in start.plots], allow_nan=False),
+                        "stream_declarations_json": json.dumps([stream_document(s) for s in start.streams],
+                                                               allow_nan=False),
+                        "figure_set": start.figure_set})
     status = entry.create_dataset("status", data=np.array([RUNNING.encode()], dtype=STATUS_DTYPE))
     status.attrs.update({"units": "", "values": "running, finished, aborted, failed"})
     entry.create_dataset("reason", data=np.array([b""], dtype=REASON_DTYPE)).attrs["units"] = ""

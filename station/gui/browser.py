@@ -10,6 +10,7 @@ as a short sweep.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,21 @@ from station.core.errors import StationError, one_line
 from station.data.export import export_csv
 from station.data.file_claim import is_hdf5
 from station.data.reader import RunFile, read_run
-from station.session import analyze_run, batch_devices
 from station.sinks.live_data import DecimatedSeries, axis_label
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
-def figures_of_merit(run: RunFile) -> dict[str, Any]:
-    """The figures stored in the file, or computed from its columns if it has none (a
-    file left by a crash)."""
-    analysis = dict(run.analysis) if run.analysis else analyze_run(run)
+#: what the browser asks of the layer that knows the procedures (the window passes
+#: ``station.session.analyze_run`` and ``batch_devices``; the browser itself imports no procedure)
+Analyze = Callable[[RunFile], dict[str, Any]]
+BatchDevices = Callable[[Sequence[str]], list[Any]]
+
+
+def figures_of_merit(run: RunFile, analyze: Analyze | None = None) -> dict[str, Any]:
+    """The figures stored in the file, or computed from its columns by ``analyze`` if it has
+    none (a file left by a crash)."""
+    analysis = dict(run.analysis) if run.analysis or analyze is None else analyze(run)
     flat: dict[str, Any] = {}
     for key, value in analysis.items():
         if key == "summary":
@@ -53,13 +59,7 @@ def figure_text(key: str, value: Any) -> str:
 
 def main_curve(run: RunFile, capacity: int = 4096) -> tuple[Any, Any, str, str]:
     """x, y of the run's main curve (bounded), and the axis and signal names."""
-    from procedures import procedure_class
-
-    try:
-        main = procedure_class(run.procedure).MAIN
-        axis, signal = (main.axis, main.signal) if main is not None else ("", "")
-    except KeyError:
-        axis, signal = "", ""
+    axis, signal = run.metadata.get("axis", ""), run.metadata.get("signal", "")  # the file's own NXdata
     names = run.column_names()
     axis = axis if axis in names else names[0]
     signal = signal if signal in names else names[1 if len(names) > 1 else 0]
@@ -73,9 +73,11 @@ def main_curve(run: RunFile, capacity: int = 4096) -> tuple[Any, Any, str, str]:
 class RunBrowser(QtWidgets.QWidget):
     """The "Past runs" tab."""
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, analyze: Analyze | None = None,
+                 batch_devices: BatchDevices | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
+        self.analyze, self.batch_devices = analyze, batch_devices
         self.runs: dict[str, RunFile] = {}
         self.files = QtWidgets.QListWidget()
         self.files.setToolTip("run files; tick to overlay their main curves")
@@ -177,7 +179,7 @@ class RunBrowser(QtWidgets.QWidget):
         if run is None:
             return
         try:
-            figures = figures_of_merit(run)
+            figures = figures_of_merit(run, self.analyze)
         except Exception as exc:  # noqa: BLE001 - a damaged file: say so, keep the window
             self.message.setText(f"figures of {Path(run.path).name}: {one_line(exc)}")
             return
@@ -216,11 +218,11 @@ class RunBrowser(QtWidgets.QWidget):
         from station.analysis.batch import batch_statistics
 
         paths = self.ticked_paths()
-        if not paths:
-            self.message.setText("tick the run files of the batch")
+        if not paths or self.batch_devices is None:
+            self.message.setText("tick the run files of the batch" if not paths else "no batch analysis here")
             return None
         try:
-            batches = batch_statistics(batch_devices(paths))
+            batches = batch_statistics(self.batch_devices(paths))
         except Exception as exc:  # noqa: BLE001 - a damaged file: say so, keep the window
             self.message.setText(f"batch statistics: {one_line(exc)}")
             return None

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
-from procedures import procedure_class
 from station.analysis.lifetime import DecayFollower
 from station.analysis.stored_run import parameter_values
 from station.core.errors import DataFileError
@@ -57,11 +56,7 @@ class WatchView(QtWidgets.QWidget):
                 raise  # a file that is something else, not a run about to start
             return False
         run = watcher.run
-        try:
-            cls = procedure_class(run.procedure)
-            plots, streams = cls.plots(), cls.STREAMS
-        except KeyError:
-            plots, streams = (), ()
+        plots, streams = run.plots, run.declared_streams()  # the run's own declarations, whatever its procedure
         light = run.metadata.get("light") or {}
         label = f"{str(light.get('quantity', 'spectrum')).replace('_', ' ')} ({light.get('units', '')})"
         self.data.begin(run.procedure, streams, plots, status=run.status, spectrum_label=label)

@@ -20,6 +20,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from procedures import procedure_class, procedure_names
 from station.core.errors import ConfigError, StationError, one_line
+from station.session import analyze_run, batch_devices
 from station.setup.config import StationConfig
 
 from .browser import RunBrowser
@@ -71,7 +72,7 @@ class StationWindow(QtWidgets.QMainWindow):
         self.tabs.tabCloseRequested.connect(self._close_tab)
         self.setCentralWidget(self.tabs)
         self.tabs.addTab(self._run_tab(), "Run")
-        self.browser = RunBrowser()
+        self.browser = RunBrowser(analyze=analyze_run, batch_devices=batch_devices)
         self.tabs.addTab(self.browser, "Past runs")
         for i in range(2):
             self.tabs.tabBar().setTabButton(i, QtWidgets.QTabBar.ButtonPosition.RightSide, None)

@@ -149,6 +149,18 @@ class Plot:
             raise ValueError(f"plot {self.title!r}: stream {self.stream!r} has no columns {missing}")
 
 
+def default_plots(streams: tuple[Stream, ...], main: MainCurve | None) -> tuple[Plot, ...]:
+    """Plots made from the main curve: the signal against the axis, and the main stream's
+    spectra (latest, and against the axis) when it has them."""
+    if main is None:
+        return ()
+    plots = [Plot(main.signal, main.stream, CURVE, main.axis, main.signal)]
+    if any(s.name == main.stream and s.spectra for s in streams):
+        plots += [Plot("Latest spectrum", main.stream, SPECTRUM),
+                  Plot("Spectra", main.stream, SPECTROGRAM, x=main.axis)]
+    return tuple(plots)
+
+
 @dataclass(frozen=True)
 class RunStart:
     run_id: str
@@ -171,6 +183,12 @@ class RunStart:
     sample: Mapping[str, str] = field(default_factory=dict)
     #: the photodiode read beside the light instrument: its calibration and dark current
     second_channel: LightDescription | None = None
+    #: the live plots the procedure declares: they travel with the run (file, documents), so a
+    #: viewer draws them without knowing the procedure
+    plots: tuple[Plot, ...] = ()
+    #: the publication figure set that suits the run ("sweep", "dark_jv", "lifetime",
+    #: "cycling", "stress_recovery"; "" = the main curve)
+    figure_set: str = ""
 
     def stream(self, name: str) -> Stream:
         for s in self.streams:

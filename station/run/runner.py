@@ -170,7 +170,8 @@ class ProcedureRunner:
             config_source=st.config.source, instruments=st.identities(), software_version=station.__version__,
             start_time_s=st.clock.now(), durability_interval_s=st.config.durability_interval_s,
             provenance=provenance, sample=st.config.sample_metadata(),
-            second_channel=st.photodiode.describe() if st.photodiode is not None else None)
+            second_channel=st.photodiode.describe() if st.photodiode is not None else None,
+            plots=type(self.procedure).plots(), figure_set=type(self.procedure).FIGURE_SET)
 
     def run(self) -> RunStop:
         """Run to the end. Ctrl-C and SIGTERM stop it as an abort does (at the procedure's

@@ -170,7 +170,10 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     """
     claim = path if isinstance(path, RunFileClaim) else RunFileClaim(path, overwrite)
     writer = HDF5RunWriter(claim.partial_path, finalise=False, claim=claim)
-    extra = [(QueuedSink(s) if queue_sinks else s, False) for s in sinks]
+    # a sink that says it is essential (a documents file) gets every record on the run's thread;
+    # the others go through a queue that never makes the measurement wait
+    extra = [(s, True) if getattr(s, "essential", False) else (QueuedSink(s) if queue_sinks else s, False)
+             for s in sinks]
     resume = _resume(resume_from, writer, station) if resume_from is not None else None
     the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title, resume=resume)
     if on_runner is not None:
@@ -224,9 +227,7 @@ def resumable(run: RunFile) -> tuple[type[StationProcedure], bool]:
         raise ConfigError(f"{run.path}: a {run.procedure} run cannot be resumed (only lifetime and cycling runs)")
     if run.status == "finished":
         raise ConfigError(f"{run.path}: the run finished ({run.reason}); nothing to resume")
-    with run.open() as f:
-        said = f["entry/output_state"][0].decode("utf-8", "replace") if "entry/output_state" in f else ""
-    return cls, "output confirmed off" not in said
+    return cls, "output confirmed off" not in run.output_state
 
 
 def _resume(run: RunFile, writer: HDF5RunWriter, station: Station) -> Resume:
@@ -250,12 +251,7 @@ def _resume(run: RunFile, writer: HDF5RunWriter, station: Station) -> Resume:
 
 
 def stored_notices(run: RunFile) -> list[Notice]:
-    with run.open() as f:
-        if "entry/notices/time_s" not in f:
-            return []
-        g = f["entry/notices"]
-        return [Notice(float(t), m.decode("utf-8", "replace"), lv.decode())
-                for t, lv, m in zip(g["time_s"][:], g["level"][:], g["message"][:], strict=True)]
+    return [Notice(t, message, level) for t, level, message in run.notices()]
 
 
 def _failed(stop: RunStop, exc: BaseException) -> RunStop:

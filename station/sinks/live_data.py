@@ -40,6 +40,7 @@ from station.run.records import (
     RunStart,
     RunStop,
     Stream,
+    default_plots,
 )
 
 #: bins a curve keeps (each: x, lowest y, highest y)
@@ -344,12 +345,7 @@ class LiveRunData:
     # --- the sink ---------------------------------------------------------------------
     def __call__(self, record: Any) -> None:
         if isinstance(record, RunStart):
-            from procedures import procedure_class  # the declared plots of the run's procedure
-
-            try:
-                plots = procedure_class(record.procedure).plots()
-            except KeyError:
-                plots = ()
+            plots = record.plots or default_plots(record.streams, record.main)  # they travel with the run
             light = record.light
             label = f"{light.axis.quantity.replace('_', ' ')} ({light.axis.units})" if light is not None else ""
             self.begin(record.procedure, record.streams, plots, record.title, spectrum_label=label)
