@@ -117,3 +117,28 @@ def test_a_documents_file_that_is_not_one_is_bad_input(tmp_path):
         list(read_documents(bad))
     with pytest.raises(DataFileError, match="is a directory"):
         list(read_documents(tmp_path))
+
+
+def test_a_configured_sink_feeds_every_run_and_is_checked_before_anything_opens(tmp_path, capsys):
+    """[sinks] extra = ["json_lines"]: the documents beside the run file, replayable; an
+    unknown name or an existing documents file is refused before an instrument opens."""
+    from station.cli import main
+    from station.session.replay import replay_documents
+
+    config = tmp_path / "c.toml"
+    config.write_text('[sinks]\nextra = ["json_lines"]\n')
+    out = tmp_path / "a.h5"
+    assert main(["run", "jvl", "--config", str(config), "--out", str(out), "--stop-voltage", "3"]) == 0
+    replayed = replay_documents(tmp_path / "a.h5.jsonl", tmp_path / "b.h5")
+    assert replayed.points == read_run(out).points > 0
+    capsys.readouterr()
+    assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "new.h5")]) == 0
+    (tmp_path / "taken.h5.jsonl").write_text("")
+    assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "taken.h5")]) == 2
+    assert "taken.h5.jsonl exists" in capsys.readouterr().err and not (tmp_path / "taken.h5").exists()
+    config.write_text('[sinks]\nextra = ["os.system"]\n')
+    assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "x.h5")]) == 2
+    config.write_text('[sinks]\nextra = ["database"]\n')
+    assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "[sinks] extra: must be a list of sink names" in err and "no sink 'database'; known: json_lines" in err

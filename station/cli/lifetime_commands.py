@@ -30,12 +30,13 @@ def resume_command(args: argparse.Namespace) -> int:
     from station.sinks.terminal import TerminalProgress
 
     from .output import note_output_report
-    from .run_commands import report_outcome, status_interval
+    from .run_commands import report_outcome, status_interval, tell_notes
 
     path: Path = args.file
     config = load_config(args.config)  # the station as it is now, never as the file says
     with malformed_is_bad_input(path):
         plan = plan_resume(path, config, args.accept_station_change)
+    tell_notes(plan)
     interval = status_interval(args.status_interval, type(plan.procedure))
     outcome = execute(plan, [TerminalProgress(interval_s=interval)], on_station_closed=note_output_report)
     report_outcome(outcome, path, None)

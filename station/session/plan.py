@@ -37,6 +37,8 @@ from station.run.records import Sink
 from station.run.runner import ProcedureRunner
 from station.setup.config import StationConfig, check_pixel_area
 from station.setup.station import Station, open_station
+from station.sinks.registry import outputs as sink_outputs
+from station.sinks.registry import sink_factory
 
 from . import RunOutcome, config_for_run, resumable, run_to_file, simulated_device_state
 
@@ -116,6 +118,12 @@ def plan_run(procedure: str, parameters: Mapping[str, Any], config: StationConfi
         raise ConfigError(f"{out} exists; pass --overwrite to replace it")  # the claim's own words
     check_files([(out_option, out)], config.files_read())
     config = config_for_run(config, cls, out)
+    for name in config.extra_sinks:  # each a registered sink, its files checked as the run's own
+        for path in sink_outputs(name, out):
+            check_writable_path(path, f"[sinks] {name}")
+            if path.exists() and not overwrite:
+                raise ConfigError(f"{path} exists ([sinks] {name} writes it); pass --overwrite to replace it")
+            check_files([(out_option, out), (f"[sinks] {name}", path)], config.files_read())
     if check_space:
         check_free_space(out, [built], config.stored_spectrum_points)
     return RunPlan(procedure, built, config, out, overwrite, title, notes=notes)
@@ -147,8 +155,10 @@ def plan_resume(path: str | Path, config: StationConfig, accept_station_change: 
     check_free_space_for_copy(path)
     if config.uses_simulation:
         config = dataclasses.replace(config, simulated_device_state=str(simulated_device_state(path)))
+    notes = [f"[sinks] {', '.join(config.extra_sinks)}: not fed by a resumed run (its documents would miss the "
+             "stored rows)"] if config.extra_sinks else []
     return RunPlan(run.procedure, procedure, config, path, True, run.metadata.get("title", ""), run,
-                   accept_station_change)
+                   accept_station_change, notes)
 
 
 def check_free_space_for(plans: Sequence[RunPlan]) -> None:
@@ -180,7 +190,9 @@ def execute(plan: RunPlan, sinks: Sequence[Sink] = (), *,
                 on_station(station)
             if plan.resume_from is not None:
                 check_same_station(plan.out, plan.resume_from.metadata, station, plan.accept_station_change)
-            outcome = run_to_file(plan.procedure, station, claim, sinks=sinks, title=plan.title,
+            configured = [] if plan.resume_from is not None else \
+                [sink_factory(name)(plan.out, plan.overwrite) for name in plan.config.extra_sinks]
+            outcome = run_to_file(plan.procedure, station, claim, sinks=[*configured, *sinks], title=plan.title,
                                   resume_from=plan.resume_from, on_runner=on_runner, queue_sinks=queue_sinks)
         finally:
             try:

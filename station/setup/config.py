@@ -150,6 +150,8 @@ class StationConfig:
     simulated_device_state: str | None = None
     #: the simulated device starts fresh even when its state file keeps an aged one (a new run)
     simulated_device_fresh: bool = False
+    #: sinks every run also feeds, by registry name ([sinks] extra; station.sinks.registry)
+    extra_sinks: tuple[str, ...] = ()
 
     def for_pixel(self, pixel: Pixel, substrate: str | None = None, batch: str | None = None) -> StationConfig:
         """This configuration measuring ``pixel`` (its area) of substrate ``substrate``."""
@@ -338,6 +340,7 @@ _KNOWN_KEYS = {
     "substrate": {"name", "batch", "structure", "pixels", "encapsulation", "atmosphere"},
     "switch": {"kind", "address", "settle_s"},
     "data": {"durability_interval_s"},
+    "sinks": {"extra"},
     "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
     "simulation": None,  # checked by the simulated bench
 }
@@ -467,7 +470,8 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     used = _used_addresses(geometry, second, smu, spectrometer, radiometer, photodiode, switch)
     durability = _durability_interval(r, all(address == SIMULATED for _, address in used))
     config = StationConfig(source, smu, geometry, spectrometer, radiometer, photodiode, second, emission, area, max_v,
-                           max_i, off_timeout, durability, simulation, text, substrate, switch)
+                           max_i, off_timeout, durability, simulation, text, substrate, switch,
+                           extra_sinks=_extra_sinks(r))
     for role, address in used:
         _check_address(r, role, address, visa=role != "spectrometer")
     _check_no_silent_mix(used, simulation, source)
@@ -695,6 +699,17 @@ def check_pixel_area(value: float, option: str) -> float:
         raise ConfigError(f"{option} must be a pixel area in cm^2, above 0 and at most {MAX_PIXEL_AREA_CM2:g}, "
                           f"got {value:g}")
     return value
+
+
+def _extra_sinks(r: _Reader) -> tuple[str, ...]:
+    """[sinks] extra: names of sinks every run also feeds (each checked against the sink
+    registry when a run is planned: a name, never a module path)."""
+    value = r.table("sinks").get("extra", [])
+    if not (isinstance(value, list) and all(isinstance(v, str) and v.isidentifier() and len(v) <= 64 for v in value)):
+        raise r.fail("sinks.extra", f"must be a list of sink names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise r.fail("sinks.extra", "names a sink twice")
+    return tuple(value)
 
 
 def _durability_interval(r: _Reader, fully_simulated: bool) -> float:

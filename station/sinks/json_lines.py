@@ -48,3 +48,19 @@ class JsonLinesSink:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def documents_path(run_file: Path) -> Path:
+    """Where a run's documents go when the configuration asks for them: beside its file."""
+    return run_file.with_name(run_file.name + ".jsonl")
+
+
+def for_run(run_file: Path, overwrite: bool) -> JsonLinesSink:
+    """The registry's factory (``[sinks] extra = ["json_lines"]``): documents beside the run file."""
+    path = documents_path(run_file)
+    if overwrite and path.is_file() and not path.is_symlink():
+        path.unlink()
+    return JsonLinesSink(path)
+
+
+for_run.outputs = lambda run_file: [documents_path(run_file)]  # type: ignore[attr-defined]
