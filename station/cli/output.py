@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError
-from station.data.file_claim import check_files, same_file  # noqa: F401 - the commands' checks
 
 #: what the shutdown of every station this command opened confirmed (see :func:`opened_station`)
 _OUTPUT_REPORTS: list = []
@@ -62,6 +61,19 @@ def output_state() -> tuple[str, bool]:
 
 
 FIGURE_SUFFIXES = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".eps"}
+
+
+def check_files(writes, reads=()) -> None:
+    """:func:`station.data.file_claim.check_files` (imported when used: ``--help`` stays fast)."""
+    from station.data.file_claim import check_files as check
+
+    check(writes, reads)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    from station.data.file_claim import same_file as same
+
+    return same(a, b)
 
 
 def check_output(path: Path, overwrite: bool, option: str, inputs: tuple[Path, ...] = ()) -> None:

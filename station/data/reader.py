@@ -26,7 +26,6 @@ import numpy as np
 
 from station.core.errors import DataFileError
 from station.core.errors import one_line as _one_line
-from station.run.documents import plot_from, stream_from
 from station.run.records import Column, MainCurve, Plot, RunStart, Stream, default_plots
 
 from .file_claim import PLACEHOLDER
@@ -207,6 +206,8 @@ class RunFile:
     def declared_streams(self) -> tuple[Stream, ...]:
         """The streams as the run declared them (labels, flags, what hides a value); a file
         from before the declarations were stored: its tables' columns, units and descriptions."""
+        from station.run.documents import stream_from  # read when asked: the reader stays light
+
         stored = self.metadata.get("stream_declarations_json", "")
         if stored:
             with _malformed(self.path, "stream declarations"):
@@ -222,6 +223,8 @@ class RunFile:
     def plots(self) -> tuple[Plot, ...]:
         """The live plots the run declared (a viewer draws them knowing nothing of the
         procedure); a file from before: the main curve and its spectra."""
+        from station.run.documents import plot_from
+
         stored = self.metadata.get("plots_json", "")
         if stored:
             with _malformed(self.path, "plot declarations"):

@@ -52,7 +52,6 @@ from drivers.light_meter import LightDescription
 from station.core.errors import StorageError
 from station.core.errors import one_line as _one_line
 from station.core.signals import INTERRUPTS
-from station.run.documents import plot_document, stream_document
 from station.run.records import FAILED, RUNNING, Event, Notice, Progress, Record, RunStart, RunStop, Stream
 
 from . import hdf5_safety  # noqa: F401 - HDF5 loads no filter plugin in a process that writes run files
@@ -580,6 +579,8 @@ class HDF5RunWriter:
 # --- layout ---------------------------------------------------------------------------
 def write_layout(f: h5py.File, start: RunStart, durability_interval_s: float) -> None:
     """Every group and dataset of the run, before SWMR starts."""
+    from station.run.documents import plot_document, stream_document
+
     f.attrs.update({"default": "entry", "file_format": FILE_FORMAT, "creator": f"ledstation {start.software_version}"})
     entry = f.create_group("entry")
     entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": start.procedure,
