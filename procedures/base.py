@@ -39,14 +39,14 @@ if TYPE_CHECKING:
 
 def check_voltage_sweep(config: StationConfig, start_V: float, stop_V: float, compliance_current_A: float) -> None:
     """A voltage sweep's levels and current compliance against [safety] and the 2400's range."""
-    from drivers.keithley2400 import MAX_CURRENT_A
+    from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
 
     highest = max(abs(start_V), abs(stop_V))
     if highest > config.max_voltage_V:
         raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = {config.max_voltage_V:g} V")
     if not 0 < compliance_current_A <= MAX_CURRENT_A:
         raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A is outside the "
-                          f"Keithley 2400's range (0, {MAX_CURRENT_A}] A")
+                          f"source meters' range (0, {MAX_CURRENT_A}] A")
     if compliance_current_A > config.max_current_A:
         raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A exceeds [safety] "
                           f"max_current_A = {config.max_current_A:g} A")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter
 
-from drivers.keithley2400 import MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.cycling import cycling_analysis
 from station.analysis.lifetime import LIGHT_UNITS, judge_quantity, usable_light
 from station.analysis.stored_run import StoredRun

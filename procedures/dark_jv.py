@@ -28,6 +28,7 @@ from station.analysis.figure_units import units_from_name
 from station.analysis.single_carrier import lateral_figures, single_carrier_figures
 from station.analysis.stored_run import StoredRun
 from station.core.errors import ConfigError, InstrumentFault
+from station.core.units import current_density_mA_cm2
 from station.run.records import Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
@@ -196,7 +197,8 @@ class DarkJV(StationProcedure):
         if math.isnan(self._t0):
             self._t0 = time_s
         # a lateral film's current flows along the film: no pixel area makes it a density
-        density = current / self.station.config.pixel_area_cm2 * 1e3 if self.structure == "vertical" else math.nan
+        area = self.station.config.pixel_area_cm2
+        density = current_density_mA_cm2(current, area) if self.structure == "vertical" else math.nan
         self.record("points", {"index": self.measured, "direction": direction, "time_s": time_s,
                                "elapsed_s": time_s - self._t0, "set_voltage_V": level, "voltage_V": voltage,
                                "current_A": current, "current_density_mA_cm2": density,

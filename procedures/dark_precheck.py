@@ -13,6 +13,7 @@ import numpy as np
 
 from drivers.keithley2400_sweep import run_buffered_sweep
 from station.core.errors import DeviceFault
+from station.core.units import current_density_mA_cm2
 from station.run.records import Column, Stream
 
 from .base import StationProcedure
@@ -38,7 +39,7 @@ def run_dark_precheck(procedure: StationProcedure, voltage_V: float, leakage_lim
     sweep = run_buffered_sweep(station.smu, levels, compliance=compliance_A, nplc=PRECHECK_NPLC, dwell_s=0.0,
                                wait=station.wait, abort_on_compliance=False)
     area = station.config.pixel_area_cm2
-    j = sweep.current_A / area * 1e3
+    j = current_density_mA_cm2(sweep.current_A, area)
     for row in zip(sweep.set_level, sweep.voltage_V, sweep.current_A, j, sweep.in_compliance, strict=True):
         procedure.record("precheck", dict(zip(("set_voltage_V", "voltage_V", "current_A", "current_density_mA_cm2",
                                                "in_compliance"), (*row[:4], int(row[4])), strict=True)))

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from drivers.keithley2400 import StationKeithley2400
+from drivers.source_meter import SourceMeter
 from drivers.spectral_result import SpectralResult
 from station.core.emission_band import runs_off_text
 from station.core.errors import DeviceFault, InstrumentFault
@@ -35,7 +35,7 @@ SHORT_CURRENT_SOURCE_VOLTAGE_V = 0.05
 SHORT_MIN_CURRENT_A = 1e-7
 
 
-def check_point(reading: PointReading, smu: StationKeithley2400) -> None:
+def check_point(reading: PointReading, smu: SourceMeter) -> None:
     """Raise :class:`DeviceFault` or :class:`InstrumentFault` if this point shows a fault."""
     for smu_reading in (reading.before, reading.after):
         if not (math.isfinite(smu_reading.voltage_V) and math.isfinite(smu_reading.current_A)):

@@ -7,8 +7,9 @@ import math
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter
 
-from drivers.keithley2400 import MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.core.errors import ConfigError
+from station.core.units import current_A
 from station.run.records import SPECTROGRAM, SPECTRUM, MainCurve, Plot
 from station.setup.config import StationConfig
 
@@ -49,9 +50,9 @@ class EQESweep(SweepProcedure):
             raise ConfigError(f"parameters need {MIN_CURRENT_DENSITY_MA_CM2:g} <= start_current_density < "
                               f"stop_current_density, got {start:g} and {stop:g} mA/cm^2")
         self.check_point_count()
-        current_A = stop * 1e-3 * config.pixel_area_cm2
-        if current_A > config.max_current_A:
-            raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {current_A:g} A on the "
+        drive_A = current_A(stop, config.pixel_area_cm2)
+        if drive_A > config.max_current_A:
+            raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {drive_A:g} A on the "
                               f"{config.pixel_area_cm2:g} cm^2 pixel, beyond [safety] max_current_A = "
                               f"{config.max_current_A:g} A")
         if not 0 < self.compliance_voltage <= MAX_VOLTAGE_V:
@@ -79,7 +80,7 @@ class EQESweep(SweepProcedure):
         area = self.station.config.pixel_area_cm2
         plan = self.current_densities_mA_cm2()
         for j in plan:
-            values = self.step(+1, len(plan), set_current_A=float(j) * 1e-3 * area)
+            values = self.step(+1, len(plan), set_current_A=current_A(float(j), area))
             if values is None:
                 return
             reason = self.stop_check(values)

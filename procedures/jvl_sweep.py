@@ -7,7 +7,8 @@ import math
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter
 
-from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.core.errors import ConfigError
 from station.setup.config import StationConfig
 

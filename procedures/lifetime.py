@@ -17,7 +17,7 @@ from typing import Any
 
 from pymeasure.experiment import FloatParameter, ListParameter
 
-from drivers.keithley2400 import MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.decay import L0_DEFINITIONS, DecayTracker
 from station.analysis.lifetime import (
     LIGHT_UNITS,
@@ -30,6 +30,7 @@ from station.analysis.lifetime import (
 )
 from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, InstrumentFault
+from station.core.units import current_A, current_density_mA_cm2
 from station.run.records import SPECTROGRAM, SPECTRUM, Column, MainCurve, Marks, Plot, Stream
 from station.setup.config import StationConfig
 
@@ -146,11 +147,11 @@ class Lifetime(LongRunProcedure):
                 raise ConfigError(f"parameter {name} must be one of {', '.join(choices)}")
         area = config.pixel_area_cm2
         if self.drive_mode == "current":
-            current_A = self.current_density * 1e-3 * area
-            if not current_A > 0:
+            drive_A = current_A(self.current_density, area)
+            if not drive_A > 0:
                 raise ConfigError("parameter current_density must be above 0 mA/cm^2")
-            if current_A > config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {current_A:g} A on the "
+            if drive_A > config.max_current_A:
+                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {drive_A:g} A on the "
                                   f"{area:g} cm^2 pixel, beyond [safety] max_current_A = {config.max_current_A:g} A")
         if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
             raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
@@ -158,7 +159,7 @@ class Lifetime(LongRunProcedure):
         if self.drive_mode == "luminance":
             if not self.target_light > 0:
                 raise ConfigError("parameter target_light must be above 0")
-            if self.search_start_current_density * 1e-3 * area > config.max_current_A:
+            if current_A(self.search_start_current_density, area) > config.max_current_A:
                 raise ConfigError("parameter search_start_current_density is beyond [safety] max_current_A")
         if self.max_monitor_interval < self.monitor_interval:
             raise ConfigError("parameter max_monitor_interval must not be below monitor_interval")
@@ -191,14 +192,15 @@ class Lifetime(LongRunProcedure):
             self.record_start()
             return
         if self.drive_mode == "luminance":  # search first; the lifetime counts from the found drive
-            self.apply_drive(Drive("current", self.search_start_current_density * 1e-3 * area, self.compliance_voltage))
+            first_A = current_A(self.search_start_current_density, area)
+            self.apply_drive(Drive("current", first_A, self.compliance_voltage))
             self.start_clock()
             found = self.find_drive_current()
             self.start_clock()
             self.record_start()
             self.event("drive_found", found[0], found[1])
         elif self.drive_mode == "current":
-            self.apply_drive(Drive("current", self.current_density * 1e-3 * area, self.compliance_voltage))
+            self.apply_drive(Drive("current", current_A(self.current_density, area), self.compliance_voltage))
             self.start_clock()
             self.record_start()
         else:
@@ -344,8 +346,9 @@ class Lifetime(LongRunProcedure):
             raise InstrumentFault(f"automatic L0: no current gave {target:g} {LIGHT_UNITS[self.judge.quantity]} "
                                   f"within {SEARCH_MAX_READINGS} readings")
         overshoot = max(highest / target - 1, 0.0)
-        return current / area * 1e3, (
-            f"automatic L0: {current / area * 1e3:.4g} mA/cm^2 gives {light:.4g} {LIGHT_UNITS[self.judge.quantity]} "
+        found = current_density_mA_cm2(current, area)
+        return found, (
+            f"automatic L0: {found:.4g} mA/cm^2 gives {light:.4g} {LIGHT_UNITS[self.judge.quantity]} "
             f"(requested {target:g}); search {self.elapsed() - started:.0f} s, {index + 1} readings, highest light "
             f"{highest:.4g} (overshoot {overshoot:.1%})")
 

@@ -22,10 +22,12 @@ from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter, ListParameter
 
-from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
 from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, DeviceFault
+from station.core.units import current_A, current_density_mA_cm2
 from station.run.records import Column, Stream
 from station.setup.config import StationConfig
 
@@ -79,7 +81,7 @@ class Drive:
 
     def describe(self, area_cm2: float) -> str:
         if self.mode == "current":
-            return f"{self.level / area_cm2 * 1e3:.4g} mA/cm^2 ({self.level:.4g} A)"
+            return f"{current_density_mA_cm2(self.level, area_cm2):.4g} mA/cm^2 ({self.level:.4g} A)"
         return f"{self.level:.4g} V"
 
 
@@ -145,16 +147,16 @@ class LongRunProcedure(StationProcedure):
             raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
                               f"{config.max_voltage_V:g} V")
         if self.drive_mode == "current":
-            current_A = self.current_density * 1e-3 * config.pixel_area_cm2
-            if not 0 < current_A <= config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {current_A:g} A on the "
+            drive_A = current_A(self.current_density, config.pixel_area_cm2)
+            if not 0 < drive_A <= config.max_current_A:
+                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {drive_A:g} A on the "
                                   f"pixel: must be above 0 and within [safety] max_current_A = "
                                   f"{config.max_current_A:g} A")
 
     def held_drive(self) -> Drive:
         """The subclass's constant voltage or current (its compliance the other limit)."""
         if self.drive_mode == "current":
-            return Drive("current", self.current_density * 1e-3 * self.station.config.pixel_area_cm2,
+            return Drive("current", current_A(self.current_density, self.station.config.pixel_area_cm2),
                          self.compliance_voltage)
         return Drive("voltage", self.voltage, self.compliance_current)
 

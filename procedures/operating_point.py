@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.keithley2400 import SMUReading
+from drivers.source_meter import SMUReading
 from drivers.spectral_result import SpectralResult
 from station.analysis.point_figures import DeviceFigures, device_figures
+from station.core.units import current_density_mA_cm2
 from station.run.records import Column
 from station.setup.station import Station
 
@@ -156,7 +157,7 @@ def measure_operating_point(station: Station, settle_s: float) -> PointReading:
     before = smu.read_point()
     time_s = clock.now()
     area = station.config.pixel_area_cm2
-    drive_mA_cm2 = before.current_A / area * 1e3
+    drive_mA_cm2 = current_density_mA_cm2(before.current_A, area)
     spectrum = station.measure_light(drive_mA_cm2)
     photodiode = station.photodiode.measure(drive_mA_cm2, spectrum) if station.photodiode is not None else None
     after = smu.read_point()

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter
 
-from drivers.keithley2400 import MAX_VOLTAGE_V
+from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.lifetime import LIGHT_UNITS, usable_light
 from station.analysis.recovery import PHASE_PROBE, PHASE_STRESS, fit_recovery, recovery_analysis
 from station.analysis.stored_run import StoredRun

@@ -168,3 +168,15 @@ def test_pr655_footlamberts_are_converted():
         result = pr.measure()
     assert result.extras["instrument_luminance_cd_m2"] == pytest.approx(34.262591)
     assert result.extras["instrument_X"] == pytest.approx(9.0 * 3.4262591)
+
+
+def test_the_2400_is_a_source_meter_as_the_procedures_use_one():
+    """drivers.source_meter.SourceMeter: what procedures may ask; the 2400 provides all of it,
+    and the parameter bounds are its ranges (the only model so far)."""
+    from drivers import keithley2400
+    from drivers.source_meter import PARAMETER_MAX_CURRENT_A, PARAMETER_MAX_VOLTAGE_V, SourceMeter
+
+    with keithley([]) as smu:
+        assert isinstance(smu, SourceMeter)
+    assert (PARAMETER_MAX_VOLTAGE_V, PARAMETER_MAX_CURRENT_A) == (keithley2400.MAX_VOLTAGE_V,
+                                                                  keithley2400.MAX_CURRENT_A)

@@ -24,3 +24,16 @@ def test_licence_and_citation_agree_with_the_project():
     citation = (ROOT / "CITATION.cff").read_text()
     assert f'version: "{PROJECT["version"]}"' in citation and "license: MIT" in citation
     assert "cff-version: 1.2.0" in citation
+
+
+def test_the_current_density_conversion_lives_in_one_place():
+    """mA/cm^2 <-> A: station.core.units, nowhere else in the procedures and the analysis."""
+    import re
+
+    from station.core.units import current_A, current_density_mA_cm2
+
+    assert current_A(5.0, 0.04) == 2e-4 and current_density_mA_cm2(2e-4, 0.04) == 5.0
+    written = re.compile(r"\*\s*1e-3\s*\*\s*[\w.]*area|/\s*[\w.]*area[\w.]*\s*\*\s*1e3")
+    offenders = [str(p.relative_to(ROOT)) for folder in ("procedures", "station/analysis", "station/session")
+                 for p in (ROOT / folder).rglob("*.py") if written.search(p.read_text())]
+    assert offenders == []

@@ -31,6 +31,7 @@ import numpy as np
 
 from drivers.spectral_result import SPECTRAL_FLUX, SPECTRAL_RADIANCE, SpectralResult
 from station.core import photometry
+from station.core.units import current_density_mA_cm2
 
 NAN = float("nan")
 
@@ -90,7 +91,7 @@ def device_figures(spectrum: SpectralResult, voltage_V: float, current_A: float,
                    pixel_area_cm2: float) -> DeviceFigures:
     """Figures of merit from a reading; optical figures are NaN for an unusable spectrum."""
     area_m2 = pixel_area_cm2 * 1e-4
-    current_density = current_A / pixel_area_cm2 * 1e3
+    current_density = current_density_mA_cm2(current_A, pixel_area_cm2)
     band = spectrum.band
     if not spectrum.usable or band is None or not band.detected:
         start, stop = (band.start_nm, band.stop_nm) if band is not None and band.detected else (NAN, NAN)
