@@ -146,8 +146,21 @@ class StationProcedure(Procedure):
         """Attach the station and the record stream (the runner calls this)."""
         self._run = run
         self.station = run.station
-        self.should_stop = run.should_stop
-        self.emit = self._emit
+
+    def should_stop(self) -> bool:
+        """pymeasure's question, answered by the run this procedure is bound to (which
+        pymeasure's own Worker would patch in)."""
+        return self._run.should_stop() if self._run is not None else False
+
+    def emit(self, topic: str, data: Any) -> None:
+        """pymeasure's ``emit``, to the bound run (see :meth:`_emit`)."""
+        self._emit(topic, data)
+
+    def noticed(self, message: str, level: str) -> None:
+        """A notice a driver posted during the run (a retried reading); nothing by default."""
+
+    def ending(self, status: str, reason: str) -> None:
+        """The run is ending with ``status``, before its shutdown; nothing by default."""
 
     def record(self, stream: str, values: Mapping[str, float], spectrum: SpectralResult | None = None) -> int:
         """Record one row of ``stream`` (and its spectrum); returns the row number."""

@@ -50,6 +50,8 @@ class RunnableProcedure(Protocol):
     def startup(self) -> None: ...
     def execute(self) -> None: ...
     def shutdown(self) -> None: ...
+    def noticed(self, message: str, level: str) -> None: ...
+    def ending(self, status: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,7 @@ class ProcedureRunner:
     def _driver_notice(self, message: str) -> None:
         """A notice a driver posts (a retried reading); the procedure may record it too."""
         self.notice(message)
-        hook = getattr(self.procedure, "noticed", None)
-        if hook is not None:
-            hook(message, "warning")
+        self.procedure.noticed(message, "warning")
 
     # --- the run --------------------------------------------------------------------
     def _declare(self) -> tuple[tuple[Stream, ...], MainCurve]:
@@ -252,10 +252,9 @@ class ProcedureRunner:
 
     def _end(self, status: str, reason: str, main: MainCurve) -> None:
         st = self.station
-        ending = getattr(self.procedure, "ending", None)
-        if ending is not None and self.start_record is not None:
+        if self.start_record is not None:
             try:
-                ending(status, reason)
+                self.procedure.ending(status, reason)
             except Exception as exc:  # noqa: BLE001 - the file may be what failed; the stop record still goes out
                 log.debug("procedure end hook failed: %s", _one_line(exc))
         if not self._emergency:
