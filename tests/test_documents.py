@@ -142,3 +142,21 @@ def test_a_configured_sink_feeds_every_run_and_is_checked_before_anything_opens(
     assert main(["run", "jvl", "--config", str(config), "--out", str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err
     assert "[sinks] extra: must be a list of sink names" in err and "no sink 'database'; known: json_lines" in err
+
+
+def test_the_documents_of_a_killed_run_replay_into_a_file_that_says_so(tmp_path):
+    """No stop document and a last line cut short (the writer killed mid-line): the rows up to
+    there, the file marked failed with the reason, nothing read past the cut."""
+    from station.session.replay import replay_documents
+
+    jsonl = tmp_path / "run.jsonl"
+    with JsonLinesSink(jsonl) as sink:
+        execute(plan_run("jvl", {"stop_voltage": 4.0}, load_config(), tmp_path / "a.h5"), [sink])
+    lines = jsonl.read_bytes().splitlines(keepends=True)
+    events = [i for i, line in enumerate(lines) if b'"kind":"event"' in line]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(lines[:events[10]]) + lines[events[10]][:40])  # 10 events, then half a line
+    outcome = replay_documents(cut, tmp_path / "cut.h5")
+    stored = read_run(tmp_path / "cut.h5")
+    assert stored.status == "failed" and "before the run's stop" in stored.reason and stored.points == 10
+    assert outcome.status == "failed"

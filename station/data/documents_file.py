@@ -17,7 +17,8 @@ MAX_LINE_BYTES = 256 * 2**20
 
 
 def read_documents(path: str | Path) -> Iterator[Record]:
-    """The records of a documents file, in order; DataFileError (one line) on the first bad line."""
+    """The records of a documents file, in order; DataFileError (one line) on the first bad
+    line. A last line cut short (the writer was killed mid-line) ends the records quietly."""
     decoder = RecordDecoder()
     problem = regular_file_problem(path)
     if problem:
@@ -31,6 +32,8 @@ def read_documents(path: str | Path) -> Iterator[Record]:
             try:
                 document = json.loads(line, parse_constant=_no_constant)
             except (ValueError, UnicodeDecodeError) as exc:
+                if not line.endswith(b"\n"):  # the last line, cut short by a killed writer: the run ends there
+                    return
                 raise DataFileError(f"{path}: line {number} is not JSON ({exc})") from None
             try:
                 yield from decoder.feed(document)

@@ -12,7 +12,7 @@ from station.data.documents_file import read_documents
 from station.data.file_claim import RunFileClaim
 from station.data.reader import RunFile
 from station.data.writer import HDF5RunWriter, finish_file
-from station.run.records import RunStart, RunStop
+from station.run.records import FAILED, Event, RunStart, RunStop
 
 from . import RunOutcome, analyze_run
 
@@ -24,21 +24,30 @@ def replay_documents(documents: str | Path, out: str | Path, overwrite: bool = F
         writer = HDF5RunWriter(claim.partial_path, finalise=False, claim=claim)
         start: RunStart | None = None
         stop: RunStop | None = None
+        rows: dict[str, int] = {}
+        last_s = float("nan")
         try:
             for record in read_documents(documents):
                 if stop is not None:
                     raise DataFileError(f"{documents}: records after the run's stop")
                 writer(record)
                 if isinstance(record, RunStart):
-                    start = record
+                    start, last_s = record, record.start_time_s
+                elif isinstance(record, Event):
+                    rows[record.stream] = rows.get(record.stream, 0) + 1
+                    last_s = max(last_s, record.values.get("time_s", last_s))
                 elif isinstance(record, RunStop):
                     stop = record
+            if stop is None and start is not None:  # a run killed (or still going): said so, as `recover` does
+                stop = RunStop(FAILED, "the documents end before the run's stop (killed, or still running)", last_s,
+                               rows, start.main.stream, "", False)
+                writer(stop)
         finally:
             with INTERRUPTS.shielded():
                 writer.abort_file()
                 final = claim.end(keep_unpublished=True)
-        if start is None or stop is None or final is None:
-            raise DataFileError(f"{documents}: the run has no start or no stop document")
+        if start is None or final is None:
+            raise DataFileError(f"{documents}: the run has no start document, or no point")
         analysis = analyze_run(RunFile.written_by(final, start, stop.status, stop.reason))
         finish_file(final, stop, analysis)
     return RunOutcome(final, stop, analysis, "", stop.output_confirmed_off, stop.output)
