@@ -160,3 +160,30 @@ def test_the_documents_of_a_killed_run_replay_into_a_file_that_says_so(tmp_path)
     stored = read_run(tmp_path / "cut.h5")
     assert stored.status == "failed" and "before the run's stop" in stored.reason and stored.points == 10
     assert outcome.status == "failed"
+
+
+def test_any_json_is_a_record_or_a_one_line_refusal():
+    """Whatever JSON arrives (a remote peer, a damaged file), decoding either gives records or
+    raises DataFileError: never another exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+    kinds = st.sampled_from(["start", "descriptor", "event", "progress", "notice", "stop", "other"])
+    documents = st.fixed_dictionaries({"kind": kinds}, optional={k: values for k in (
+        "stream", "index", "values", "columns", "name", "streams", "parameters", "main", "light", "spectrum",
+        "fraction", "status", "reason", "events", "end_time_s", "time_s", "message", "plots")})
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(documents, max_size=4))
+    def check(sequence):
+        decoder = RecordDecoder()
+        for document in sequence:
+            try:
+                list(decoder.feed(document))
+            except DataFileError:
+                pass
+
+    check()

@@ -31,7 +31,7 @@ def read_documents(path: str | Path) -> Iterator[Record]:
                 continue
             try:
                 document = json.loads(line, parse_constant=_no_constant)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 if not line.endswith(b"\n"):  # the last line, cut short by a killed writer: the run ends there
                     return
                 raise DataFileError(f"{path}: line {number} is not JSON ({exc})") from None

@@ -303,6 +303,11 @@ def documents_of(record: Record) -> list[dict[str, Any]]:
 
 
 # --- documents -> records ----------------------------------------------------------------
+def _kind(document: Any) -> str:
+    kind = document.get("kind") if isinstance(document, Mapping) else None
+    return kind if kind in DOCUMENT_KINDS else "a"
+
+
 class RecordDecoder:
     """Documents back into records, in order: a start is complete once every stream it
     names has its descriptor; events need the start (their spectra take its light axis)."""
@@ -313,6 +318,16 @@ class RecordDecoder:
         self.start: RunStart | None = None
 
     def feed(self, document: Any) -> Iterator[Record]:
+        """The records this document completes; DataFileError (one line) for anything that is
+        not a well-formed document of this run."""
+        try:
+            yield from self._feed(document)
+        except DataFileError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, RecursionError, OverflowError) as exc:
+            raise DataFileError(f"malformed {_kind(document)} document ({type(exc).__name__}: {exc})"[:300]) from None
+
+    def _feed(self, document: Any) -> Iterator[Record]:
         d = _mapping(document, "document")
         kind = d.get("kind")
         if kind not in DOCUMENT_KINDS:
