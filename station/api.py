@@ -21,8 +21,7 @@ terminal, a widget in Jupyter); ``sinks`` adds any record sink (for example
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,37 +35,8 @@ from station.sinks.progress_bar import ProgressBar
 __all__ = ["Result", "figures", "load_config", "plan", "read", "run_pixels", "run_procedure", "simulated_config"]
 
 
-@dataclass(frozen=True)
-class Result:
-    """How one run ended, where its file is, and its figures of merit (computed from the file)."""
-
-    outcome: RunOutcome
-    pixel: str | None
-
-    @property
-    def path(self) -> Path | None:
-        return self.outcome.path
-
-    @property
-    def status(self) -> str:
-        return self.outcome.status
-
-    @property
-    def reason(self) -> str:
-        return self.outcome.reason
-
-    @property
-    def output_confirmed_off(self) -> bool:
-        return self.outcome.output_confirmed_off
-
-    @property
-    def figures(self) -> Mapping[str, Any]:
-        """Figures of merit by name (units: :attr:`units`)."""
-        return self.outcome.analysis.get("figures", {})
-
-    @property
-    def units(self) -> Mapping[str, str]:
-        return self.outcome.analysis.get("units", {})
+#: how one run ended, where its file is, its pixel and its figures of merit (computed from the file)
+Result = RunOutcome
 
 
 def simulated_config(preset: str = "", **simulation: Any) -> StationConfig:
@@ -100,9 +70,8 @@ def run_procedure(procedure: str | RunPlan, out: str | Path | None = None, *, co
         if out is None:
             raise TypeError("run_procedure() needs the file to write: out=")
         the_plan = plan(procedure, out, config=config, pixel=pixel, overwrite=overwrite, title=title, **parameters)
-    chosen = the_plan.config.pixel.name if the_plan.config.pixel is not None else None
     extra = [ProgressBar(), *sinks] if progress else list(sinks)
-    return Result(execute(the_plan, extra), chosen)
+    return execute(the_plan, extra)
 
 
 def run_pixels(procedure: str, pixels: Sequence[str], out: str, *, config: StationConfig | None = None,

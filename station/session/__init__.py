@@ -54,6 +54,8 @@ class RunOutcome:
     output_confirmed_off: bool = True
     #: what the last shutdown confirmed, in words
     output: str = ""
+    #: the pixel measured (a station with a pixel switch), by name
+    pixel: str | None = None
 
     @property
     def status(self) -> str:
@@ -66,6 +68,15 @@ class RunOutcome:
     @property
     def points(self) -> int:
         return self.stop.points
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """Figures of merit by name (units: :attr:`units`)."""
+        return self.analysis.get("figures", {})
+
+    @property
+    def units(self) -> dict[str, str]:
+        return self.analysis.get("units", {})
 
 
 def simulated_device_state(run_file: Path) -> Path:

@@ -204,7 +204,8 @@ def execute(plan: RunPlan, sinks: Sequence[Sink] = (), *,
     report = station.output_report
     confirmed = closed and outcome.stop.output_confirmed_off and (report is None or report.confirmed)
     return dataclasses.replace(outcome, output_confirmed_off=confirmed,
-                               output=report.summary() if report is not None else outcome.stop.output)
+                               output=report.summary() if report is not None else outcome.stop.output,
+                               pixel=plan.config.pixel.name if plan.config.pixel is not None else None)
 
 
 def check_same_station(path: Path, stored: Mapping[str, Any], station: Station, accepted: bool) -> None:
