@@ -21,6 +21,8 @@ from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.decay import L0_DEFINITIONS, DecayTracker
 from station.analysis.lifetime import (
     LIGHT_UNITS,
+    decay_status,
+    duration_text,
     judge_quantity,
     lifetime_analysis,
     lifetime_percents,
@@ -60,10 +62,6 @@ SEARCH = Stream("search", (Column("index", "1", "reading number", "i8"),
                            Column("elapsed_s", "s", "time under drive since the search began"),
                            Column("set_current_A", "A", "programmed source current"), *READING_COLUMNS),
                 description="automatic L0: the readings that found the drive current")
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.3g} h" if seconds >= 360 else f"{seconds:.0f} s"
 
 
 class Lifetime(LongRunProcedure):
@@ -250,25 +248,26 @@ class Lifetime(LongRunProcedure):
             self.spectra_points += 1
             self._next_spectrum_s = elapsed + self.spectrum_interval
         self.check(reading)
-        self.watch_light(reading, f"{_hours(elapsed)} under drive")
+        self.watch_light(reading, f"{duration_text(elapsed)} under drive")
         units = LIGHT_UNITS[quantity]
         l0 = self.tracker.l0
         if math.isfinite(l0) and (not math.isfinite(l0_before) or l0 > L0_NOTICE_STEP * self._l0_noticed):
             # with L0 the maximum, each rise beyond 1 % is told again: the last notice is the L0 in force
             so_far = "; the maximum so far" if self.l0_definition == "maximum" else ""
-            self.event("l0", l0, f"L0 = {l0:.4g} {units} at {_hours(self.tracker.l0_time_s)} "
+            self.event("l0", l0, f"L0 = {l0:.4g} {units} at {duration_text(self.tracker.l0_time_s)} "
                        f"({self.l0_definition}{so_far})")
             self._l0_noticed = l0
         for percent in reached:
             crossing = self.tracker.crossings[percent]
-            self.event("lifetime", percent, f"T{percent:g} reached: {_hours(crossing.time_s)}",
+            self.event("lifetime", percent, f"T{percent:g} reached: {duration_text(crossing.time_s)}",
                        elapsed_s=crossing.time_s)
         self.report_progress(min(elapsed / (self.max_duration * 3600), 1.0), self.status_line(), self.prediction())
         return self.stop_check(elapsed)
 
     def stop_check(self, elapsed: float) -> str:
         if self.stop_at_percent > 0 and self.stop_at_percent in self.tracker.crossings:
-            return f"T{self.stop_at_percent:g} reached at {_hours(self.tracker.crossings[self.stop_at_percent].time_s)}"
+            reached = self.tracker.crossings[self.stop_at_percent]
+            return f"T{self.stop_at_percent:g} reached at {duration_text(reached.time_s)}"
         if elapsed >= self.max_duration * 3600:
             return f"maximum duration {self.max_duration:g} h reached"
         if self.stop_when_predicted_within > 0:
@@ -278,8 +277,8 @@ class Lifetime(LongRunProcedure):
                 half_width = max(t - low, high - t) / t
                 if half_width <= self.stop_when_predicted_within:
                     self.event("prediction", t)
-                    return (f"T{self.target_percent:g} predicted {_hours(t)} (95 % {_hours(low)} to {_hours(high)}, "
-                            f"within +-{self.stop_when_predicted_within:.0%}; extrapolated)")
+                    return (f"T{self.target_percent:g} predicted {duration_text(t)} (95 % {duration_text(low)} to "
+                            f"{duration_text(high)}, within +-{self.stop_when_predicted_within:.0%}; extrapolated)")
         return ""
 
     def prediction(self) -> dict[str, float]:
@@ -288,15 +287,7 @@ class Lifetime(LongRunProcedure):
 
     def status_line(self) -> str:
         """elapsed, L/L0, the T_x reached so far, the prediction."""
-        tracker = self.tracker
-        parts = [f"t={_hours(self.elapsed())}", f"L/L0={tracker.latest_relative:.3f}"]
-        parts += [f"T{p:g}={_hours(c.time_s)}" for p, c in sorted(tracker.crossings.items(), reverse=True)]
-        if self.target_percent not in tracker.crossings:
-            predicted = tracker.prediction(self.target_percent)
-            if predicted is not None:
-                t, low, high = predicted
-                parts.append(f"T{self.target_percent:g}~{_hours(t)} [{_hours(low)}, {_hours(high)}] (predicted)")
-        return "  ".join(parts)
+        return "  ".join([f"t={duration_text(self.elapsed())}", *decay_status(self.tracker, self.target_percent)])
 
     # --- automatic L0 -----------------------------------------------------------------
     def find_drive_current(self) -> tuple[float, str]:

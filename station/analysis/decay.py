@@ -374,7 +374,7 @@ class DecayTracker:
             if not math.isfinite(t_x):
                 continue
             miss = self._hindcast_miss(fit.t_peak_s, start, cut)
-            judged.append((miss, order, t_x, self._hindcast_spread_s(fit, miss, t_x)))
+            judged.append((miss, order, t_x, self._hindcast_spread_s(fit, miss, t_x, cut)))
         # the whole decay's estimate (less scatter) stays first while its miss is within the
         # readings' noise: only a miss the noise cannot explain says the shape is changing
         noise = HINDCAST_NOISE_SIGMAS * 1.2533 * self._fits[0].rms_residual / max(self.latest_relative, 1e-9) \
@@ -382,17 +382,16 @@ class DecayTracker:
         judged.sort(key=lambda j: (j[0] if j[0] > noise else 0.0, j[1]))
         return [(t_x, spread) for _, _, t_x, spread in judged]
 
-    def _hindcast_spread_s(self, best: StretchedExponential, miss: float, t_x: float) -> float:
-        """The model's own error, measured: fitted on the first two thirds of the decay, it
-        missed the latest readings by ``miss`` (in ln L); scaled to the horizon from now
-        to t_x by the ratio of horizons to the power 1.5 (between an offset's linear growth
-        and a curvature's quadratic one) and turned into time by the decay's slope there.
-        Catches what no parameter covariance can: a drive that drifts, a rise that fades, a
-        decay that is not a stretched exponential."""
+    def _hindcast_spread_s(self, best: StretchedExponential, miss: float, t_x: float, cut_s: float) -> float:
+        """The model's own error, measured: fitted on the decay up to ``cut_s`` (two thirds
+        of it), it missed the latest readings by ``miss`` (in ln L); scaled to the horizon
+        from now to t_x by the ratio of horizons to the power 1.5 (between an offset's linear
+        growth and a curvature's quadratic one) and turned into time by the decay's slope
+        there. Catches what no parameter covariance can: a drive that drifts, a rise that
+        fades, a decay that is not a stretched exponential."""
         if not math.isfinite(miss):
             return math.inf
-        now = self.latest_time_s
-        cut = self.peak_time_s + 2.0 / 3.0 * (now - self.peak_time_s)
+        now, cut = self.latest_time_s, cut_s
         horizon = max(t_x - now, 0.0) / max(now - cut, 1e-9)
         dt = max(t_x - best.t_peak_s, 1e-9)
         slope = best.beta / best.tau_s * (dt / best.tau_s) ** (best.beta - 1)  # d(-ln L)/dt at t_x
@@ -400,9 +399,10 @@ class DecayTracker:
 
     def _hindcast_miss(self, origin_s: float, start_s: float, cut_s: float) -> float:
         """|ln L| by which the model fitted to the readings from ``start_s`` to ``cut_s``
-        misses the latest readings after ``cut_s`` (inf: too few readings). Redone only
-        when the models are refitted: the stop rule, the status line and the live plot ask
-        at every monitor point."""
+        misses the latest readings after ``cut_s`` (inf: too few readings). Kept for the
+        present readings and fits (the key holds the refit and the cut, which moves with
+        every reading): the stop rule, the status line and the live plot ask for the same
+        one at each monitor point."""
         key = (self._fit_at, origin_s, start_s, cut_s)
         cached = self._hindcasts.get(key)
         if cached is not None:

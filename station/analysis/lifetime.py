@@ -137,6 +137,24 @@ def track_decay(run: StoredRun, stream: str, quantity: str, l0_definition: str, 
     return tracker, last
 
 
+def duration_text(seconds: float) -> str:
+    """A time under drive as a status line says it: seconds below 0.1 h, hours above."""
+    return f"{seconds / 3600:.3g} h" if seconds >= 360 else f"{seconds:.0f} s"
+
+
+def decay_status(tracker: DecayTracker, percent: float) -> list[str]:
+    """The decay's part of a lifetime status line: L/L0, the T_x reached, the predicted
+    T_x with its interval (the run's own line, and watch mode's from the file)."""
+    parts = [f"L/L0={tracker.latest_relative:.3f}"]
+    parts += [f"T{p:g}={duration_text(c.time_s)}" for p, c in sorted(tracker.crossings.items(), reverse=True)]
+    if percent not in tracker.crossings:
+        predicted = tracker.prediction(percent)
+        if predicted is not None:
+            t, low, high = predicted
+            parts.append(f"T{percent:g}~{duration_text(t)} [{duration_text(low)}, {duration_text(high)}] (predicted)")
+    return parts
+
+
 def prediction_values(tracker: DecayTracker, percent: float) -> dict[str, float]:
     """The running fit and T_x prediction for a live plot and a status line (empty without
     one): the stop rule's own prediction, every model and the hindcast."""
@@ -184,14 +202,7 @@ class DecayFollower:
 
     def status(self) -> str:
         """L/L0, the T_x reached, the prediction (the run's status line, from the file)."""
-        t = self.tracker
-        parts = [f"L/L0={t.latest_relative:.3f}"] if math.isfinite(t.latest_relative) else []
-        parts += [f"T{p:g}={c.time_s / 3600:.3g} h" for p, c in sorted(t.crossings.items(), reverse=True)]
-        p = self.prediction()
-        if p:
-            parts.append(f"T{self.percent:g}~{p['predicted_s'] / 3600:.3g} h [{p['predicted_low_s'] / 3600:.3g}, "
-                         f"{p['predicted_high_s'] / 3600:.3g}] (predicted)")
-        return "  ".join(parts)
+        return "  ".join(decay_status(self.tracker, self.percent))
 
 
 def fit_figures(tracker: DecayTracker, percents: Iterable[float]) -> dict:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Z95 = 1.959964
+from .decay import Z95
+
 #: fewest devices, and devices that reached T_x, for a distribution
 MIN_DEVICES = 3
 MIN_REACHED = 2

@@ -131,8 +131,8 @@ def _text_map(value: Any, where: str) -> dict[str, str]:
     return {_text(k, where): _text(v, where) for k, v in _mapping(value, where).items()}
 
 
-def _value(value: Any) -> Any:
-    """A parameter or calibration value as plain data."""
+def plain_value(value: Any) -> Any:
+    """A parameter or calibration value as plain data (a document's, and a plan's)."""
     if isinstance(value, np.ndarray):
         return {"array": encode_array(value)}
     if isinstance(value, (np.floating, float)):
@@ -142,7 +142,7 @@ def _value(value: Any) -> Any:
     if isinstance(value, (str, bool, int)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_value(v) for v in value]
+        return [plain_value(v) for v in value]
     return str(value)
 
 
@@ -238,7 +238,7 @@ def light_document(light: LightDescription | None) -> dict[str, Any] | None:
             "darks": None if light.darks is None else {
                 "integration_time_s": encode_array(np.asarray(light.darks.integration_time_s, float)),
                 "spectra": encode_array(np.asarray(light.darks.spectra, float)), "units": light.darks.units},
-            "calibration": {k: _value(v) for k, v in light.calibration.items()},
+            "calibration": {k: plain_value(v) for k, v in light.calibration.items()},
             "calibration_units": dict(light.calibration_units)}
 
 
@@ -270,7 +270,7 @@ def documents_of(record: Record) -> list[dict[str, Any]]:
     """The documents of one record (a start gives the start and a descriptor per stream)."""
     if isinstance(record, RunStart):
         start = {"kind": "start", "run_id": record.run_id, "procedure": record.procedure, "title": record.title,
-                 "parameters": {k: [_value(v), u] for k, (v, u) in record.parameters.items()},
+                 "parameters": {k: [plain_value(v), u] for k, (v, u) in record.parameters.items()},
                  "main": main_document(record.main), "light": light_document(record.light),
                  "second_channel": light_document(record.second_channel), "geometry": record.geometry,
                  "pixel_area_cm2": number(record.pixel_area_cm2), "config_text": record.config_text,

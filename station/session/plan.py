@@ -33,6 +33,7 @@ from station.core.errors import ConfigError
 from station.data.file_claim import RunFileClaim, check_files, check_writable_path, is_placeholder
 from station.data.reader import RunFile
 from station.data.storage_guard import check_free_space, check_free_space_for_copy
+from station.run.documents import plain_value
 from station.run.records import Sink
 from station.run.runner import ProcedureRunner
 from station.setup.config import StationConfig, check_pixel_area
@@ -68,12 +69,13 @@ class RunPlan:
     @property
     def parameters(self) -> dict[str, Any]:
         """The checked parameter values, by name."""
-        return {name: getattr(self.procedure, name) for name in type(self.procedure).parameter_definitions()}
+        return {name: value for name, (value, _units) in self.procedure.parameters_with_units().items()}
 
     def describe(self) -> dict[str, Any]:
         """The plan as plain data (JSON-compatible)."""
         pixel = self.config.pixel
-        return {"procedure": self.procedure_name, "parameters": _plain(self.parameters), "out": str(self.out),
+        parameters = {k: plain_value(v) for k, v in self.parameters.items()}
+        return {"procedure": self.procedure_name, "parameters": parameters, "out": str(self.out),
                 "overwrite": self.overwrite, "title": self.title,
                 "resume": str(self.resume_from.path) if self.resume_from is not None else None,
                 "pixel": pixel.name if pixel is not None else None,
@@ -241,15 +243,3 @@ def stored_pixel(config: StationConfig, sample: Mapping[str, Any], path: Path) -
         raise ConfigError(f"{path}: pixel {pixel.name} was on channel {sample['switch_channel']}, the configuration "
                           f"says {pixel.channel}")
     return config.for_pixel(pixel, substrate=sample.get("substrate"), batch=sample.get("batch"))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)
