@@ -31,27 +31,35 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 from pymeasure.adapters import VISAAdapter
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
-from pyvisa.errors import VisaIOError
 
-from station.core.clock import Clock, WallClock
-from station.core.errors import InstrumentFault, SafetyLimitError
+from station.core.clock import Clock
+from station.core.errors import SafetyLimitError
 from station.core.errors import one_line as _one_line
 from station.core.scpi import canonical
+
+from .output_guard import OUTPUT_OFF_RETRY_PAUSE_S as OUTPUT_OFF_RETRY_PAUSE_S
+from .output_guard import OUTPUT_OFF_TIMEOUT_S as OUTPUT_OFF_TIMEOUT_S
+from .output_guard import GuardedSourceMeter
+from .output_guard import OutputOffReport as OutputOffReport
+from .output_guard import SafetyLimits as SafetyLimits
+from .output_guard import SMUReading as SMUReading
+from .output_guard import number as _number
+from .source_meter import SweepReadings
 
 log = logging.getLogger(__name__)
 
 #: largest source or compliance magnitudes of the 2400 (its 200 V and 1 A ranges, 5 % over)
 MAX_VOLTAGE_V = 210.0
 MAX_CURRENT_A = 1.05
+#: *IDN? of the 2400 series (2400, 2401, 2410, 2420, 2425, 2430, 2440: one SCPI command set, 2400 Series
+#: manual); not the 2450/2460/2470, whose SCPI differs (drivers.keithley2450)
+IDENTITY_PATTERN = r"MODEL 24[0-4][0-9]\b"
 #: integration time range in power-line cycles
 NPLC_RANGE = (0.01, 10.0)
 #: instrument defaults after *RST
@@ -69,62 +77,10 @@ OPERATION_IDLE_BIT = 1 << 10
 #: status byte (serial poll, *STB?): the operation summary bit
 STATUS_BYTE_OPERATION_BIT = 1 << 7
 
-#: how long (wall time) the station keeps trying to switch off an output that does not
-#: confirm "off", and the pause between attempts
-OUTPUT_OFF_TIMEOUT_S = 10.0
-OUTPUT_OFF_RETRY_PAUSE_S = 0.2
-
 STATUS_COMPLIANCE_BIT = 1 << 3
 RANGE_COMPLIANCE_BIT = 1 << 16
 ELEMENTS = ("VOLT", "CURR", "RES", "TIME", "STAT")
 _BOOL = {True: 1, False: 0}
-
-
-@dataclass(frozen=True)
-class SafetyLimits:
-    """Largest magnitudes the station may ever source or allow."""
-
-    max_voltage_V: float
-    max_current_A: float
-
-    def __post_init__(self) -> None:
-        for name in ("max_voltage_V", "max_current_A"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"safety limit {name} must be a positive number, got {value!r}")
-        if self.max_voltage_V > MAX_VOLTAGE_V or self.max_current_A > MAX_CURRENT_A:
-            raise ValueError(f"safety limits exceed the Keithley 2400's ranges ({MAX_VOLTAGE_V:g} V, "
-                             f"{MAX_CURRENT_A:g} A)")
-
-
-@dataclass(frozen=True)
-class OutputOffReport:
-    """What a shutdown could confirm: the output state read back from the instrument."""
-
-    confirmed: bool
-    last_level: str  # the last source level the driver set, with units
-    attempts: int
-    error: str = ""
-
-    def summary(self) -> str:
-        if self.confirmed:
-            return "output confirmed off"
-        return (f"COULD NOT SWITCH THE OUTPUT OFF (last set {self.last_level}; {self.error}): "
-                "switch it off by hand")
-
-
-@dataclass(frozen=True)
-class SMUReading:
-    """One source-measure reading."""
-
-    voltage_V: float
-    current_A: float
-    status: int
-    instrument_time_s: float
-
-    @property
-    def in_compliance(self) -> bool:
-        return bool(self.status & STATUS_COMPLIANCE_BIT)
 
 
 _VOLTAGE_LEVEL = {":SOUR:VOLT", ":SOUR:VOLT:LEV", ":SOUR:VOLT:LEV:IMM", ":SOUR:VOLT:LEV:IMM:AMPL"}
@@ -186,8 +142,18 @@ def _flag(command: str, doc: str):
                               values=_BOOL, map_values=True)
 
 
-class StationKeithley2400(SCPIMixin, Instrument):
+class StationKeithley2400(GuardedSourceMeter, SCPIMixin, Instrument):
     """Keithley 2400 with enforced safety limits and a shutdown that cannot be skipped."""
+
+    MODEL = "Keithley 2400"
+    VOLTAGE_LEVEL_HEADERS = frozenset(_VOLTAGE_LEVEL)
+    CURRENT_LEVEL_HEADERS = frozenset(_CURRENT_LEVEL)
+    CURRENT_LIMIT_HEADERS = frozenset({":SENS:CURR:PROT"})
+    VOLTAGE_LIMIT_HEADERS = frozenset({":SENS:VOLT:PROT"})
+    RESET_COMPLIANCE_CURRENT_A = RESET_COMPLIANCE_CURRENT_A
+    RESET_COMPLIANCE_VOLTAGE_V = RESET_COMPLIANCE_VOLTAGE_V
+    #: the instrument runs a sweep of its own into its buffer (StationKeithley2400.sweep)
+    BUFFERED_SWEEP = True
 
     source_enabled = _flag("OUTPUT", "Control whether the source output is on (bool).")
     source_mode = Instrument.control(
@@ -220,14 +186,8 @@ class StationKeithley2400(SCPIMixin, Instrument):
 
     def __init__(self, adapter, limits: SafetyLimits, clock: Clock | None = None,
                  name: str = "Keithley 2400 SourceMeter", **kwargs) -> None:
-        self.limits = limits
-        self.clock = clock if clock is not None else WallClock()
-        self.output_off_timeout_s = OUTPUT_OFF_TIMEOUT_S
-        self.last_output_report: OutputOffReport | None = None
-        #: told of transient faults the driver recovered from (the runner records them)
-        self.notice: Callable[[str], None] = lambda message: None
-        self._confirmed_off = False
-        self._reset_tracking()
+        limits.check_within(MAX_VOLTAGE_V, MAX_CURRENT_A, self.MODEL)
+        self._init_guard(limits, clock)
         super().__init__(adapter, name, **kwargs)
         # the per-point path goes straight to the VISA resource (pymeasure's layers cost
         # ~0.1 ms a call); with any other adapter (protocol tests) it goes through pymeasure
@@ -239,28 +199,14 @@ class StationKeithley2400(SCPIMixin, Instrument):
         self.write(":FORMAT:ELEMENTS VOLTAGE, CURRENT, RESISTANCE, TIME, STATUS")
 
     # --- the guard ------------------------------------------------------------------
+    canonical_command = staticmethod(canonical_2400)
+
     def _reset_tracking(self) -> None:
-        self._source_mode = "VOLT"
-        self._level = {"VOLT": 0.0, "CURR": 0.0}
-        self._compliance_current_A = RESET_COMPLIANCE_CURRENT_A
-        self._compliance_voltage_V = RESET_COMPLIANCE_VOLTAGE_V
-        self._output_on = False
+        super()._reset_tracking()
         self._sweep_range = {"VOLT": (0.0, 0.0), "CURR": (0.0, 0.0)}  # (start, stop) of the staircase sweeps
         self._pass_may_run = False  # an :INIT was sent and the pass has not been seen to end
 
-    def write(self, command: str, **kwargs) -> None:
-        """Send a command after checking every part of it against the safety limits."""
-        updates = [self._check(canonical_2400(part)) for part in command.split(";") if part.strip()]
-        super().write(command, **kwargs)
-        for update in updates:
-            if update:
-                update()
-
-    def _check(self, command: str):
-        header, _, argument = command.partition(" ")
-        limits = self.limits
-        if header == "*RST":
-            return self._reset_tracking
+    def _model_check(self, header: str, argument: str, command: str):
         refusal = _refusal(header, argument)
         if refusal:
             raise SafetyLimitError(f"refusing {command!r}: {refusal}")
@@ -270,40 +216,11 @@ class StationKeithley2400(SCPIMixin, Instrument):
             return lambda: setattr(self, "_pass_may_run", True)
         if header == ":ABOR":
             return lambda: setattr(self, "_pass_may_run", False)
-        if header in _VOLTAGE_LEVEL or header in _CURRENT_LEVEL:
-            is_voltage = header in _VOLTAGE_LEVEL
-            value = _number(argument, command)
-            limit = limits.max_voltage_V if is_voltage else limits.max_current_A
-            if abs(value) > limit:
-                kind, unit, key = ("voltage", "V", "max_voltage_V") if is_voltage else ("current", "A", "max_current_A")
-                raise SafetyLimitError(f"source {kind} {value:g} {unit} exceeds the station limit of "
-                                       f"{limit:g} {unit} ([safety] {key})")
-            mode = "VOLT" if is_voltage else "CURR"
-            return lambda: self._level.__setitem__(mode, value)
-        if header == ":SENS:CURR:PROT":
-            value = _number(argument, command)
-            if abs(value) > limits.max_current_A:
-                raise SafetyLimitError(f"compliance current {value:g} A exceeds the station limit of "
-                                       f"{limits.max_current_A:g} A ([safety] max_current_A)")
-            return lambda: setattr(self, "_compliance_current_A", abs(value))
-        if header == ":SENS:VOLT:PROT":
-            value = _number(argument, command)
-            if abs(value) > limits.max_voltage_V:
-                raise SafetyLimitError(f"compliance voltage {value:g} V exceeds the station limit of "
-                                       f"{limits.max_voltage_V:g} V ([safety] max_voltage_V)")
-            return lambda: setattr(self, "_compliance_voltage_V", abs(value))
-        if header == ":SOUR:FUNC":
-            mode = argument.strip().strip("'\"")
-            return lambda: setattr(self, "_source_mode", mode)
-        if header in (":OUTP", ":OUTP:STAT"):  # OUTPut[:STATe]
-            turning_on = argument.strip().upper() not in ("0", "OFF")
-            if turning_on:
-                self._check_output_may_switch_on()
-                # pessimistic: the output may be on from the moment the command leaves
-                self._output_on, self._confirmed_off = True, False
-                return None
-            return lambda: setattr(self, "_output_on", False)
-        return None
+        return False
+
+    def _before_shutdown(self) -> None:
+        if self._pass_may_run:  # a sweep of the instrument's own may be running: stop it first
+            self.abort_pass()
 
     def check_sweep_levels(self, values: Sequence[float], function: str, context: str = "") -> None:
         """Refuse any level a sweep of ``function`` ("VOLT" or "CURR") would source beyond the
@@ -337,46 +254,7 @@ class StationKeithley2400(SCPIMixin, Instrument):
         self.check_sweep_levels(values, function, f" ({header} {argument.strip()}{made})")
         return lambda: self._sweep_range.__setitem__(function, (start, stop))
 
-    def _check_output_may_switch_on(self) -> None:
-        if self._source_mode == "CURR" and self._compliance_voltage_V > self.limits.max_voltage_V:
-            raise SafetyLimitError(
-                f"refusing to switch the output on: compliance voltage {self._compliance_voltage_V:g} V is "
-                f"above the station limit of {self.limits.max_voltage_V:g} V; set it first")
-        if self._source_mode == "VOLT" and self._compliance_current_A > self.limits.max_current_A:
-            raise SafetyLimitError(
-                f"refusing to switch the output on: compliance current {self._compliance_current_A:g} A is "
-                f"above the station limit of {self.limits.max_current_A:g} A; set it first")
-
-    @property
-    def output_on(self) -> bool:
-        """Whether the driver last switched the output on (no instrument query)."""
-        return self._output_on
-
-    @property
-    def confirmed_off(self) -> bool:
-        """The instrument read back "output off" and nothing has switched it on since."""
-        return self._confirmed_off
-
-    @property
-    def source_function(self) -> str:
-        """"VOLT" or "CURR": the source function the driver last set."""
-        return self._source_mode
-
-    @property
-    def source_level(self) -> float:
-        """The source level the driver last set (V or A)."""
-        return self._level[self._source_mode]
-
-    def last_level_text(self) -> str:
-        return f"{self.source_level:g} {'V' if self._source_mode == 'VOLT' else 'A'}"
-
     # --- configuration ----------------------------------------------------------------
-    def enable_source(self) -> None:
-        self.source_enabled = True
-
-    def disable_source(self) -> None:
-        self.source_enabled = False
-
     def configure_voltage_source(self, compliance_current_A: float, nplc: float = 1.0) -> None:
         """Source voltage, measure current, with a current compliance."""
         self.source_mode = "voltage"
@@ -395,109 +273,27 @@ class StationKeithley2400(SCPIMixin, Instrument):
         self.voltage_nplc = nplc
         self.source_current = 0.0
 
-    def apply_voltage(self, volts: float) -> None:
-        """Set the source voltage level: the guarded fast path of a sweep step."""
-        self._send_checked(f":SOUR:VOLT {volts:g}")
-
-    def apply_current(self, amperes: float) -> None:
-        """Set the source current level: the guarded fast path of a sweep step."""
-        self._send_checked(f":SOUR:CURR {amperes:g}")
-
-    def _send_checked(self, command: str) -> None:
-        """Send a command already in canonical form, after the same check ``write`` makes."""
-        update = self._check(command)
-        if self._resource is None:
-            super().write(command)
-        else:
-            self._resource.write(command)
-        if update:
-            update()
-
     # --- measurement ----------------------------------------------------------------
-    def read_point(self) -> SMUReading:
-        """V, I and status from one ``:READ?`` (format set by :meth:`reset_data_format`).
+    def zero_once(self) -> None:
+        """One zero reference now (``:SYSTem:AZERo:STATe ONCE``), then none before each reading."""
+        self.write(":SYST:AZER:STAT ONCE")
 
-        A time-out or a garbled reply is retried once (a ``:READ?`` only measures again),
-        after a device clear, and reported through :attr:`notice`; a second failure
-        raises :class:`InstrumentFault`.
-        """
-        try:
-            return self._read_point_once()
-        except (VisaIOError, ValueError, OSError) as exc:
-            self.notice(f"source meter: {_one_line(exc)}; reading repeated")
-            self._clear_interface()
-        try:
-            return self._read_point_once()
-        except (VisaIOError, ValueError, OSError) as exc:
-            raise InstrumentFault(f"source meter failed twice in a row: {_one_line(exc)}") from None
+    def sweep(self, levels: Sequence[float], *, compliance: float, nplc: float, dwell_s: float,
+              wait: Callable[[float], None], bias: float = 0.0, abort_on_compliance: bool = True,
+              on_partial: Callable[[SweepReadings], None] | None = None) -> SweepReadings:
+        """A voltage sweep on the 2400's own trigger model and buffer (:mod:`drivers.keithley2400_sweep`)."""
+        from .keithley2400_sweep import run_buffered_sweep
+
+        return run_buffered_sweep(self, levels, compliance=compliance, nplc=nplc, dwell_s=dwell_s, wait=wait,
+                                  bias=bias, abort_on_compliance=abort_on_compliance, on_partial=on_partial)
 
     def _read_point_once(self) -> SMUReading:
         reply = self.ask(":READ?") if self._resource is None else self._resource.query(":READ?")
         return parse_read_reply(reply)
 
-    # --- ramps and shutdown on the station clock ------------------------------------
-    def ramp_to_voltage(self, target_voltage: float, steps: int = 10, pause: float = 0.01) -> None:
-        """Ramp the source voltage linearly from the last level set, on the station clock."""
-        self._check(f":SOUR:VOLT {float(target_voltage)!r}")  # refuse before the first step
-        for level in np.linspace(self._level["VOLT"], target_voltage, steps):
-            self.source_voltage = float(level)
-            self.clock.sleep(pause)
-
-    def ramp_to_current(self, target_current: float, steps: int = 10, pause: float = 0.01) -> None:
-        """Ramp the source current linearly from the last level set, on the station clock."""
-        self._check(f":SOUR:CURR {float(target_current)!r}")
-        for level in np.linspace(self._level["CURR"], target_current, steps):
-            self.source_current = float(level)
-            self.clock.sleep(pause)
-
-    def safe_shutdown(self, timeout_s: float | None = None, ramp: bool = True) -> OutputOffReport:
-        """Ramp to zero (unless ``ramp`` is false: an emergency stop), switch the output off
-        and read the state back.
-
-        The output-off step runs even if the ramp fails; it is repeated (with a device
-        clear, in case an interrupted query left a reply behind) until the instrument
-        reads back "off" or ``timeout_s`` (default :attr:`output_off_timeout_s`) of wall
-        time has passed. Never raises: the report says what was confirmed.
-        """
-        timeout = self.output_off_timeout_s if timeout_s is None else timeout_s
-        last_level = self.last_level_text()
-        if self._pass_may_run:  # a sweep of the instrument's own may be running: stop it first
-            self.abort_pass()
-        try:
-            if not ramp:
-                pass
-            elif self._source_mode == "CURR":
-                self.ramp_to_current(0.0)
-            else:
-                self.ramp_to_voltage(0.0)
-        except Exception as exc:  # noqa: BLE001 - the output must go off whatever happened
-            log.info("ramp to zero failed (%s); switching the output off directly", _one_line(exc))
-        deadline = time.monotonic() + timeout
-        attempts, error = 0, ""
-        while True:
-            attempts += 1
-            if attempts > 1:
-                self._clear_interface()
-            try:
-                self.write(":OUTP 0")
-                state = self.ask(":OUTP?").strip()
-                if state == "0":
-                    self._confirmed_off = True
-                    report = OutputOffReport(True, last_level, attempts)
-                    break
-                error = f"the instrument reads back output {state!r}"
-            except Exception as exc:  # noqa: BLE001 - keep trying until the deadline
-                error = _one_line(exc)
-            if attempts == 1:
-                self.notice(f"source meter does not confirm the output off ({error}); trying again for up to "
-                            f"{timeout:g} s")
-            if time.monotonic() >= deadline:
-                report = OutputOffReport(False, last_level, attempts, error)
-                log.info("could not confirm the Keithley 2400 output off after %d attempts: %s", attempts, error)
-                break
-            time.sleep(OUTPUT_OFF_RETRY_PAUSE_S)
-        self.last_output_report = report
-        return report
+    def prepare_for_station(self) -> None:
+        """On opening: readings one at a time, whatever an earlier session left (:meth:`single_reading_setup`)."""
+        self.single_reading_setup()
 
     def single_reading_setup(self) -> None:
         """The trigger model, source modes and buffer as the station's single readings expect them:
@@ -551,20 +347,6 @@ class StationKeithley2400(SCPIMixin, Instrument):
         """The instrument read back idle: the pass is over."""
         self._pass_may_run = False
 
-    def _clear_interface(self) -> None:
-        """Device clear: drop any reply an interrupted or timed-out query left behind."""
-        try:
-            self.adapter.connection.clear()
-        except Exception:  # noqa: BLE001 - not every interface supports it
-            pass
-
-    def shutdown(self) -> None:
-        """pymeasure's shutdown hook: safe shutdown, then mark the instrument shut down."""
-        try:
-            self.safe_shutdown()
-        finally:
-            self.isShutdown = True
-
 
 def parse_read_reply(reply: str) -> SMUReading:
     """V, I, status from a ``:READ?`` reply in the :data:`ELEMENTS` format; ValueError if it is
@@ -580,14 +362,4 @@ def parse_read_reply(reply: str) -> SMUReading:
         raise ValueError(f"unexpected status word in :READ? reply {reply.strip()[:80]!r}")
     voltage = math.nan if voltage == OVERFLOW else voltage
     current = math.nan if current == OVERFLOW else current
-    return SMUReading(voltage, current, int(status), timestamp)
-
-
-def _number(argument: str, command: str) -> float:
-    try:
-        value = float(argument)
-    except ValueError:
-        raise SafetyLimitError(f"refusing {command!r}: only numeric source levels are allowed") from None
-    if not math.isfinite(value):
-        raise SafetyLimitError(f"refusing {command!r}: level is not finite") from None
-    return value
+    return SMUReading(voltage, current, int(status), timestamp, bool(int(status) & STATUS_COMPLIANCE_BIT))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +44,7 @@ from .keithley2400 import (
     STATUS_COMPLIANCE_BIT,
     StationKeithley2400,
 )
+from .source_meter import SweepReadings
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +54,8 @@ POLL_INTERVAL_S = 0.02
 HUNG_FACTOR, HUNG_MARGIN_S = 3.0, 5.0
 
 
-@dataclass(frozen=True)
-class BufferedSweep:
-    """The readings of one pass, in order (fewer than the levels when it stopped on compliance)."""
-
-    set_level: NDArray[np.float64]  # the programmed level of each reading (V or A)
-    voltage_V: NDArray[np.float64]
-    current_A: NDArray[np.float64]
-    time_s: NDArray[np.float64]  # the instrument's time stamps
-    status: NDArray[np.int64]
-    levels_programmed: int
-
-    @property
-    def in_compliance(self) -> NDArray[np.bool_]:
-        return (self.status & STATUS_COMPLIANCE_BIT) != 0
-
-    @property
-    def stopped_on_compliance(self) -> bool:
-        return len(self.status) < self.levels_programmed or bool(self.in_compliance.any())
+#: the readings of one pass (the interface's type)
+BufferedSweep = SweepReadings
 
 
 def check_levels(smu: StationKeithley2400, levels: Sequence[float], source: str) -> None:
@@ -147,8 +131,9 @@ def read_buffer(smu: StationKeithley2400, levels: Sequence[float]) -> BufferedSw
     """The readings in the trace buffer, in one transfer, paired with the levels they were taken at."""
     count = int(float(smu.ask(":TRAC:POIN:ACT?")))
     values = _parse_buffer(smu.ask(":TRAC:DATA?") if count else "", count)
-    return BufferedSweep(np.asarray(levels[:count], float), values[:, 0], values[:, 1], values[:, 3],
-                         values[:, 4].astype(np.int64), len(levels))
+    status = values[:, 4].astype(np.int64)
+    return SweepReadings(np.asarray(levels[:count], float), values[:, 0], values[:, 1], values[:, 3],
+                         (status & STATUS_COMPLIANCE_BIT) != 0, len(levels))
 
 
 def _wait_until_idle(smu: StationKeithley2400, wait: Callable[[float], None], timeout_s: float) -> None:

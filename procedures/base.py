@@ -32,29 +32,18 @@ from station.core.errors import ConfigError
 from station.run.records import MainCurve, Plot, Stream, default_plots
 from station.setup.config import StationConfig
 
+from .safety_limits import Limited, check_safety_limits
+
 if TYPE_CHECKING:
     from station.run.runner import ProcedureRunner
     from station.setup.station import Station
 
 
-def check_voltage_sweep(config: StationConfig, start_V: float, stop_V: float, compliance_current_A: float) -> None:
-    """A voltage sweep's levels and current compliance against [safety] and the 2400's range."""
-    from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
-
-    highest = max(abs(start_V), abs(stop_V))
-    if highest > config.max_voltage_V:
-        raise ConfigError(f"sweep reaches {highest:g} V, beyond [safety] max_voltage_V = {config.max_voltage_V:g} V")
-    if not 0 < compliance_current_A <= MAX_CURRENT_A:
-        raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A is outside the "
-                          f"source meters' range (0, {MAX_CURRENT_A}] A")
-    if compliance_current_A > config.max_current_A:
-        raise ConfigError(f"parameter compliance_current {compliance_current_A:g} A exceeds [safety] "
-                          f"max_current_A = {config.max_current_A:g} A")
-
-
 class StationProcedure(Procedure):
     """Base of every procedure the station runs."""
 
+    #: the parameters that fall under a [safety] limit (procedures.safety_limits), checked by validate
+    SAFETY_LIMITED: ClassVar[dict[str, Limited]] = {}
     #: registry key and ``ledstation run`` sub-command
     NAME: ClassVar[str] = ""
     #: the streams the procedure records, declared before the run starts
@@ -121,6 +110,7 @@ class StationProcedure(Procedure):
             value = getattr(self, name)
             if isinstance(parameter, FloatParameter) and isinstance(value, float) and math.isnan(value):
                 raise ConfigError(f"parameter {name}: NaN is not a value")
+        check_safety_limits(self, self.SAFETY_LIMITED, config)
         if self.USES_LIGHT and config.geometry == "none":
             raise ConfigError(f'{self.NAME} measures light, and [light] geometry is "none" (no light instrument)')
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter
 
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.cycling import cycling_analysis
 from station.analysis.lifetime import LIGHT_UNITS, judge_quantity, usable_light
 from station.analysis.stored_run import StoredRun
@@ -69,6 +69,7 @@ class Cycling(LongRunProcedure):
 
     cycles = IntegerParameter("Cycles", default=650, minimum=1, maximum=MAX_CYCLES)
     drive_mode = ListParameter("Drive of the on phase", choices=list(DRIVE_MODES), default="voltage")
+    SAFETY_LIMITED = {**LongRunProcedure.SAFETY_LIMITED, **LongRunProcedure.HELD_DRIVE_LIMITED}
     voltage = FloatParameter("On-phase voltage", units="V", default=3.5, minimum=-MAX_VOLTAGE_V,
                              maximum=MAX_VOLTAGE_V)
     current_density = FloatParameter("On-phase current density", units="mA/cm^2", default=5.0, minimum=0,

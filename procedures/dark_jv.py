@@ -1,7 +1,7 @@
-"""Fast dark J-V of single-carrier devices and lateral films, on the 2400's own sweep.
+"""Fast dark J-V of single-carrier devices and lateral films, on the source meter's own sweep.
 
 ``buffered`` (default): the levels go to the source meter as a source list and its
-trigger model runs them into its buffer (:mod:`drivers.keithley2400_sweep`): a few hundred
+trigger model runs them into its buffer (the 2400: :mod:`drivers.keithley2400_sweep`): a few hundred
 points take about a second. ``point``: the same levels, dwell, integration and auto zero,
 one ``:SOURce`` + ``:READ?`` at a time (for comparison, or where a sweep must be watched
 point by point). Either way the sweep stops at the first reading in compliance and, with
@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter, ListParameter
 
-from drivers.keithley2400 import MAX_CURRENT_A, MAX_SWEEP_POINTS, MAX_VOLTAGE_V, NPLC_RANGE
-from drivers.keithley2400_sweep import BufferedSweep, run_buffered_sweep
+from drivers.source_meter import SweepReadings
+from drivers.source_meters import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
+from drivers.source_meters import PARAMETER_MAX_SWEEP_POINTS as MAX_SWEEP_POINTS
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_NPLC_RANGE as NPLC_RANGE
+from drivers.source_meters import source_meter_kind
 from station.analysis.figure_units import units_from_name
 from station.analysis.single_carrier import lateral_figures, single_carrier_figures
 from station.analysis.stored_run import StoredRun
@@ -32,7 +36,8 @@ from station.core.units import current_density_mA_cm2
 from station.run.records import Column, MainCurve, Plot, Stream
 from station.setup.config import StationConfig
 
-from .base import StationProcedure, check_voltage_sweep
+from .base import StationProcedure
+from .safety_limits import Limited
 
 DARK_COLUMNS: tuple[Column, ...] = (
     Column("index", "1", "point number", "i8"),
@@ -73,6 +78,8 @@ class DarkJV(StationProcedure):
                               "contacts)", choices=list(STRUCTURES), default="vertical")
     carrier = ListParameter("Carrier of a single-carrier device", choices=["hole", "electron", "unspecified"],
                             default="unspecified")
+    SAFETY_LIMITED = {"start_voltage": Limited("voltage"), "stop_voltage": Limited("voltage"),
+                      "compliance_current": Limited("current", positive=True)}
     start_voltage = FloatParameter("Start voltage", units="V", default=0.01, minimum=-MAX_VOLTAGE_V,
                                    maximum=MAX_VOLTAGE_V)
     stop_voltage = FloatParameter("Stop voltage", units="V", default=5.0, minimum=-MAX_VOLTAGE_V,
@@ -86,7 +93,8 @@ class DarkJV(StationProcedure):
                           maximum=NPLC_RANGE[1])
     compliance_current = FloatParameter("Compliance current", units="A", default=0.1, minimum=0,
                                         maximum=MAX_CURRENT_A)
-    mode = ListParameter("How to sweep (buffered = the 2400's own sweep and buffer, point = one reading at a time)",
+    mode = ListParameter("How to sweep (buffered = the source meter's own sweep and buffer, point = one reading at "
+                         "a time)",
                          choices=list(MODES), default="buffered")
     thickness = FloatParameter("Layer thickness d (vertical) or film thickness T (lateral)", units="nm",
                                default=30.0, minimum=0.1, maximum=1e6)
@@ -114,9 +122,16 @@ class DarkJV(StationProcedure):
                                       or (self.start_voltage > 0) != (self.stop_voltage > 0)):
             raise ConfigError(f"log spacing needs start and stop of one sign and not 0 V (got {self.start_voltage:g} "
                               f"and {self.stop_voltage:g} V); use --spacing linear to cross 0 V")
-        check_voltage_sweep(config, self.start_voltage, self.stop_voltage, self.compliance_current)
         if not 2 <= self.points <= MAX_SWEEP_POINTS:
-            raise ConfigError(f"parameter points must be within 2-{MAX_SWEEP_POINTS} (the 2400's sweep)")
+            raise ConfigError(f"parameter points must be within 2-{MAX_SWEEP_POINTS}")
+        kind = source_meter_kind(config.smu.model)
+        if self.mode == "buffered" and not kind.max_buffered_sweep_points:
+            raise ConfigError(f"parameter mode buffered: the station has no buffered sweep on the {kind.model}; "
+                              "use mode point")
+        if self.mode == "buffered" and self.points * (2 if self.reverse_sweep else 1) - 1 > \
+                kind.max_buffered_sweep_points:
+            raise ConfigError(f"parameter points: a buffered sweep of the {kind.model} holds "
+                              f"{kind.max_buffered_sweep_points} levels (up and back, with reverse_sweep)")
 
     def planned_points(self) -> int:
         return int(self.points) * (2 if self.reverse_sweep else 1)
@@ -135,12 +150,12 @@ class DarkJV(StationProcedure):
     def startup(self) -> None:
         smu = self.station.smu
         smu.configure_voltage_source(self.compliance_current, self.nplc)
-        smu.write(":SYST:AZER:STAT ONCE")  # as the buffered sweep: one zero reference, then none per reading
+        smu.zero_once()  # as the buffered sweep: one zero reference, then none per reading
         smu.enable_source()
 
     def execute(self) -> None:
         forward = self.levels()
-        one_pass = self.mode == "buffered" and self.reverse_sweep  # up and back in one pass of the 2400
+        one_pass = self.mode == "buffered" and self.reverse_sweep  # up and back in one pass of the instrument
         plan = [(v, +1) for v in forward] + ([(v, -1) for v in forward[-2::-1]] if one_pass else [])
         count = self._measure(plan, bias_V=0.0)
         if self.should_stop():
@@ -156,7 +171,7 @@ class DarkJV(StationProcedure):
         """Measure the (level, direction) plan; the number of readings (fewer: compliance)."""
         levels = [level for level, _ in plan]
         if self.mode == "buffered":
-            sweep = run_buffered_sweep(self.station.smu, levels, compliance=self.compliance_current, nplc=self.nplc,
+            sweep = self.station.smu.sweep(levels, compliance=self.compliance_current, nplc=self.nplc,
                                        dwell_s=self.dwell_time, wait=self.station.wait, bias=bias_V,
                                        on_partial=lambda partial: self._record_sweep(plan, partial))
             self._record_sweep(plan, sweep)
@@ -185,7 +200,7 @@ class DarkJV(StationProcedure):
                 self.stop_reason = f"compliance reached at {level:.4g} V"
         return count
 
-    def _record_sweep(self, plan: list[tuple[float, int]], sweep: BufferedSweep) -> None:
+    def _record_sweep(self, plan: list[tuple[float, int]], sweep: SweepReadings) -> None:
         """The readings of one pass (all of them, or those taken before it was ended)."""
         rows = zip(sweep.set_level, sweep.voltage_V, sweep.current_A, sweep.time_s, sweep.in_compliance, strict=True)
         for (level, direction), (_, voltage, current, time_s, compliance) in zip(plan, rows, strict=False):

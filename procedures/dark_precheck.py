@@ -1,7 +1,7 @@
-"""A quick dark check of a pixel before light is measured, on the 2400's own sweep.
+"""A quick dark check of a pixel before light is measured, on the source meter's sweep.
 
-41 levels from -V to +V in one buffered pass (:mod:`drivers.keithley2400_sweep`, about
-0.1 s): the reverse current density at -V (leakage) and the resistance around 0 V (a
+41 levels from -V to +V (one buffered pass of the 2400's own sweep, about 0.1 s; one level
+at a time on a model without one): the reverse current density at -V (leakage) and the resistance around 0 V (a
 short). The readings go to the run's ``precheck`` stream; a short or a leakage above the
 limit fails the run before the J-V-L sweep starts, with the output switched off as at
 any failure.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.keithley2400_sweep import run_buffered_sweep
 from station.core.errors import DeviceFault
 from station.core.units import current_density_mA_cm2
 from station.run.records import Column, Stream
@@ -36,8 +35,8 @@ def run_dark_precheck(procedure: StationProcedure, voltage_V: float, leakage_lim
     station = procedure.station
     assert station is not None
     levels = [float(v) for v in np.linspace(-voltage_V, voltage_V, PRECHECK_POINTS)]
-    sweep = run_buffered_sweep(station.smu, levels, compliance=compliance_A, nplc=PRECHECK_NPLC, dwell_s=0.0,
-                               wait=station.wait, abort_on_compliance=False)
+    sweep = station.smu.sweep(levels, compliance=compliance_A, nplc=PRECHECK_NPLC, dwell_s=0.0, wait=station.wait,
+                              abort_on_compliance=False)
     area = station.config.pixel_area_cm2
     j = current_density_mA_cm2(sweep.current_A, area)
     for row in zip(sweep.set_level, sweep.voltage_V, sweep.current_A, j, sweep.in_compliance, strict=True):

@@ -7,12 +7,13 @@ import math
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter
 
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.core.errors import ConfigError
 from station.core.units import current_A
 from station.run.records import SPECTROGRAM, SPECTRUM, MainCurve, Plot
 from station.setup.config import StationConfig
 
+from .safety_limits import Limited
 from .sweep_base import SweepProcedure
 
 #: lowest start current density: well below any LED's turn-on, and finite in every unit
@@ -35,6 +36,9 @@ class EQESweep(SweepProcedure):
         Plot("Spectra against time", "points", SPECTROGRAM, x="elapsed_s"),
     )
 
+    SAFETY_LIMITED = {"start_current_density": Limited("current_density"),
+                      "stop_current_density": Limited("current_density"),
+                      "compliance_voltage": Limited("voltage", positive=True)}
     start_current_density = FloatParameter("Start current density", units="mA/cm^2", default=0.01, minimum=0,
                                            maximum=1e6)
     stop_current_density = FloatParameter("Stop current density", units="mA/cm^2", default=200.0, minimum=0,
@@ -50,17 +54,6 @@ class EQESweep(SweepProcedure):
             raise ConfigError(f"parameters need {MIN_CURRENT_DENSITY_MA_CM2:g} <= start_current_density < "
                               f"stop_current_density, got {start:g} and {stop:g} mA/cm^2")
         self.check_point_count()
-        drive_A = current_A(stop, config.pixel_area_cm2)
-        if drive_A > config.max_current_A:
-            raise ConfigError(f"stop_current_density {stop:g} mA/cm^2 is {drive_A:g} A on the "
-                              f"{config.pixel_area_cm2:g} cm^2 pixel, beyond [safety] max_current_A = "
-                              f"{config.max_current_A:g} A")
-        if not 0 < self.compliance_voltage <= MAX_VOLTAGE_V:
-            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V is outside the "
-                              f"Keithley 2400's range (0, {MAX_VOLTAGE_V:g}] V")
-        if self.compliance_voltage > config.max_voltage_V:
-            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V exceeds [safety] "
-                              f"max_voltage_V = {config.max_voltage_V:g} V")
 
     def planned_points(self) -> int:
         decades = math.log10(self.stop_current_density / self.start_current_density)

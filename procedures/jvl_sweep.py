@@ -7,13 +7,13 @@ import math
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter
 
-from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.core.errors import ConfigError
 from station.setup.config import StationConfig
 
-from .base import check_voltage_sweep
 from .dark_precheck import PRECHECK, run_dark_precheck
+from .safety_limits import Limited
 from .sweep_base import INF, LIGHT_DROP_REASON, SweepProcedure
 
 
@@ -24,6 +24,11 @@ class JVLSweep(SweepProcedure):
 
     NAME = "jvl"
 
+    SAFETY_LIMITED = {"start_voltage": Limited("voltage"), "stop_voltage": Limited("voltage"),
+                      "compliance_current": Limited("current", positive=True),
+                      "precheck_voltage": Limited("voltage", positive=True, when=lambda p: p.dark_precheck),
+                      "fine_start_voltage": Limited("voltage", when=lambda p: p.fine_step_voltage > 0),
+                      "fine_stop_voltage": Limited("voltage", when=lambda p: p.fine_step_voltage > 0)}
     start_voltage = FloatParameter("Start voltage", units="V", default=0.0, minimum=-MAX_VOLTAGE_V,
                                    maximum=MAX_VOLTAGE_V)
     stop_voltage = FloatParameter("Stop voltage", units="V", default=8.0, minimum=-MAX_VOLTAGE_V,
@@ -41,7 +46,7 @@ class JVLSweep(SweepProcedure):
                                         maximum=MAX_CURRENT_A)
     current_density_limit = FloatParameter("Stop at current density", units="mA/cm^2", default=INF, minimum=0,
                                            maximum=INF)
-    dark_precheck = BooleanParameter("Dark pre-check of the pixel on the 2400's own sweep (leakage, shorts) before "
+    dark_precheck = BooleanParameter("Dark pre-check of the pixel on the source meter's sweep (leakage, shorts) before "
                                      "light is measured", default=False)
     precheck_voltage = FloatParameter("Pre-check sweeps from minus to plus this voltage", units="V", default=1.0,
                                       minimum=0, maximum=MAX_VOLTAGE_V)
@@ -54,10 +59,6 @@ class JVLSweep(SweepProcedure):
         if self.step_voltage == 0 or span == 0 or math.copysign(1, self.step_voltage) != math.copysign(1, span):
             raise ConfigError(f"parameter step_voltage {self.step_voltage:g} V must be non-zero and point from "
                               f"start {self.start_voltage:g} V to stop {self.stop_voltage:g} V")
-        check_voltage_sweep(config, self.start_voltage, self.stop_voltage, self.compliance_current)
-        if self.dark_precheck and not 0 < self.precheck_voltage <= config.max_voltage_V:
-            raise ConfigError(f"parameter precheck_voltage must be within (0, {config.max_voltage_V:g}] V "
-                              "([safety] max_voltage_V)")
         if self.fine_step_voltage > 0 and not self.fine_start_voltage < self.fine_stop_voltage:
             raise ConfigError("parameter fine_start_voltage must be below fine_stop_voltage")
         self.check_point_count()

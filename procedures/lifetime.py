@@ -17,7 +17,7 @@ from typing import Any
 
 from pymeasure.experiment import FloatParameter, ListParameter
 
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.decay import L0_DEFINITIONS, DecayTracker
 from station.analysis.lifetime import (
     LIGHT_UNITS,
@@ -38,6 +38,7 @@ from station.setup.config import StationConfig
 
 from .long_run import CHECKPOINTS, EVENT_KINDS, EVENTS, Drive, LongRunProcedure
 from .operating_point import READING_COLUMNS
+from .safety_limits import Limited
 
 LIFETIME_DRIVES = ("current", "voltage", "luminance")
 #: with L0 the maximum, a rise beyond this factor over the last L0 told is told again
@@ -86,6 +87,9 @@ class Lifetime(LongRunProcedure):
     drive_mode = ListParameter("Drive (constant current density, constant voltage, or the current for a "
                                "requested initial luminance = automatic L0)", choices=list(LIFETIME_DRIVES),
                                default="current")
+    SAFETY_LIMITED = {**LongRunProcedure.SAFETY_LIMITED, **LongRunProcedure.HELD_DRIVE_LIMITED,
+        "search_start_current_density": Limited("current_density", positive=True,
+                                                when=lambda p: p.drive_mode == "luminance")}
     current_density = FloatParameter("Drive current density", units="mA/cm^2", default=5.0, minimum=0, maximum=1e5)
     voltage = FloatParameter("Drive voltage", units="V", default=3.5, minimum=-MAX_VOLTAGE_V, maximum=MAX_VOLTAGE_V)
     target_light = FloatParameter("Automatic L0 - requested initial luminance (radiance, W/(sr m^2), for "
@@ -143,22 +147,8 @@ class Lifetime(LongRunProcedure):
             choices = LIFETIME_DRIVES if name == "drive_mode" else L0_DEFINITIONS
             if getattr(self, name) not in choices:
                 raise ConfigError(f"parameter {name} must be one of {', '.join(choices)}")
-        area = config.pixel_area_cm2
-        if self.drive_mode == "current":
-            drive_A = current_A(self.current_density, area)
-            if not drive_A > 0:
-                raise ConfigError("parameter current_density must be above 0 mA/cm^2")
-            if drive_A > config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {drive_A:g} A on the "
-                                  f"{area:g} cm^2 pixel, beyond [safety] max_current_A = {config.max_current_A:g} A")
-        if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
-            raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
-        if self.drive_mode == "luminance":
-            if not self.target_light > 0:
-                raise ConfigError("parameter target_light must be above 0")
-            if current_A(self.search_start_current_density, area) > config.max_current_A:
-                raise ConfigError("parameter search_start_current_density is beyond [safety] max_current_A")
+        if self.drive_mode == "luminance" and not self.target_light > 0:
+            raise ConfigError("parameter target_light must be above 0")
         if self.max_monitor_interval < self.monitor_interval:
             raise ConfigError("parameter max_monitor_interval must not be below monitor_interval")
 

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from pymeasure.experiment import FloatParameter, ListParameter
 
-from drivers.source_meter import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_CURRENT_A as MAX_CURRENT_A
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.light_quantity import LIGHT_QUANTITIES, LightQuantityJudge
 from station.analysis.stored_run import StoredRun, last_row
 from station.core.errors import ConfigError, DeviceFault
@@ -34,6 +34,7 @@ from station.setup.config import StationConfig
 from .base import StationProcedure
 from .device_health import OPEN_CIRCUIT_FRACTION, LightReadingWatch, check_point
 from .operating_point import READING_COLUMNS, PointReading, measure_operating_point
+from .safety_limits import Limited
 
 TIME_UNITS = "s since 1970-01-01 UTC"
 #: event kinds of the ``events`` stream (column ``kind``); ``value`` says the number each carries
@@ -91,6 +92,16 @@ class LongRunProcedure(StationProcedure):
     RESUMABLE: ClassVar[bool] = True
     STATUS_INTERVAL_S: ClassVar[float] = 60.0
 
+    SAFETY_LIMITED = {
+        "compliance_voltage": Limited("voltage", positive=True),
+        "compliance_current": Limited("current", positive=True),
+        "checkpoint_start_voltage": Limited("voltage", when=lambda p: p.checkpoints_planned()),
+        "checkpoint_stop_voltage": Limited("voltage", when=lambda p: p.checkpoints_planned()),
+    }
+    #: the held drive (cycling, stress and recovery, lifetime): the one its drive_mode names
+    HELD_DRIVE_LIMITED = {"voltage": Limited("voltage", when=lambda p: p.drive_mode == "voltage"),
+                          "current_density": Limited("current_density", positive=True,
+                                                     when=lambda p: p.drive_mode == "current")}
     compliance_voltage = FloatParameter("Compliance voltage (current drive)", units="V", default=8.0, minimum=0,
                                         maximum=MAX_VOLTAGE_V)
     compliance_current = FloatParameter("Compliance current (voltage drive)", units="A", default=0.1, minimum=0,
@@ -122,16 +133,6 @@ class LongRunProcedure(StationProcedure):
         super().validate(config)
         if self.light_quantity not in LIGHT_QUANTITIES:
             raise ConfigError(f"parameter light_quantity must be one of {', '.join(LIGHT_QUANTITIES)}")
-        if not 0 < self.compliance_voltage <= min(MAX_VOLTAGE_V, config.max_voltage_V):
-            raise ConfigError(f"parameter compliance_voltage {self.compliance_voltage:g} V must be within "
-                              f"(0, {min(MAX_VOLTAGE_V, config.max_voltage_V):g}] V (the [safety] limit)")
-        if not 0 < self.compliance_current <= min(MAX_CURRENT_A, config.max_current_A):
-            raise ConfigError(f"parameter compliance_current {self.compliance_current:g} A must be within "
-                              f"(0, {min(MAX_CURRENT_A, config.max_current_A):g}] A (the [safety] limit)")
-        highest = max(abs(self.checkpoint_start_voltage), abs(self.checkpoint_stop_voltage))
-        if self.checkpoints_planned() and highest > config.max_voltage_V:
-            raise ConfigError(f"the checkpoint sweep reaches {highest:g} V, beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
         if self.checkpoints_planned() and not self.checkpoint_start_voltage < self.checkpoint_stop_voltage:
             raise ConfigError("parameter checkpoint_start_voltage must be below checkpoint_stop_voltage")
 
@@ -143,15 +144,6 @@ class LongRunProcedure(StationProcedure):
         """The subclass's ``drive_mode``, ``voltage`` and ``current_density`` within the safety limits."""
         if self.drive_mode not in DRIVE_MODES:
             raise ConfigError(f"parameter drive_mode must be one of {', '.join(DRIVE_MODES)}")
-        if self.drive_mode == "voltage" and abs(self.voltage) > config.max_voltage_V:
-            raise ConfigError(f"parameter voltage {self.voltage:g} V is beyond [safety] max_voltage_V = "
-                              f"{config.max_voltage_V:g} V")
-        if self.drive_mode == "current":
-            drive_A = current_A(self.current_density, config.pixel_area_cm2)
-            if not 0 < drive_A <= config.max_current_A:
-                raise ConfigError(f"current_density {self.current_density:g} mA/cm^2 is {drive_A:g} A on the "
-                                  f"pixel: must be above 0 and within [safety] max_current_A = "
-                                  f"{config.max_current_A:g} A")
 
     def held_drive(self) -> Drive:
         """The subclass's constant voltage or current (its compliance the other limit)."""

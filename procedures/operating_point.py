@@ -27,7 +27,7 @@ READING_COLUMNS: tuple[Column, ...] = (
     Column("current_A", "A", "measured current, mean of the readings before and after the spectrum"),
     Column("current_before_A", "A", "measured current before the spectrum"),
     Column("current_after_A", "A", "measured current after the spectrum"),
-    Column("smu_status", "1", "Keithley 2400 status word", "i8"),
+    Column("smu_status", "1", "the source meter's status word (the model's own bits)", "i8"),
     Column("temperature_C", "degC", "device or ambient temperature from a configured sensor (NaN: none is "
            "configured yet; the temperature-controlled stage fills it)"),
     Column("in_compliance", "1", "compliance bit of the status word", "u1", label="IN COMPLIANCE"),

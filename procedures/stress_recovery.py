@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter
 
-from drivers.source_meter import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
+from drivers.source_meters import PARAMETER_MAX_VOLTAGE_V as MAX_VOLTAGE_V
 from station.analysis.lifetime import LIGHT_UNITS, usable_light
 from station.analysis.recovery import PHASE_PROBE, PHASE_STRESS, fit_recovery, recovery_analysis
 from station.analysis.stored_run import StoredRun
@@ -66,6 +66,7 @@ class StressRecovery(LongRunProcedure):
 
     cycles = IntegerParameter("Stress-and-rest cycles", default=3, minimum=1, maximum=MAX_CYCLES)
     drive_mode = ListParameter("Drive of the stress", choices=list(DRIVE_MODES), default="current")
+    SAFETY_LIMITED = {**LongRunProcedure.SAFETY_LIMITED, **LongRunProcedure.HELD_DRIVE_LIMITED}
     current_density = FloatParameter("Stress current density", units="mA/cm^2", default=5.0, minimum=0,
                                      maximum=1e5)
     voltage = FloatParameter("Stress voltage", units="V", default=3.5, minimum=-MAX_VOLTAGE_V, maximum=MAX_VOLTAGE_V)

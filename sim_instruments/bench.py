@@ -27,7 +27,7 @@ from .visa_library import (
     PICOAMMETER_RESOURCE,
     RADIOMETER_RESOURCE,
     RELAY_BOARD_RESOURCE,
-    SMU_RESOURCE,
+    SMU_RESOURCES,
     SWITCH_SYSTEM_RESOURCE,
     SimBenchLibrary,
 )
@@ -43,7 +43,6 @@ class SimulatedBench:
     calibration lamp, or nothing (a cap: dark).
     """
 
-    smu_address = SMU_RESOURCE
     radiometer_address = RADIOMETER_RESOURCE
     #: where the photodiode's meters answer, by meter
     photodiode_addresses = {"keithley6485": PICOAMMETER_RESOURCE, "keithley2000": DMM_RESOURCE}
@@ -56,7 +55,13 @@ class SimulatedBench:
                  state_path: str | Path | None = None, spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
                  pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
                  pixel_spread: float = 0.05, shorted_pixels: Sequence[str] = (), leaky_pixels: Sequence[str] = (),
-                 sphere_throughput: float = 1.0, state_pixel: str | None = None, fresh_device: bool = False) -> None:
+                 sphere_throughput: float = 1.0, state_pixel: str | None = None, fresh_device: bool = False,
+                 smu_model: str = "keithley2400") -> None:
+        if smu_model not in SMU_RESOURCES:
+            raise ValueError(f"the simulated bench has source meters {', '.join(SMU_RESOURCES)}, not {smu_model!r}")
+        #: the source meter's model and where it answers ([smu] model)
+        self.smu_model = smu_model
+        self.smu_address = SMU_RESOURCES[smu_model]
         parameters = preset(preset_name)
         self.preset_name = parameters.name
         if pixel_area_cm2 is not None:
@@ -97,7 +102,7 @@ class SimulatedBench:
         self.light_source = "dut"
         self.spectrometer = SimulatedSpectrometer(self, spectrometer_model)
         self.photodiode = SimulatedPhotodiode(self)
-        self.visa_library = SimBenchLibrary.for_bench(self, radiometer_model)
+        self.visa_library = SimBenchLibrary.for_bench(self, radiometer_model, smu_model)
         self._resource_manager: pyvisa.ResourceManager | None = None
 
     @classmethod
@@ -105,7 +110,8 @@ class SimulatedBench:
                       state_path: str | Path | None = None, radiometer_model: str = "PR-655",
                       spectrometer_model: str = DEFAULT_SPECTROMETER_MODEL,
                       pixels: Sequence[tuple[str, float, str]] = (), substrate: str = "substrate-1",
-                      state_pixel: str | None = None, fresh_device: bool = False) -> SimulatedBench:
+                      state_pixel: str | None = None, fresh_device: bool = False,
+                      smu_model: str = "keithley2400") -> SimulatedBench:
         """The bench a configuration's ``[simulation]`` table describes (``state_path``: where
         its device's state is kept between programs, see :mod:`.device_state`), with the
         instrument models the configuration names. ``fresh_device``: the kept state is
@@ -116,7 +122,7 @@ class SimulatedBench:
                    pixels=pixels, substrate=substrate, pixel_spread=settings.pixel_spread,
                    shorted_pixels=settings.shorted_pixels, leaky_pixels=settings.leaky_pixels,
                    fresh_device=fresh_device and not settings.keep_device,
-                   sphere_throughput=settings.sphere_throughput, state_pixel=state_pixel)
+                   sphere_throughput=settings.sphere_throughput, state_pixel=state_pixel, smu_model=smu_model)
 
     @property
     def led(self) -> SimulatedLED:
@@ -159,9 +165,10 @@ class SimulatedBench:
         state = ("fresh device" if self.resumed_gap_s is None else
                  f"device kept from an earlier run: equivalent age {led.equivalent_age_s / 3600:.6g} h, "
                  f"{led.on_time_s / 3600:.6g} h under drive, {led.on_off_cycles} on/off cycles")
-        return (f"{device}; seed {self.seed}; latency {'on' if self.latency else 'off'}; "
-                f"{clock}; radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}"
-                f"{throughput}; {state}")
+        latency = "on" if self.latency else "off"
+        return (f"{device}; seed {self.seed}; latency {latency}; {clock}; source meter {self.smu_model}; "
+                f"radiometer {self.radiometer_model}; spectrometer {self.spectrometer.model}{faults}{throughput}; "
+                f"{state}")
 
     @property
     def keithley(self):

@@ -22,6 +22,7 @@ from pyvisa_sim import parser
 from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .keithley2400_sim import SimulatedKeithley2400
+from .keithley2450_sim import SimulatedKeithley2450
 from .photodiode_sim import SimulatedKeithley2000, SimulatedKeithley6485
 from .pixel_switch_sim import SimulatedKeithley7001, SimulatedRelayBoard
 from .pr6xx_sim import SimulatedPR6xx
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFINITIONS = Path(__file__).with_name("bench.yaml")
 SMU_RESOURCE = "GPIB0::24::INSTR"
+#: where each simulated source meter answers, by [smu] model (a bench has the one it was built with)
+SMU_RESOURCES = {"keithley2400": SMU_RESOURCE, "keithley2450": "GPIB0::18::INSTR"}
 RADIOMETER_RESOURCE = "ASRL1::INSTR"
 PICOAMMETER_RESOURCE = "GPIB0::14::INSTR"
 DMM_RESOURCE = "GPIB0::16::INSTR"
@@ -75,7 +78,7 @@ def _fresh_devices() -> parser.Devices:
 class SimBenchLibrary(SimVisaLibrary):
     """One simulated bench's VISA instruments."""
 
-    keithley: SimulatedKeithley2400
+    keithley: SimulatedKeithley2400 | SimulatedKeithley2450  # the bench's source meter, whichever model
     radiometer: SimulatedPR6xx | SimulatedPR650
     picoammeter: SimulatedKeithley6485
     dmm: SimulatedKeithley2000
@@ -128,7 +131,7 @@ class SimBenchLibrary(SimVisaLibrary):
         return constants.StatusCode.success
 
     def read_stb(self, session):
-        """Serial poll (viReadSTB): the simulated 2400 answers at any time; the other simulated
+        """Serial poll (viReadSTB): the simulated source meter answers at any time; the other simulated
         instruments do not support it here."""
         if not self._smu_session(session):
             raise errors.VisaIOError(constants.VI_ERROR_NSUP_OPER)
@@ -137,10 +140,13 @@ class SimBenchLibrary(SimVisaLibrary):
         return self.keithley.serial_poll(), constants.StatusCode.success
 
     @classmethod
-    def for_bench(cls, bench: SimulatedBench, radiometer_model: str = "PR-655") -> SimBenchLibrary:
+    def for_bench(cls, bench: SimulatedBench, radiometer_model: str = "PR-655",
+                  smu_model: str = "keithley2400") -> SimBenchLibrary:
         library = cls(str(DEFINITIONS))
         VisaLibraryBase._registry.pop((cls, library.library_path), None)
-        library.keithley = SimulatedKeithley2400(library.devices[SMU_RESOURCE], bench)
+        smu_device = library.devices[SMU_RESOURCES[smu_model]]
+        library.keithley = (SimulatedKeithley2450(smu_device, bench) if smu_model == "keithley2450"
+                            else SimulatedKeithley2400(smu_device, bench))
         device = library.devices[RADIOMETER_RESOURCE]
         library.radiometer = (SimulatedPR650(device, bench) if radiometer_model == SimulatedPR650.model
                               else SimulatedPR6xx(device, bench, radiometer_model))

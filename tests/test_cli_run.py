@@ -33,7 +33,7 @@ def test_jvl_run_writes_the_file_and_figure_and_prints_the_figures(tmp_path):
     (["jvl", "--step-voltage", "-0.1"], "must be non-zero and point from"),
     (["jvl", "--stop-voltage", "50"], "beyond [safety] max_voltage_V"),
     (["jvl", "--compliance-current", "2"], "bad parameter --compliance-current 2.0: allowed 0 to 1.05 A"),
-    (["jvl", "--compliance-current", "0.5"], "exceeds [safety] max_current_A"),
+    (["jvl", "--compliance-current", "0.5"], "beyond [safety] max_current_A"),
     (["jvl", "--start-voltage", "nan"], "NaN"),
     (["jvl", "--pixel-area", "0"], "--pixel-area must be a pixel area in cm^2"),
     (["jvl", "--pixel-area", "-0.04"], "--pixel-area must be a pixel area in cm^2"),

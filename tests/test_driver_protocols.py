@@ -86,7 +86,7 @@ def test_output_is_refused_while_the_reset_compliance_voltage_exceeds_the_limit(
 
 
 def test_safe_shutdown_ramps_then_switches_off():
-    levels = [(f":SOURCE:VOLTAGE {v:g}".encode(), None) for v in np.linspace(2.0, 0.0, 10)]
+    levels = [(f":SOUR:VOLT {v:g}".encode(), None) for v in np.linspace(2.0, 0.0, 10)]
     with keithley([(b":SOURCE:VOLTAGE 2", None), *levels, (b":OUTP 0", None), (b":OUTP?", b"0")]) as smu:
         smu.source_voltage = 2.0
         assert smu.safe_shutdown().confirmed
@@ -106,7 +106,7 @@ def test_output_goes_off_even_when_the_ramp_fails():
 def test_an_output_that_never_reads_back_off_is_reported_not_claimed():
     # the instrument answers "1" to every read-back: the driver keeps trying until its deadline
     traffic = [FORMAT, (b":SOURCE:VOLTAGE 3", None)]
-    traffic += [(f":SOURCE:VOLTAGE {v:g}".encode(), None) for v in np.linspace(3.0, 0.0, 10)]
+    traffic += [(f":SOUR:VOLT {v:g}".encode(), None) for v in np.linspace(3.0, 0.0, 10)]
     for _ in range(3):
         traffic += [(b":OUTP 0", None), (b":OUTP?", b"1")]
     with expected_protocol(StationKeithley2400, traffic, limits=LIMITS, clock=VirtualClock()) as smu:
@@ -170,13 +170,17 @@ def test_pr655_footlamberts_are_converted():
     assert result.extras["instrument_X"] == pytest.approx(9.0 * 3.4262591)
 
 
-def test_the_2400_is_a_source_meter_as_the_procedures_use_one():
-    """drivers.source_meter.SourceMeter: what procedures may ask; the 2400 provides all of it,
-    and the parameter bounds are its ranges (the only model so far)."""
-    from drivers import keithley2400
-    from drivers.source_meter import PARAMETER_MAX_CURRENT_A, PARAMETER_MAX_VOLTAGE_V, SourceMeter
+def test_both_models_are_source_meters_as_the_procedures_use_one():
+    """drivers.source_meter.SourceMeter: what procedures may ask; the 2400 and the 2450 provide all
+    of it, and the parameter bounds are the widest of their ranges (each from its driver)."""
+    from drivers import keithley2400, keithley2450
+    from drivers.keithley2450.driver import StationKeithley2450
+    from drivers.source_meter import SourceMeter
+    from drivers.source_meters import PARAMETER_MAX_CURRENT_A, PARAMETER_MAX_VOLTAGE_V
 
     with keithley([]) as smu:
         assert isinstance(smu, SourceMeter)
-    assert (PARAMETER_MAX_VOLTAGE_V, PARAMETER_MAX_CURRENT_A) == (keithley2400.MAX_VOLTAGE_V,
-                                                                  keithley2400.MAX_CURRENT_A)
+    with expected_protocol(StationKeithley2450, [], limits=LIMITS) as smu:
+        assert isinstance(smu, SourceMeter)
+    assert PARAMETER_MAX_VOLTAGE_V == max(keithley2400.MAX_VOLTAGE_V, keithley2450.MAX_VOLTAGE_V)
+    assert PARAMETER_MAX_CURRENT_A == max(keithley2400.MAX_CURRENT_A, keithley2450.MAX_CURRENT_A)

@@ -180,5 +180,5 @@ def test_a_run_switches_the_output_off_once(tmp_path, recorded):
         keithley.device._match = spy
         run_to_file(procedure, station, tmp_path / "once.h5")
     output_commands = [c for c in commands if c.upper().startswith(("OUTP", ":OUTP"))]
-    assert output_commands == ["OUTPUT 1", ":OUTP 0", ":OUTP?"]  # off once, read back once
+    assert output_commands == [":OUTP 1", ":OUTP 0", ":OUTP?"]  # off once, read back once
     assert not keithley.output_on and recorded[0].led.drive is None

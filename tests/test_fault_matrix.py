@@ -20,12 +20,13 @@ from .fault_matrix import (
 )
 
 
+@pytest.mark.parametrize("smu_model", ["keithley2400", "keithley2450"])
 @pytest.mark.parametrize("cell", CELLS, ids=[c.name for c in CELLS])
 @pytest.mark.parametrize("procedure", procedure_names())
-def test_fault_matrix_cell(procedure, cell, tmp_path):
+def test_fault_matrix_cell(procedure, cell, smu_model, tmp_path):
     if not applies(procedure, cell):
         pytest.skip(f"{procedure} reads no light and judges no device health")
-    result = run_cell(procedure, cell, tmp_path)
+    result = run_cell(procedure, cell, tmp_path, smu_model)
     assert check(cell, result) == [], result
 
 

@@ -1,9 +1,15 @@
 """Station configuration: a TOML file naming instruments, geometry, pixel, data policy and limits.
 
 Every key is checked before any instrument is touched; a problem raises
-:class:`~station.core.errors.ConfigError` naming the file and the key. The
-``[simulation]`` table belongs to the simulated bench, which checks it itself
-(:mod:`sim_instruments.settings`) when, and only when, the configuration uses it.
+:class:`~station.core.errors.ConfigError` naming the file and the key. The instrument
+tables are declared: each is a dataclass whose fields carry their types and bounds
+(``Annotated[..., msgspec.Meta(...)]``), converted by msgspec, whose message becomes the one
+line the user reads. What depends on more than one key (a window's ends in order, the
+kinds in use) is checked after. The kinds of instrument come from registries:
+``[smu] model`` from :mod:`drivers.source_meters`, ``[light] geometry`` from
+:mod:`station.setup.light_kinds`. The ``[simulation]`` table belongs to the simulated
+bench, which checks it itself (:mod:`sim_instruments.settings`) when, and only when, the
+configuration uses it.
 """
 
 from __future__ import annotations
@@ -11,16 +17,20 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from drivers.keithley2400 import MAX_CURRENT_A, MAX_VOLTAGE_V, NPLC_RANGE
+import msgspec
+
 from drivers.radiometers import RADIOMETER_MODELS
-from station.core.durations import MAX_DURABILITY_INTERVAL_S, MAX_INSTRUMENT_TIMEOUT_S, check_duration_s
+from drivers.source_meters import DEFAULT_SOURCE_METER, SOURCE_METERS
+from station.core.durations import MAX_DURABILITY_INTERVAL_S, MAX_INSTRUMENT_TIMEOUT_S
 from station.core.errors import ConfigError
 from station.core.user_files import read_user_file
+
+from .light_kinds import LIGHT_KINDS, LightKind
 
 if TYPE_CHECKING:
     from sim_instruments.settings import SimulationSettings
@@ -29,7 +39,7 @@ SIMULATED = "sim"
 #: the [simulation] key that allows real and simulated instruments in one station
 MIX_KEY = "mix_with_hardware"
 AUTO = "auto"
-GEOMETRIES = ("sphere", "radiometer", "photodiode", "none")
+GEOMETRIES = tuple(LIGHT_KINDS)
 #: no light instrument: a station for dark electrical runs (single-carrier devices, films)
 NO_LIGHT = "none"
 #: what may run beside the light meter as a second, simultaneous channel
@@ -39,51 +49,82 @@ PHOTODIODE_METERS = ("keithley6485", "keithley2000")
 SIMULATED_DURABILITY_INTERVAL_S = 1.0
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_station.toml")
 DEFAULT_CONFIG_TEXT = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+#: bounds that keep a typo from hanging a run (a dark library of 10^18 scans)
+MAX_DARK_SCANS = 1000
+#: the longest auto averaging may spend on one reading, s
+MAX_POINT_BUDGET_S = 3600.0
+INTEGRATION_RANGE_S = (1e-6, 600.0)
+OUTPUT_OFF_TIMEOUT_RANGE_S = (0.5, 600.0)
+#: largest device area the station accepts (a 10 cm x 10 cm substrate)
+MAX_PIXEL_AREA_CM2 = 100.0
+
+#: the declared types of the tables' keys
+Text = Annotated[str, msgspec.Meta(max_length=4096, pattern="^[^\x00]*$")]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+IntegrationTime = Annotated[float, msgspec.Meta(ge=INTEGRATION_RANGE_S[0], le=INTEGRATION_RANGE_S[1])]
+Wavelength = Annotated[float, msgspec.Meta(gt=0, le=20000)]
+Scans = Annotated[int, msgspec.Meta(ge=1, le=MAX_DARK_SCANS)]
 
 
 @dataclass(frozen=True)
 class SMUConfig:
-    address: str
-    nplc: float
-    visa_library: str
+    address: Text
+    nplc: Positive  # within the model's range (checked against the kind)
+    visa_library: Text
+    #: the kind of source meter (drivers.source_meters)
+    model: str = DEFAULT_SOURCE_METER
 
 
 @dataclass(frozen=True)
 class SpectrometerConfig:
-    address: str
-    model: str
-    calibration_file: str
-    min_integration_s: float
-    max_integration_s: float
-    low_fraction: float
-    high_fraction: float
-    dark_scans: int
-    wavelength_range_nm: tuple[float, float]
+    address: Text
+    model: Text
+    calibration_file: Text
+    min_integration_s: IntegrationTime
+    max_integration_s: IntegrationTime
+    low_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)]
+    high_fraction: Annotated[float, msgspec.Meta(gt=0, lt=1)]
+    dark_scans: Scans
+    wavelength_range_nm: tuple[Wavelength, Wavelength]
     #: scans averaged per reading (the least, with a target below)
-    averages: int = 1
-    #: > 0: average more scans until the band total's relative 1 sigma reaches this
-    target_relative_uncertainty: float = 0.0
+    averages: Scans = 1
+    #: > 0: average more scans until the band total's relative 1 sigma reaches this (0 or 1e-4-0.5)
+    target_relative_uncertainty: Annotated[float, msgspec.Meta(ge=0, le=0.5)] = 0.0
     #: the longest auto averaging spends on one reading, s
-    max_time_per_point_s: float = 10.0
+    max_time_per_point_s: Annotated[float, msgspec.Meta(ge=0.01, le=MAX_POINT_BUDGET_S)] = 10.0
 
 
 @dataclass(frozen=True)
 class RadiometerConfig:
-    address: str
-    timeout_s: float
-    model: str
+    address: Text
+    timeout_s: Annotated[float, msgspec.Meta(ge=0.001, le=MAX_INSTRUMENT_TIMEOUT_S)]
+    model: Text  # one of drivers.radiometers.RADIOMETER_MODELS
 
 
 @dataclass(frozen=True)
 class PhotodiodeConfig:
-    meter: str  # "keithley6485" or "keithley2000" (over a transimpedance amplifier)
-    address: str
+    meter: Text  # "keithley6485" or "keithley2000" (over a transimpedance amplifier)
+    address: Text
     #: geometry factor and spectral weighting (ledstation calibrate-photodiode); "" = none yet
-    calibration_file: str
-    responsivity_file: str  # the photodiode's certificate, A/W; "sim" = the simulated photodiode's
-    transimpedance_gain_V_A: float
-    nplc: float
-    dark_readings: int
+    calibration_file: Text
+    responsivity_file: Text  # the photodiode's certificate, A/W; "sim" = the simulated photodiode's
+    transimpedance_gain_V_A: Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)]  # not 0
+    nplc: Annotated[float, msgspec.Meta(ge=0.01, le=6.0)]
+    dark_readings: Annotated[int, msgspec.Meta(ge=2, le=1000)]
+
+
+@dataclass(frozen=True)
+class LightTable:
+    geometry: str  # a kind of station.setup.light_kinds
+    second_channel: str = ""
+
+
+@dataclass(frozen=True)
+class SafetyTable:
+    max_voltage_V: Positive  # within the source meter's range (checked against the kind)
+    max_current_A: Positive
+    output_off_timeout_s: Annotated[float, msgspec.Meta(ge=OUTPUT_OFF_TIMEOUT_RANGE_S[0],
+                                                        le=OUTPUT_OFF_TIMEOUT_RANGE_S[1])] = 10.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +193,12 @@ class StationConfig:
     simulated_device_fresh: bool = False
     #: sinks every run also feeds, by registry name ([sinks] extra; station.sinks.registry)
     extra_sinks: tuple[str, ...] = ()
+    #: the tables of light kinds that declare their own (LightKind.table_type), by table name
+    kind_tables: Mapping[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> Any:
+        """An instrument table by name: the built-in ones, or a light kind's own."""
+        return getattr(self, name) if name in _BUILT_IN_TABLES else self.kind_tables[name]
 
     def for_pixel(self, pixel: Pixel, substrate: str | None = None, batch: str | None = None) -> StationConfig:
         """This configuration measuring ``pixel`` (its area) of substrate ``substrate``."""
@@ -180,6 +227,16 @@ class StationConfig:
         return {k: v for k, v in meta.items() if v}
 
     @property
+    def light_kind(self) -> LightKind:
+        """The kind of light instrument ([light] geometry)."""
+        return LIGHT_KINDS[self.geometry]
+
+    @property
+    def light_kinds_in_use(self) -> list[LightKind]:
+        """The light meter's kind and the second channel's, when there is one."""
+        return [LIGHT_KINDS[self.geometry]] + ([LIGHT_KINDS[self.second_channel]] if self.second_channel else [])
+
+    @property
     def light_address(self) -> str:
         """The light meter's address (second of :attr:`instrument_addresses`; "" without one)."""
         return "" if self.geometry == NO_LIGHT else self.instrument_addresses[1][1]
@@ -188,8 +245,7 @@ class StationConfig:
     def instrument_addresses(self) -> list[tuple[str, str]]:
         """(table, address) of every instrument the station opens: the source meter, the light
         meter and the second channel."""
-        return _used_addresses(self.geometry, self.second_channel, self.smu, self.spectrometer, self.radiometer,
-                               self.photodiode, self.switch)
+        return _used_addresses(self.geometry, self.second_channel, self.smu, self.table, self.switch)
 
     @property
     def uses_photodiode(self) -> bool:
@@ -224,33 +280,16 @@ class StationConfig:
     @property
     def stored_spectrum_points(self) -> int:
         """Points of a spectrum the light instrument stores per reading, at most (the
-        free-space check): the spectrometer's pixels (3840, the largest supported, for a real
-        one), the radiometer's grid twice over (it is stored as float64), none for a photodiode
-        (its spectrum is not stored)."""
-        if self.geometry == "radiometer":
-            first, last, step = RADIOMETER_MODELS[self.radiometer.model].grid_nm
-            return 2 * ((last - first) // step + 1)
-        if self.geometry != "sphere":
-            return 0
-        if self.spectrometer.address == SIMULATED:
-            from sim_instruments.spectrometer_models import SPECTROMETER_MODELS
-
-            return SPECTROMETER_MODELS[self.spectrometer.model].pixels
-        return LARGEST_SPECTROMETER_PIXELS
+        free-space check; :attr:`LightKind.spectrum_points`)."""
+        return self.light_kind.spectrum_points(self)
 
     def files_read(self) -> list[tuple[str, Path]]:
         """(what, path) of every file this configuration makes a command read: the file
         itself, the sphere's calibration, the photodiode's certificate and calibration. A
         command never writes over any of them (:func:`station.cli.output.check_files`)."""
         files = [] if self.source == "default" else [("--config", Path(self.source))]
-        if self.geometry == "sphere" and self.spectrometer.calibration_file != SIMULATED:
-            files.append(("[spectrometer] calibration_file", self.resolved_calibration_path()))
-        if self.uses_photodiode:
-            calibration, responsivity = self.resolved_photodiode_paths()
-            if self.photodiode.responsivity_file != SIMULATED:
-                files.append(("[photodiode] responsivity_file", responsivity))
-            if calibration is not None:
-                files.append(("[photodiode] calibration_file", calibration))
+        for kind in self.light_kinds_in_use:
+            files.extend(f for f in kind.files(self) if f not in files)
         return files
 
     def resolved_calibration_path(self) -> Path:
@@ -314,6 +353,37 @@ class _Reader:
             raise self.fail(f"{table}.{key}", f"must be finite, got {value!r}")
         return value
 
+    def declared(self, table: str, cls: type) -> Any:
+        """The table converted to its declared dataclass ``cls`` (types and bounds of each key);
+        msgspec's complaint becomes one line naming the file, the table and the key."""
+        values = self.table(table)
+        for key, value in values.items():  # inf and nan are no value (a bound would call nan "not positive")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.fail(f"{table}.{key}", f"must be finite, got {value!r}")
+        try:
+            result = msgspec.convert(values, cls)
+        except msgspec.ValidationError as exc:
+            raise self._declared_error(table, cls, values, str(exc)) from None
+        return result
+
+    def _declared_error(self, table: str, cls: type, values: dict[str, Any], message: str) -> ConfigError:
+        missing = re.match(r"Object missing required field `([^`]+)`", message)
+        if missing:
+            return self.fail(f"{table}.{missing.group(1)}", "missing")
+        detail, _, where = message.partition(" - at `$")
+        key = re.split(r"[\[.`]", where.lstrip("."), maxsplit=1)[0] if where else ""
+        given = f", got {_short(values[key])}" if key in values else ""
+        if re.match(r"Expected `\w+` [<>]=? ", detail):  # a bound: say the whole range declared
+            detail = f"must be {_bounds_text(cls, key)}"
+        elif "matching regex" in detail:
+            detail, given = "contains a NUL character", ""
+        elif "of length <=" in detail:
+            detail = "is too long"
+        else:
+            detail = detail.replace("`", "").split(", got")[0]
+            detail = detail[:1].lower() + detail[1:]
+        return self.fail(f"{table}.{key}" if key else table, detail + given)
+
     def between(self, table: str, key: str, low: float, high: float, units: str) -> float:
         value = self.get(table, key, float)
         if not low <= value <= high:
@@ -327,42 +397,50 @@ class _Reader:
         return value
 
 
-_KNOWN_KEYS = {
-    "smu": {"address", "nplc", "visa_library"},
-    "light": {"geometry", "second_channel"},
-    "spectrometer": {"address", "model", "calibration_file", "min_integration_s", "max_integration_s",
-                     "low_fraction", "high_fraction", "dark_scans", "wavelength_range_nm", "averages",
-                     "target_relative_uncertainty", "max_time_per_point_s"},
-    "radiometer": {"address", "model", "timeout_s"},
-    "photodiode": {"meter", "address", "calibration_file", "responsivity_file", "transimpedance_gain_V_A", "nplc",
-                   "dark_readings"},
+_BUILT_IN_TABLES = ("smu", "spectrometer", "radiometer", "photodiode", "switch")
+#: the tables whose keys are declared by a dataclass (msgspec converts them)
+_DECLARED: dict[str, type] = {"smu": SMUConfig, "light": LightTable, "spectrometer": SpectrometerConfig,
+                              "radiometer": RadiometerConfig, "photodiode": PhotodiodeConfig, "safety": SafetyTable}
+_KNOWN_KEYS: dict[str, set[str] | None] = {
+    **{table: {f.name for f in fields(cls)} for table, cls in _DECLARED.items()},
     "device": {"pixel_area_cm2", "emission_nm"},
     "substrate": {"name", "batch", "structure", "pixels", "encapsulation", "atmosphere"},
     "switch": {"kind", "address", "settle_s"},
     "data": {"durability_interval_s"},
     "sinks": {"extra"},
-    "safety": {"max_voltage_V", "max_current_A", "output_off_timeout_s"},
     "simulation": None,  # checked by the simulated bench
 }
-
-
-#: largest device area the station accepts (a 10 cm x 10 cm substrate)
-MAX_PIXEL_AREA_CM2 = 100.0
-#: bounds that keep a typo from hanging a run (a dark library of 10^18 scans)
-MAX_DARK_SCANS = 1000
-#: the longest auto averaging may spend on one reading, s
-MAX_POINT_BUDGET_S = 3600.0
-INTEGRATION_RANGE_S = (1e-6, 600.0)
-OUTPUT_OFF_TIMEOUT_RANGE_S = (0.5, 600.0)
 NO_SWITCH = "none"
 #: pixel, substrate and batch names: they go into file names
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$")
 NAME_RULE = "1-40 letters, digits, '_', '.', '+' or '-', starting with a letter or digit"
 MAX_PIXELS = 64
-#: the most pixels a supported spectrometer has (Ocean Optics USB4000: 3840)
-LARGEST_SPECTROMETER_PIXELS = 3840
 #: a spectrometer pixel is < 1 nm wide: a window this close to the calibration's ends is cut inside it
 WINDOW_TOLERANCE_NM = 2.0
+
+
+def _bounds_text(cls: type, key: str) -> str:
+    """The range a declared field allows, in words ("within 0.01-10", "positive")."""
+    import typing
+
+    hint = typing.get_type_hints(cls, include_extras=True).get(key)
+    metas = [m for m in _metas(hint) if isinstance(m, msgspec.Meta)]
+    low = next((m.ge if m.ge is not None else m.gt for m in metas if m.ge is not None or m.gt is not None), None)
+    high = next((m.le if m.le is not None else m.lt for m in metas if m.le is not None or m.lt is not None), None)
+    if low is not None and high is not None:
+        return f"within {low:g}-{high:g}"
+    if low == 0 and any(m.gt is not None for m in metas):
+        return "positive"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def _metas(hint: Any) -> list[Any]:
+    """The Annotated metadata of a hint, and of the items of a tuple hint."""
+    import typing
+
+    if typing.get_origin(hint) is Annotated:
+        return list(typing.get_args(hint)[1:])
+    return [m for arg in typing.get_args(hint) for m in _metas(arg)]
 
 
 def _short(value: Any) -> str:
@@ -390,23 +468,28 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     (``photodiode_calibration`` False: the photodiode's calibration may be missing, for
     ``calibrate-photodiode``, which makes it)."""
     r = _Reader(source, data)
+    known_keys = {**_KNOWN_KEYS, **{kind.table: {f.name for f in fields(kind.table_type)}
+                                    for kind in LIGHT_KINDS.values() if kind.table_type is not None}}
     for table, value in data.items():
-        if table not in _KNOWN_KEYS:
+        if table not in known_keys:
             raise ConfigError(f"config {source}: unknown table [{table}]")
-        known = _KNOWN_KEYS[table]
+        known = known_keys[table]
         for key in value if isinstance(value, dict) and known is not None else ():
             if key not in known:
                 raise r.fail(f"{table}.{key}", "unknown key (a typo?)")
 
-    nplc = r.positive("smu", "nplc")
-    if not NPLC_RANGE[0] <= nplc <= NPLC_RANGE[1]:
-        raise r.fail("smu.nplc", f"must be within {NPLC_RANGE[0]:g}-{NPLC_RANGE[1]:g}, got {nplc:g}")
-    smu = SMUConfig(r.get("smu", "address", str), nplc, r.get("smu", "visa_library", str))
+    smu = r.declared("smu", SMUConfig)
+    if smu.model not in SOURCE_METERS:
+        raise r.fail("smu.model", f"must be one of {', '.join(SOURCE_METERS)}, got {_short(smu.model)}")
+    kind = SOURCE_METERS[smu.model]
+    if not kind.nplc_range[0] <= smu.nplc <= kind.nplc_range[1]:
+        raise r.fail("smu.nplc", f"must be within {kind.nplc_range[0]:g}-{kind.nplc_range[1]:g} on the {kind.model}, "
+                                 f"got {smu.nplc:g}")
 
-    geometry = r.get("light", "geometry", str)
-    if geometry not in GEOMETRIES:
-        raise r.fail("light.geometry", f"must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
-    second = r.table("light").get("second_channel", "")
+    light = r.declared("light", LightTable)
+    geometry, second = light.geometry, light.second_channel
+    if geometry not in LIGHT_KINDS:
+        raise r.fail("light.geometry", f"must be one of {', '.join(LIGHT_KINDS)}, got {_short(geometry)}")
     if second not in SECOND_CHANNELS:
         raise r.fail("light.second_channel", f'must be "" or "photodiode", got {_short(second)}')
     if second == "photodiode" and geometry == "photodiode":
@@ -415,51 +498,35 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
         raise r.fail("light.second_channel", 'a second light channel needs a light meter (geometry is "none")')
 
     s = "spectrometer"
-    window = r.get(s, "wavelength_range_nm", list)
-    if len(window) != 2 or not all(_finite_number(v) for v in window) or not 0 < window[0] < window[1] <= 20000:
-        raise r.fail(f"{s}.wavelength_range_nm", f"must be [low, high] with 0 < low < high nm, got {_short(window)}")
-    min_t = r.between(s, "min_integration_s", *INTEGRATION_RANGE_S, "s")
-    max_t = r.between(s, "max_integration_s", *INTEGRATION_RANGE_S, "s")
-    if min_t > max_t:
-        raise r.fail(f"{s}.min_integration_s", f"{min_t:g} s is above max_integration_s {max_t:g} s")
-    low, high = r.positive(s, "low_fraction"), r.positive(s, "high_fraction")
-    if not low < high < 1:
-        raise r.fail(f"{s}.high_fraction", f"need low_fraction < high_fraction < 1, got {low:g}, {high:g}")
-    dark_scans = r.get(s, "dark_scans", int)
-    if not 1 <= dark_scans <= MAX_DARK_SCANS:
-        raise r.fail(f"{s}.dark_scans", f"must be within 1-{MAX_DARK_SCANS}, got {_short(dark_scans)}")
-    averages = r.get(s, "averages", int)
-    if not 1 <= averages <= MAX_DARK_SCANS:
-        raise r.fail(f"{s}.averages", f"must be within 1-{MAX_DARK_SCANS}, got {_short(averages)}")
-    target = r.get(s, "target_relative_uncertainty", float)
-    if not (_finite_number(target) and (target == 0 or 1e-4 <= target <= 0.5)):
-        raise r.fail(f"{s}.target_relative_uncertainty", f"must be 0 (off) or within 1e-4-0.5, got {_short(target)}")
-    budget = r.between(s, "max_time_per_point_s", 0.01, MAX_POINT_BUDGET_S, "s")
-    spectrometer = SpectrometerConfig(r.get(s, "address", str), r.get(s, "model", str),
-                                      r.get(s, "calibration_file", str), min_t, max_t, low, high, dark_scans,
-                                      (float(window[0]), float(window[1])), averages, float(target), budget)
+    spectrometer = r.declared(s, SpectrometerConfig)
+    low_nm, high_nm = spectrometer.wavelength_range_nm
+    if not low_nm < high_nm:
+        raise r.fail(f"{s}.wavelength_range_nm", f"must be [low, high] with 0 < low < high nm, got "
+                                                 f"{_short([low_nm, high_nm])}")
+    if spectrometer.min_integration_s > spectrometer.max_integration_s:
+        raise r.fail(f"{s}.min_integration_s", f"{spectrometer.min_integration_s:g} s is above max_integration_s "
+                                               f"{spectrometer.max_integration_s:g} s")
+    if not spectrometer.low_fraction < spectrometer.high_fraction:
+        raise r.fail(f"{s}.high_fraction", f"need low_fraction < high_fraction < 1, got {spectrometer.low_fraction:g}, "
+                                           f"{spectrometer.high_fraction:g}")
+    target = spectrometer.target_relative_uncertainty
+    if 0 < target < 1e-4:
+        raise r.fail(f"{s}.target_relative_uncertainty", f"must be 0 (off) or within 1e-4-0.5, got {target!r}")
 
-    if geometry == "sphere" and spectrometer.address != SIMULATED and spectrometer.calibration_file == SIMULATED:
-        raise r.fail(f"{s}.calibration_file", '"sim" is the simulated sphere\'s responsivity; give your '
-                     "spectrometer's file (ledstation calibrate-sphere)")
-    radiometer_model = r.get("radiometer", "model", str)
-    if radiometer_model not in RADIOMETER_MODELS:
+    radiometer = r.declared("radiometer", RadiometerConfig)
+    if radiometer.model not in RADIOMETER_MODELS:
         raise r.fail("radiometer.model", f"must be one of {', '.join(RADIOMETER_MODELS)}, "
-                                         f"got {_short(radiometer_model)}")
-    timeout = r.get("radiometer", "timeout_s", float)
-    check_duration_s(timeout, f"config {source}: [radiometer] timeout_s", MAX_INSTRUMENT_TIMEOUT_S, 0.001)
-    radiometer = RadiometerConfig(r.get("radiometer", "address", str), timeout, radiometer_model)
+                                         f"got {_short(radiometer.model)}")
     photodiode = _photodiode(r)
     area = r.positive("device", "pixel_area_cm2")
     if area > MAX_PIXEL_AREA_CM2:
         raise r.fail("device.pixel_area_cm2", f"{area:g} cm^2 is not a pixel area (at most {MAX_PIXEL_AREA_CM2:g})")
-    max_v, max_i = r.positive("safety", "max_voltage_V"), r.positive("safety", "max_current_A")
-    if max_v > MAX_VOLTAGE_V:
-        raise r.fail("safety.max_voltage_V", f"{max_v:g} V is beyond the Keithley 2400's {MAX_VOLTAGE_V:g} V")
-    if max_i > MAX_CURRENT_A:
-        raise r.fail("safety.max_current_A", f"{max_i:g} A is beyond the Keithley 2400's {MAX_CURRENT_A:g} A")
-    off_timeout = (r.between("safety", "output_off_timeout_s", *OUTPUT_OFF_TIMEOUT_RANGE_S, "s")
-                   if "output_off_timeout_s" in r.table("safety") else 10.0)
+    safety = r.declared("safety", SafetyTable)
+    max_v, max_i, off_timeout = safety.max_voltage_V, safety.max_current_A, safety.output_off_timeout_s
+    if max_v > kind.max_voltage_V:
+        raise r.fail("safety.max_voltage_V", f"{max_v:g} V is beyond the {kind.model}'s {kind.max_voltage_V:g} V")
+    if max_i > kind.max_current_A:
+        raise r.fail("safety.max_current_A", f"{max_i:g} A is beyond the {kind.model}'s {kind.max_current_A:g} A")
 
     emission = _declared_emission(r)
     simulation = data.get("simulation", {})
@@ -467,20 +534,24 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
         raise ConfigError(f"config {source}: [simulation] must be a table")
     switch = _switch(r)
     substrate = _substrate(r, switch)
-    used = _used_addresses(geometry, second, smu, spectrometer, radiometer, photodiode, switch)
+    built_in = {"spectrometer": spectrometer, "radiometer": radiometer, "photodiode": photodiode}
+    kind_tables = {kind.table: r.declared(kind.table, kind.table_type) for kind in LIGHT_KINDS.values()
+                   if kind.table_type is not None and kind.table in data}
+    for name in (geometry, second):
+        kind = LIGHT_KINDS[name] if name else None
+        if kind is not None and kind.table_type is not None and kind.table not in kind_tables:
+            raise ConfigError(f"config {source}: missing table [{kind.table}] (geometry {name!r})")
+    used = _used_addresses(geometry, second, smu, {**built_in, **kind_tables}.__getitem__, switch)
     durability = _durability_interval(r, all(address == SIMULATED for _, address in used))
     config = StationConfig(source, smu, geometry, spectrometer, radiometer, photodiode, second, emission, area, max_v,
                            max_i, off_timeout, durability, simulation, text, substrate, switch,
-                           extra_sinks=_extra_sinks(r))
+                           extra_sinks=_extra_sinks(r), kind_tables=kind_tables)
+    visa_roles = {kind.table: kind.visa for kind in LIGHT_KINDS.values()}
     for role, address in used:
-        _check_address(r, role, address, visa=role != "spectrometer")
+        _check_address(r, role, address, visa=visa_roles.get(role, True))
+    for light_kind in config.light_kinds_in_use:
+        light_kind.check(config, check_calibration and (photodiode_calibration or light_kind.table != "photodiode"))
     _check_no_silent_mix(used, simulation, source)
-    if geometry == "sphere" and spectrometer.address == SIMULATED:
-        _check_simulated_spectrometer(r, spectrometer.model)
-    if config.uses_photodiode:
-        _check_photodiode(r, config, check_calibration and photodiode_calibration)
-    if geometry == "sphere" and check_calibration:
-        _check_calibration(config)
     if config.uses_simulation:
         config.simulation_settings()  # the simulated bench checks its own table
         if emission is None:
@@ -494,15 +565,13 @@ def validate_config(data: dict[str, Any], source: str, text: str, check_calibrat
     return config
 
 
-def _used_addresses(geometry: str, second: str, smu: SMUConfig, spectrometer: SpectrometerConfig,
-                    radiometer: RadiometerConfig, photodiode: PhotodiodeConfig,
+def _used_addresses(geometry: str, second: str, smu: SMUConfig, table: Callable[[str], Any],
                     switch: SwitchConfig) -> list[tuple[str, str]]:
     used = [("smu", smu.address)]
-    if geometry != NO_LIGHT:
-        used.append({"sphere": ("spectrometer", spectrometer.address), "radiometer": ("radiometer", radiometer.address),
-                     "photodiode": ("photodiode", photodiode.address)}[geometry])
-    if second == "photodiode":
-        used.append(("photodiode", photodiode.address))
+    for name in (geometry, second):
+        kind = LIGHT_KINDS[name] if name else None
+        if kind is not None and kind.table:
+            used.append((kind.table, table(kind.table).address))
     if switch.kind != NO_SWITCH:
         used.append(("switch", switch.address))
     return used
@@ -597,19 +666,13 @@ def _pixel(r: _Reader, i: int, entry: object, switch: SwitchConfig) -> Pixel:
 
 
 def _photodiode(r: _Reader) -> PhotodiodeConfig:
-    p = "photodiode"
-    meter = r.get(p, "meter", str)
-    if meter not in PHOTODIODE_METERS:
-        raise r.fail(f"{p}.meter", f"must be one of {', '.join(PHOTODIODE_METERS)}, got {_short(meter)}")
-    gain = r.get(p, "transimpedance_gain_V_A", float)
-    if gain == 0 or abs(gain) > 1e12:
-        raise r.fail(f"{p}.transimpedance_gain_V_A", f"must be a non-zero gain up to 1e12 V/A, got {gain:g}")
-    nplc = r.between(p, "nplc", 0.01, 6.0, "power-line cycles")
-    dark = r.get(p, "dark_readings", int)
-    if not 2 <= dark <= 1000:
-        raise r.fail(f"{p}.dark_readings", f"must be within 2-1000, got {dark}")
-    return PhotodiodeConfig(meter, r.get(p, "address", str), r.get(p, "calibration_file", str),
-                            r.get(p, "responsivity_file", str), gain, nplc, dark)
+    photodiode = r.declared("photodiode", PhotodiodeConfig)
+    if photodiode.meter not in PHOTODIODE_METERS:
+        raise r.fail("photodiode.meter", f"must be one of {', '.join(PHOTODIODE_METERS)}, got "
+                                         f"{_short(photodiode.meter)}")
+    if photodiode.transimpedance_gain_V_A == 0:
+        raise r.fail("photodiode.transimpedance_gain_V_A", "must be a non-zero gain up to 1e12 V/A, got 0")
+    return photodiode
 
 
 def _declared_emission(r: _Reader) -> tuple[float, float] | None:
@@ -626,13 +689,10 @@ def _declared_emission(r: _Reader) -> tuple[float, float] | None:
 def _check_emission_in_range(config: StationConfig, where: str) -> None:
     """A device whose emission (from ``where``) lies beyond the spectrometer's window or the
     radiometer's range is refused before anything is switched on."""
-    if config.emission_nm is None or config.geometry in ("photodiode", NO_LIGHT):
+    band = config.light_kind.band_nm
+    if config.emission_nm is None or band is None:
         return
-    if config.geometry == "radiometer":
-        model = config.radiometer.model
-        (low, high), what = RADIOMETER_MODELS[model].range_nm, f"[radiometer] the {model}"
-    else:
-        (low, high), what = config.spectrometer.wavelength_range_nm, "[spectrometer] wavelength_range_nm"
+    low, high, what = band(config)
     first, last = config.emission_nm
     if first < low or last > high:
         raise ConfigError(f"config {config.source}: {what} measures {low:g}-{high:g} nm but the device emits "
@@ -640,15 +700,33 @@ def _check_emission_in_range(config: StationConfig, where: str) -> None:
                           f"(e.g. the PR-745, 380-1060 nm, or the sphere spectrometer)")
 
 
-def _check_simulated_spectrometer(r: _Reader, model: str) -> None:
-    from sim_instruments.spectrometer_models import SPECTROMETER_MODELS
+def check_sphere(config: StationConfig, check_files: bool) -> None:
+    """The sphere spectrometer's own checks: "sim" calibration only with the simulated
+    spectrometer, a simulated model the bench has, and (``check_files``) the responsivity
+    file loads and covers the window."""
+    s = config.spectrometer
+    if s.address != SIMULATED and s.calibration_file == SIMULATED:
+        raise ConfigError(f"config {config.source}: [spectrometer] calibration_file: \"sim\" is the simulated "
+                          "sphere's responsivity; give your spectrometer's file (ledstation calibrate-sphere)")
+    if s.address == SIMULATED:
+        from sim_instruments.spectrometer_models import SPECTROMETER_MODELS
 
-    if model not in SPECTROMETER_MODELS:
-        raise r.fail("spectrometer.model", f"the simulated bench has {', '.join(SPECTROMETER_MODELS)}, got "
-                                           f"{_short(model)}")
+        if s.model not in SPECTROMETER_MODELS:
+            raise ConfigError(f"config {config.source}: [spectrometer] model: the simulated bench has "
+                              f"{', '.join(SPECTROMETER_MODELS)}, got {_short(s.model)}")
+    if check_files:
+        _check_calibration(config)
 
 
-def _check_photodiode(r: _Reader, config: StationConfig, check_calibration: bool) -> None:
+def photodiode_files(config: StationConfig) -> list[tuple[str, Path]]:
+    """The photodiode's certificate (unless simulated) and its calibration (once made)."""
+    calibration, responsivity = config.resolved_photodiode_paths()
+    files = [] if config.photodiode.responsivity_file == SIMULATED else [("[photodiode] responsivity_file",
+                                                                           responsivity)]
+    return files + ([("[photodiode] calibration_file", calibration)] if calibration is not None else [])
+
+
+def check_photodiode(config: StationConfig, check_calibration: bool) -> None:
     """The photodiode's responsivity certificate loads; a photodiode used as a channel has its
     calibration (geometry factor and spectral weighting), and that calibration loads."""
     from drivers.photodiode import PhotodiodeCalibration, PhotodiodeResponsivity
@@ -658,9 +736,9 @@ def _check_photodiode(r: _Reader, config: StationConfig, check_calibration: bool
     if not check_calibration:
         return
     if calibration_path is None:
-        raise r.fail("photodiode.calibration_file", "empty: a photodiode needs a spectral weighting and geometry "
-                                                    "factor from one spectrum of this device (ledstation "
-                                                    "calibrate-photodiode)")
+        raise ConfigError(f"config {config.source}: [photodiode] calibration_file: empty: a photodiode needs a "
+                          "spectral weighting and geometry factor from one spectrum of this device (ledstation "
+                          "calibrate-photodiode)")
     PhotodiodeCalibration.load(calibration_path)
 
 

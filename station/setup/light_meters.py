@@ -31,14 +31,15 @@ def visa_resource(config: StationConfig, address: str, bench: Any | None,
 
 
 def open_light_meter(config: StationConfig, bench: Any | None) -> LightMeter:
-    """The sphere spectrometer, the radiometer or the photodiode of ``config`` (``bench``: the simulated bench)."""
-    if config.geometry == "sphere":
-        return _open_sphere(config, bench)
-    if config.geometry == "photodiode":
-        from drivers.photodiode import PhotodiodeLightMeter
+    """The light instrument of ``config``'s kind (:mod:`.light_kinds`; ``bench``: the simulated bench)."""
+    return config.light_kind.open(config, bench)
 
-        return PhotodiodeLightMeter(open_photodiode_channel(config, bench))
-    return _open_radiometer(config, bench)
+
+def open_photodiode(config: StationConfig, bench: Any | None) -> LightMeter:
+    """The calibrated photodiode as the light meter."""
+    from drivers.photodiode import PhotodiodeLightMeter
+
+    return PhotodiodeLightMeter(open_photodiode_channel(config, bench))
 
 
 def open_photodiode_channel(config: StationConfig, bench: Any | None) -> PhotodiodeChannel:
@@ -81,7 +82,8 @@ def open_photodiode_meter(config: StationConfig, bench: Any | None) -> Any:
     return meter
 
 
-def _open_sphere(config: StationConfig, bench: Any | None) -> LightMeter:
+def open_sphere(config: StationConfig, bench: Any | None) -> LightMeter:
+    """The sphere spectrometer with its responsivity calibration."""
     from drivers.calibration import ResponsivityCalibration
 
     calibration = ResponsivityCalibration.load(config.resolved_calibration_path())
@@ -118,7 +120,8 @@ def sphere_spectrometer(config: StationConfig, device: Any, calibration: Any | N
     return SphereSpectrometer(device, calibration, settings, window_nm=s.wavelength_range_nm)
 
 
-def _open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
+def open_radiometer(config: StationConfig, bench: Any | None) -> LightMeter:
+    """The spectroradiometer of the configured model, in remote mode."""
     from drivers.radiometers import RADIOMETER_MODELS
 
     r = config.radiometer

@@ -13,9 +13,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from drivers.keithley2400 import OutputOffReport, SafetyLimits, StationKeithley2400
 from drivers.light_meter import LightMeter
+from drivers.output_guard import OutputOffReport, SafetyLimits
 from drivers.pixel_switch import PixelSwitch, check_selected
+from drivers.source_meter import SourceMeter
+from drivers.source_meters import kind_of_identity, source_meter_kind
 from drivers.spectral_result import SpectralResult
 from station.core.clock import Clock, WallClock
 from station.core.errors import InstrumentError, InstrumentFault, RunAborted, StationError, one_line
@@ -40,7 +42,7 @@ class Station:
 
     config: StationConfig
     clock: Clock
-    smu: StationKeithley2400
+    smu: SourceMeter
     light: LightMeter | None  # None: a dark station ([light] geometry = "none")
     bench: Any | None = None  # the simulated bench, when the configuration uses it
     #: the photodiode read beside the light meter at every point ([light] second_channel)
@@ -249,7 +251,8 @@ def _open_station(config: StationConfig, bench: Any | None, on_failed_open: Call
                                              spectrometer_model=config.spectrometer.model,
                                              pixels=[(p.name, p.area_cm2, p.channel) for p in substrate.pixels],
                                              substrate=substrate.name,
-                                             state_pixel=config.pixel.name if config.pixel else None)
+                                             state_pixel=config.pixel.name if config.pixel else None,
+                                             smu_model=config.smu.model)
     clock: Clock = bench.clock if bench is not None and config.smu.address == SIMULATED else WallClock()
     opened = ExitStack()  # what to close, last opened first, if a later instrument fails to open
     try:
@@ -284,21 +287,26 @@ def _open_station(config: StationConfig, bench: Any | None, on_failed_open: Call
     return station
 
 
-def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> StationKeithley2400:
+def _open_smu(config: StationConfig, bench: Any | None, clock: Clock) -> SourceMeter:
+    """The configured kind of source meter, its output switched off at once; refused unless the
+    instrument says it is that kind (a 2450 is not driven with the 2400's commands)."""
+    kind = source_meter_kind(config.smu.model)
     address, kwargs = visa_resource(config, config.smu.address, bench, lambda b: b.smu_address)
     limits = SafetyLimits(config.max_voltage_V, config.max_current_A)
     try:
-        smu = StationKeithley2400(address, limits, clock=clock, read_termination="\n", write_termination="\n",
+        smu = kind.driver_class()(address, limits, clock=clock, read_termination="\n", write_termination="\n",
                                   timeout=5000, **kwargs)
         smu.output_off_timeout_s = config.output_off_timeout_s
         smu.write(":OUTP 0")  # whatever an earlier session left behind
         identity = smu.id
-        if "MODEL 24" in identity.upper():
-            smu.single_reading_setup()  # ... a source list or sweep included
+        found = kind_of_identity(identity)
+        if found is kind:
+            smu.prepare_for_station()  # ... a source list, sweep or trigger model included
     except StationError:
         raise
     except Exception as exc:  # pyvisa raises several types for unreachable resources
         raise InstrumentError(f"[smu] address {config.smu.address!r}: cannot open ({one_line(exc)})") from None
-    if "MODEL 24" not in identity.upper():
-        raise InstrumentError(f"[smu] address {config.smu.address!r}: not a Keithley 24xx ({identity.strip()!r})")
+    if found is not kind:
+        what = f"a {found.model} ([smu] model = \"{found.name}\")" if found is not None else repr(identity.strip())
+        raise InstrumentError(f"[smu] address {config.smu.address!r}: not a {kind.model} but {what}")
     return smu
