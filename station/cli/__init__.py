@@ -195,6 +195,9 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
                      help="follow this run file, written by another process (repeatable)")
     gui.add_argument("--open", type=Path, action="append", default=[], help="open this run file in the browser")
 
+    from .service_commands import add_service_parsers, client_options
+
+    add_service_parsers(sub, client_options())
     sub.add_parser("presets", help="list the simulated device presets")
     config = sub.add_parser("config", help="print the default (simulated bench) configuration")
     config.add_argument("--check", type=Path, help="validate this configuration file instead")
@@ -218,6 +221,12 @@ COMMANDS = {
     "batch": ("batch_command", "batch_command"),
     "reference": ("reference_command", "reference_command"),
     "gui": ("gui_command", "gui_command"),
+    "coordinator": ("service_commands", "coordinator_command"),
+    "agent": ("service_commands", "agent_command"),
+    "queue": ("service_commands", "queue_command"),
+    "status": ("service_commands", "status_command"),
+    "abort": ("service_commands", "abort_command"),
+    "output-off": ("service_commands", "output_off_command"),
 }
 
 
@@ -243,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # pymeasure warns at import about optional extras (ZMQ, IPython) it does not need here
         logging.getLogger("pymeasure").setLevel(logging.ERROR)
+        logging.getLogger("pyleco").setLevel(logging.CRITICAL)  # its sign-in chatter; the command says what failed
     tail = object()
     try:
         with INTERRUPTS.installed(hold_after=running_as_program):

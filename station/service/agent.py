@@ -1,0 +1,391 @@
+"""The station agent: one per PC, a LECO component that owns the PC's channels.
+
+* **Runs outlive their clients.** A run is launched as a process of its own
+  (:mod:`.run_process`), planned and executed there by the session's plan/execute; the
+  agent records it in its registry (:mod:`.store`) before the process starts. Closing a
+  window or a terminal ends nothing.
+* **Queues survive.** Each channel's queue is a document on the agent's disk, written
+  before a request is answered; a restarted agent (or PC) goes on with it.
+* **Abort is a message** to the run's control component (``<agent>-<channel>``), never a
+  signal or a kill: the run ends as on Ctrl-C.
+* **A run process that dies** (kill -9, crash) is noticed within
+  :data:`WATCH_INTERVAL_S` x 2: the agent opens the channel's station, switches the output
+  off and reads it back (``Station.close``), records what it confirmed, and recovers what
+  the file holds into ``RUN.recovered.h5``. ``ledstation output-off CHANNEL`` does the
+  first part by hand.
+
+Every remote request is checked as the command line checks its input: the procedure and
+its parameters by the same plan (before it is queued), the output path inside the agent's
+data folder; no request names code, a library or a safety limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from station.core.errors import ConfigError, StationError, one_line
+
+from .agent_config import AgentConfig, Channel
+from .store import ChannelQueue, QueuedRun, RunRecord, RunRegistry
+
+log = logging.getLogger(__name__)
+
+#: how often the agent looks at its run processes and queues (a dead run is noticed within twice this)
+WATCH_INTERVAL_S = 0.5
+#: the protocol version agents and clients must share
+SERVICE_VERSION = 1
+#: a run file name a remote request may give: a plain name, written in the channel's folder
+RUN_NAME_SUFFIX = ".h5"
+#: the most rows one refill request returns
+MAX_ROWS = 10000
+
+
+class ChannelState:
+    """What the agent knows of one channel now."""
+
+    def __init__(self, channel: Channel, folder: Path) -> None:
+        self.channel = channel
+        self.folder = folder
+        self.queue = ChannelQueue(folder / "queue.json")
+        self.process: subprocess.Popen | None = None
+        self.record: RunRecord | None = None
+        self.paused = False
+        self.last: RunRecord | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.process is not None
+
+
+class StationAgent:
+    """The agent's channels, queues, registry and run processes (the LECO side is :meth:`serve`)."""
+
+    def __init__(self, config: AgentConfig, python: str = sys.executable) -> None:
+        self.config = config
+        self.name = config.agent.name
+        self.python = python
+        self.data_dir = config.data_dir
+        self.registry = RunRegistry(self.data_dir / "runs")
+        self.channels = {name: ChannelState(channel, self.data_dir / "channels" / name)
+                         for name, channel in config.channels.items()}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._handler: Any = None
+
+    # --- requests (each one checked as the command line checks its input) ----------------
+    def version(self) -> dict[str, Any]:
+        from station import __version__
+
+        return {"service": SERVICE_VERSION, "ledstation": __version__, "agent": self.name}
+
+    def list_channels(self) -> list[dict[str, Any]]:
+        return [self.status(name) for name in self.channels]
+
+    def status(self, channel: str) -> dict[str, Any]:
+        state = self._channel(channel)
+        with self._lock:
+            current = state.record
+            return {"channel": channel, "busy": state.busy, "paused": state.paused,
+                    "queue": [asdict(r) for r in state.queue.items()],
+                    "current": asdict(current) if current is not None else None,
+                    "last": asdict(state.last) if state.last is not None else None,
+                    "simulated": state.channel.config.uses_simulation}
+
+    def enqueue(self, channel: str, procedure: str, parameters: dict[str, Any] | None = None, name: str = "",
+                title: str = "", overwrite: bool = False) -> str:
+        """Queue a run on ``channel``: checked now by the same plan a run makes (parameters,
+        limits, the file); ``name`` is the run file's name in the channel's folder."""
+        from procedures import procedure_class
+        from station.session.plan import plan_run
+
+        state = self._channel(channel)
+        try:
+            procedure_class(procedure)
+        except (KeyError, TypeError):
+            raise ConfigError(f"unknown procedure {procedure!r}") from None
+        if not isinstance(parameters or {}, dict):
+            raise ConfigError("parameters must be a mapping of parameter names to values")
+        out = self._run_path(state, name or f"{procedure}-{time.strftime('%Y%m%d-%H%M%S')}")
+        plan_run(procedure, parameters or {}, state.channel.config, out, overwrite=overwrite, title=title,
+                 out_option="name")
+        run = QueuedRun(procedure, dict(parameters or {}), str(out), title, overwrite)
+        state.queue.append(run)
+        self.wake()
+        return run.run_id
+
+    def abort(self, channel: str, emergency: bool = False) -> str:
+        """Ask the channel's run to stop (a message to its control), and hold the channel's queue."""
+        state = self._channel(channel)
+        with self._lock:
+            state.paused = True
+            running = state.busy
+        if not running:
+            return "nothing running; the queue is held"
+        self._send_to_run(channel, "emergency_stop" if emergency else "abort")
+        return "emergency stop asked" if emergency else "abort asked"
+
+    def rows(self, channel: str, run_id: str, stream: str = "", start: int = 0, count: int = MAX_ROWS) -> dict:
+        """Rows ``start``..``start + count`` of a stream of one of the channel's runs, read from the
+        file on this PC's disk (a subscriber that missed documents refills from here)."""
+        from station.data.reader import read_run
+
+        self._channel(channel)
+        record = next((r for r in self.registry.records() if r.run_id == run_id and r.channel == channel), None)
+        if record is None:
+            raise ConfigError(f"no run {run_id!r} on channel {channel}")
+        if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and 0 < count <= MAX_ROWS):
+            raise ConfigError(f"rows: start >= 0 and 0 < count <= {MAX_ROWS}")
+        run = read_run(record.out)
+        stream = stream or run.main_stream
+        if stream not in run.streams:
+            raise ConfigError(f"run {run_id} has no stream {stream!r} (streams: {', '.join(run.streams)})")
+        columns = run.read_columns(run.column_names(stream), stream, slice(start, start + count))
+        return {"stream": stream, "start": start, "total": run.rows(stream), "units": run.column_units(stream),
+                "columns": {name: [None if v != v else v for v in values.tolist()]  # NaN: no value (JSON)
+                            for name, values in columns.items()}}
+
+    def resume_queue(self, channel: str) -> str:
+        state = self._channel(channel)
+        with self._lock:
+            state.paused = False
+        self.wake()
+        return "queue resumed"
+
+    def output_off(self, channel: str) -> str:
+        """Switch the channel's output off through the instrument and read it back (refused
+        while its run process lives: that process owns the instruments; abort it instead)."""
+        state = self._channel(channel)
+        if state.busy:
+            raise ConfigError(f"channel {channel} is running; abort the run (it switches the output off)")
+        return self._switch_off(state)
+
+    # --- the watch: queues, run processes ------------------------------------------------
+    def start(self) -> None:
+        """Re-adopt what a previous agent left, then watch the channels on a thread."""
+        self._readopt()
+        self._watcher = threading.Thread(target=self._watch, name="agent-watch", daemon=True)
+        self._watcher.start()
+
+    def wake(self) -> None:
+        pass  # the watcher looks every WATCH_INTERVAL_S; kept as the one place to speed it up
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL_S):
+            for state in self.channels.values():
+                try:
+                    self._look_at(state)
+                except Exception as exc:  # noqa: BLE001 - one channel's trouble must not stop the others
+                    log.exception("channel %s: %s", state.channel.name, one_line(exc))
+
+    def _look_at(self, state: ChannelState) -> None:
+        with self._lock:
+            process = state.process
+        if process is not None:
+            code = process.poll()
+            if code is not None:
+                self._ended(state, None if isinstance(process, _Adopted) else code)
+            return
+        with self._lock:
+            if state.paused:
+                return
+            run = state.queue.pop_next()
+        if run is not None:
+            self._launch(state, run)
+
+    def _launch(self, state: ChannelState, run: QueuedRun) -> None:
+        channel = state.channel
+        record = RunRecord(run.run_id, channel.name, run.procedure, run.out)
+        self.registry.save(record)  # recorded before the process exists
+        job = {"config": channel.config.source, "procedure": run.procedure, "parameters": run.parameters,
+               "out": run.out, "title": run.title, "overwrite": run.overwrite,
+               "device_state": str(state.folder / "simulated-device.state")}  # the session keeps its own for
+        # a resumable run (next to its file); the agent asks the same place (_device_state)
+        job_path = state.folder / f"{run.run_id}.job.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        agent = self.config.agent
+        command = [self.python, "-m", "station.service.run_process", "--job", str(job_path),
+                   "--control-name", self.control_name(channel.name), "--host", agent.host, "--port", str(agent.port),
+                   "--data-port", str(agent.data_port)]
+        log_file = open(state.folder / f"{run.run_id}.log", "ab")  # noqa: SIM115 - the child writes it
+        try:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        finally:
+            log_file.close()
+        record.state, record.pid, record.process_started = "running", process.pid, time.time()
+        self.registry.save(record)
+        with self._lock:
+            state.process, state.record = process, record
+
+    def _ended(self, state: ChannelState, code: int | None) -> None:
+        """The run process is gone (``code``: its exit code; None for an adopted process,
+        whose code nobody can read). It died if its file has no end written (still
+        "running"), or if it ended by a signal or a code the run process never gives."""
+        from station.data.reader import read_run
+
+        record = state.record
+        assert record is not None
+        record.ended_wall_s = time.time()
+        try:
+            run = read_run(record.out)
+            record.status, record.reason = run.status, run.reason
+            record.output = run.output_state if hasattr(run, "output_state") else ""
+        except (StationError, OSError) as exc:
+            record.status, record.reason = "none", one_line(exc)
+        died = record.status in ("running", "none") or (code is not None and code not in (0, 1, 2))
+        if died:
+            record.state = "died"
+            record.output = self._switch_off(state)
+            how = f"with code {code}" if code is not None else "(adopted; its code unknown)"
+            record.reason = f"the run process ended {how}; {record.reason}".rstrip("; ")
+            self._recover(record)
+            if state.channel.resume == "never":
+                state.paused = True
+        else:
+            record.state = "ended"
+        self.registry.save(record)
+        with self._lock:
+            state.process, state.record, state.last = None, None, record
+
+    def _switch_off(self, state: ChannelState) -> str:
+        """Open the channel's station and close it: the output off, read back (what was confirmed)."""
+        import dataclasses
+
+        from station.setup.station import open_station
+
+        config = state.channel.config
+        if config.uses_simulation:  # the device the run drove: its own state file, as the run chose it
+            config = dataclasses.replace(config, simulated_device_state=str(self._device_state(state)),
+                                         simulated_device_fresh=False)
+        try:
+            station = open_station(config.without_light())
+        except StationError as exc:
+            return f"COULD NOT SWITCH THE OUTPUT OFF ({one_line(exc)}): switch it off by hand"
+        station.close()
+        report = station.output_report
+        return report.summary() if report is not None else "output confirmed off"
+
+    def _recover(self, record: RunRecord) -> None:
+        from station.session import recover_and_analyze
+
+        path = Path(record.out)
+        try:
+            recover_and_analyze(path, path.with_suffix(".recovered.h5"), overwrite=True)
+        except (StationError, OSError) as exc:
+            log.warning("recovering %s: %s", path, one_line(exc))
+
+    def _readopt(self) -> None:
+        """Runs a previous agent launched: any still alive are watched again (by pid); the
+        others are ended as a dead run is."""
+        for record in self.registry.live():
+            state = self.channels.get(record.channel)
+            if state is None:
+                continue
+            process = _Adopted(record.pid, Path(record.out)) if record.pid else None
+            if process is not None and process.poll() is None:
+                state.process, state.record = process, record
+            else:
+                state.record = record
+                self._ended(state, None)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _device_state(self, state: ChannelState) -> Path:
+        """Where the simulated channel's device is kept: next to a resumable run's file (as the
+        session puts it), else the channel's own."""
+        from procedures import procedure_class
+        from station.session import simulated_device_state
+
+        record = state.record or state.last
+        if record is not None and getattr(procedure_class(record.procedure), "RESUMABLE", False):
+            return simulated_device_state(Path(record.out))
+        return state.folder / "simulated-device.state"
+
+    def control_name(self, channel: str) -> str:
+        return f"{self.name}-{channel}"
+
+    def _channel(self, channel: str) -> ChannelState:
+        if not isinstance(channel, str) or channel not in self.channels:
+            raise ConfigError(f"no channel {channel!r} on agent {self.name} (channels: {', '.join(self.channels)})")
+        return self.channels[channel]
+
+    def _run_path(self, state: ChannelState, name: str) -> Path:
+        """A run file in the channel's folder: a plain name, never a path (a request may not
+        choose where the agent writes)."""
+        from station.setup.config import NAME_PATTERN, NAME_RULE
+
+        stem = name[:-len(RUN_NAME_SUFFIX)] if name.endswith(RUN_NAME_SUFFIX) else name
+        if not isinstance(name, str) or not NAME_PATTERN.match(stem):
+            raise ConfigError(f"run name must be {NAME_RULE}, got {name!r}")
+        state.folder.mkdir(parents=True, exist_ok=True)
+        return state.folder / f"{stem}{RUN_NAME_SUFFIX}"
+
+    def _send_to_run(self, channel: str, method: str) -> None:
+        from pyleco.utils.communicator import Communicator
+
+        agent = self.config.agent
+        with Communicator(name=f"{self.name}-to-{channel}-{time.monotonic_ns() % 10**6}", host=agent.host,
+                          port=agent.port) as communicator:
+            communicator.ask_rpc(self.control_name(channel), method=method, timeout=5)
+
+    # --- LECO ------------------------------------------------------------------------------
+    def serve(self, stop: threading.Event | None = None) -> None:
+        """Sign in to the coordinator as :attr:`name` and answer requests until ``stop``."""
+        from pyleco.utils.message_handler import MessageHandler
+
+        agent = self.config.agent
+        handler = MessageHandler(name=self.name, host=agent.host, port=agent.port)
+        for method in (self.version, self.list_channels, self.status, self.enqueue, self.abort, self.resume_queue,
+                       self.output_off, self.rows):
+            handler.register_rpc_method(_one_line_errors(method), name=method.__name__)
+        self._handler = handler
+        self.start()
+        try:
+            handler.listen(stop_event=stop or threading.Event())
+        finally:
+            self.stop()
+
+
+class _Adopted:
+    """A run process the agent did not start (a previous agent did), watched by its identity:
+    its pid lives *and* it still holds the claim on its run file (a pid reused by another
+    program holds no claim)."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.pid = pid
+        self.out = out
+
+    def poll(self) -> int | None:
+        from station.core.processes import pid_alive
+        from station.data.file_claim import being_written
+
+        alive = pid_alive(self.pid) and being_written(self.out)  # the claim locks the name from the start
+        return None if alive else 0  # ended; _ended judges it by its file (its code is unknown)
+
+
+def _one_line_errors(method):
+    """A request's failure as one line (a station error's own words), never a traceback."""
+    import functools
+
+    @functools.wraps(method)
+    def answered(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except StationError as exc:
+            raise ValueError(one_line(exc)) from None
+        except TypeError as exc:  # wrong or missing arguments in the request
+            raise ValueError(f"bad request: {exc}") from None
+
+    return answered

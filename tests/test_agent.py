@@ -1,0 +1,369 @@
+"""The station agent on pyleco, on one machine: a coordinator on a free loopback port (as
+pyleco's own multi-node tests run theirs), the agent signed in to it, a client asking it
+over LECO, the simulated bench in each run's own process.
+
+Runs outlive their client; queues survive a new agent; abort is a message and ends the run
+as Ctrl-C does; a run process killed with SIGKILL is noticed, its output switched off and
+read back, its file recovered; bad requests get one line and change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyleco")
+
+from pyleco.coordinators.coordinator import Coordinator  # noqa: E402
+from pyleco.utils.communicator import Communicator  # noqa: E402
+
+from station.data.reader import read_run  # noqa: E402
+from station.service.agent import StationAgent  # noqa: E402
+from station.service.agent_config import agent_config_from_text  # noqa: E402
+from station.service.coordinator import start_data_proxy  # noqa: E402
+from station.service.live import LiveDocuments  # noqa: E402
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL of a run process is POSIX")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_pair() -> int:
+    """A port whose neighbour below is free too (the data proxy takes port and port - 1)."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port - 1))
+                return port
+            except OSError:
+                continue
+
+
+DATA_PORT = free_port_pair()
+
+
+@pytest.fixture
+def coordinator():
+    port = free_port()
+    stop = threading.Event()
+    coordinator = Coordinator(namespace="N1", host="localhost", port=port)
+
+    def route():
+        with coordinator:
+            coordinator.routing(stop_event=stop)
+
+    thread = threading.Thread(target=route, daemon=True)
+    thread.start()
+    proxy = start_data_proxy("127.0.0.1", DATA_PORT)
+    time.sleep(0.3)
+    yield port
+    stop.set()
+    thread.join(5)
+    proxy.destroy(linger=0)
+
+
+def agent_text(data_dir: Path, port: int, realtime: bool = False) -> str:
+    simulation = ""
+    if realtime:  # the channel's bench on the wall clock: a run that lasts long enough to be aborted
+        config = data_dir.parent / "realtime.toml"
+        config.write_text("[simulation]\nrealtime = true\n", encoding="utf-8")
+        simulation = str(config)
+    return (f'[agent]\nname = "rack1"\nport = {port}\ndata_port = {DATA_PORT}\ndata_dir = "{data_dir}"\n'
+            f'[channels.A]\nconfig = "{simulation or "default"}"\n')
+
+
+@pytest.fixture
+def agent_at(tmp_path, coordinator):
+    """An agent serving on its own thread; a communicator to ask it."""
+    made = []
+
+    def start(realtime: bool = False):
+        config = agent_config_from_text(agent_text(tmp_path / "agent", coordinator, realtime), str(tmp_path / "a.toml"))
+        agent, stop = StationAgent(config), threading.Event()
+        thread = threading.Thread(target=agent.serve, kwargs={"stop": stop}, daemon=True)
+        thread.start()
+        client = Communicator(name=f"client{len(made)}", port=coordinator, timeout=10)
+        time.sleep(0.3)
+        made.append((agent, stop, thread, client))
+        return agent, client
+
+    yield start
+    for _agent, stop, thread, client in made:
+        client.close()
+        stop.set()
+        thread.join(10)
+
+
+#: a dark J-V point by point on the wall clock: 300 levels, 0.1 s each (no light instrument, no darks)
+SLOW_DARK_JV = {"mode": "point", "points": 300, "dwell_time": 0.1, "start_voltage": 0.01, "stop_voltage": 3.0}
+
+
+def wait_for(condition, timeout_s: float = 60.0, what: str = ""):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ended(client, channel: str = "A"):
+    status = client.ask_rpc("rack1", "status", channel=channel)
+    return status["last"] if not status["busy"] and status["last"] else None
+
+
+def test_a_queued_run_runs_in_its_own_process_and_outlives_its_client(agent_at):
+    agent, client = agent_at()
+    assert client.ask_rpc("rack1", "version")["service"] == 1
+    run_id = client.ask_rpc("rack1", "enqueue", channel="A", procedure="jvl",
+                            parameters={"stop_voltage": 2.0, "step_voltage": 0.1}, name="first")
+    client.close()  # the client goes; the run does not
+    with Communicator(name="later", port=agent.config.agent.port, timeout=10) as later:
+        last = wait_for(lambda: ended(later), what="the run to end")
+    assert last["run_id"] == run_id and last["state"] == "ended" and last["status"] == "finished"
+    run = read_run(last["out"])
+    assert run.status == "finished" and run.points == 21
+    assert Path(last["out"]).parent == agent.data_dir / "channels" / "A"  # the agent's own folder
+    assert last["pid"] != os.getpid()  # its own process
+    [record] = agent.registry.records()
+    assert record.run_id == run_id and record.state == "ended"
+
+
+def test_the_queue_survives_a_new_agent(tmp_path, coordinator):
+    text = agent_text(tmp_path / "agent", coordinator)
+    first = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml")))
+    first.channels["A"].paused = True
+    ids = [first.enqueue("A", "jvl", {"stop_voltage": 1.0}, name=f"run{i}") for i in range(3)]
+    del first
+    second = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml")))
+    assert [r.run_id for r in second.channels["A"].queue.items()] == ids
+
+
+def test_abort_is_a_message_and_ends_the_run_as_ctrl_c_does(agent_at):
+    agent, client = agent_at(realtime=True)
+    client.ask_rpc("rack1", "enqueue", channel="A", procedure="dark_jv", parameters=SLOW_DARK_JV, name="long")
+    wait_for(lambda: (client.ask_rpc("rack1", "status", channel="A")["current"] or {}).get("state") == "running",
+             what="the run to start")
+    out = Path(client.ask_rpc("rack1", "status", channel="A")["current"]["out"])
+    time.sleep(4.0)  # some points in
+    started = time.monotonic()
+    assert client.ask_rpc("rack1", "abort", channel="A") == "abort asked"
+    last = wait_for(lambda: ended(client), timeout_s=30, what="the aborted run to end")
+    assert time.monotonic() - started < 10, last
+    assert last["state"] == "ended" and last["status"] == "aborted", last
+    run = read_run(out)
+    assert run.status == "aborted" and "aborted by the operator" in run.reason and 0 < run.points < 300
+    assert run.output_state == "output confirmed off"
+    assert client.ask_rpc("rack1", "status", channel="A")["paused"]  # the queue is held after an abort
+
+
+def test_a_killed_run_process_is_noticed_and_its_output_switched_off(agent_at):
+    agent, client = agent_at(realtime=True)
+    client.ask_rpc("rack1", "enqueue", channel="A", procedure="dark_jv", parameters=SLOW_DARK_JV, name="killed")
+    current = wait_for(lambda: client.ask_rpc("rack1", "status", channel="A")["current"], what="the run to start")
+    out = Path(current["out"])
+    time.sleep(4.0)
+    os.kill(current["pid"], signal.SIGKILL)
+    killed = time.time()
+    last = wait_for(lambda: ended(client), timeout_s=30, what="the agent to notice")
+    assert last["ended_wall_s"] - killed < 2.0  # noticed within 2 s
+    assert time.time() - killed < 2.0 + 5.0  # and the output switched off and read back soon after
+    assert last["state"] == "died" and last["output"] == "output confirmed off", last
+    assert "code -9" in last["reason"]
+    recovered = read_run(out.with_suffix(".recovered.h5"))
+    assert recovered.status == "failed" and recovered.points > 0
+    assert client.ask_rpc("rack1", "status", channel="A")["paused"]  # resume = "never": the queue waits
+
+
+@pytest.mark.parametrize("request_, message", [
+    ({"channel": "Z", "procedure": "jvl"}, "no channel 'Z'"),
+    ({"channel": "A", "procedure": "jvl", "name": "../../etc/x"}, "run name must be"),
+    ({"channel": "A", "procedure": "import os"}, "unknown procedure"),
+    ({"channel": "A", "procedure": "jvl", "parameters": {"stop_voltage": 50.0}}, "beyond [safety] max_voltage_V"),
+    ({"channel": "A", "procedure": "jvl", "parameters": {"no_such": 1}}, "has no parameter"),
+])
+def test_bad_requests_get_one_line_and_change_nothing(agent_at, request_, message):
+    agent, client = agent_at()
+    with pytest.raises(Exception, match=message.replace("[", r"\[").replace("]", r"\]")):
+        client.ask_rpc("rack1", "enqueue", **request_)
+    assert agent.channels["A"].queue.items() == [] and not list(agent.registry.folder.glob("*.json"))
+
+
+def test_a_restarted_agent_readopts_a_running_run_and_can_abort_it(tmp_path, coordinator):
+    text = agent_text(tmp_path / "agent", coordinator, realtime=True)
+    first, stop = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml"))), threading.Event()
+    thread = threading.Thread(target=first.serve, kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    first.enqueue("A", "dark_jv", SLOW_DARK_JV, name="adopted")
+    record = wait_for(lambda: first.channels["A"].record if first.channels["A"].busy else None, what="the launch")
+    time.sleep(3.0)
+    stop.set()  # the agent goes (as if killed): its run process does not
+    thread.join(10)
+    assert first.channels["A"].process.poll() is None
+    second, stop2 = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml"))), threading.Event()
+    started = time.monotonic()
+    thread2 = threading.Thread(target=second.serve, kwargs={"stop": stop2}, daemon=True)
+    thread2.start()
+    try:
+        wait_for(lambda: second.channels["A"].busy, timeout_s=10, what="the re-adoption")
+        assert time.monotonic() - started < 10 and second.channels["A"].record.run_id == record.run_id
+        assert second.abort("A") == "abort asked"
+        wait_for(lambda: not second.channels["A"].busy, timeout_s=30, what="the adopted run to end")
+        last = second.channels["A"].last
+        assert last.state == "ended" and last.status == "aborted", last
+        assert read_run(last.out).output_state == "output confirmed off"
+    finally:
+        stop2.set()
+        thread2.join(10)
+        first.channels["A"].process.wait(10)
+
+
+def test_the_command_line_runs_the_service(tmp_path):
+    """`ledstation coordinator`, `ledstation agent`, then `queue`, `status`, `output-off` as a user types them."""
+    import subprocess
+
+    port = free_port()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nname = "bench"\nport = {port}\ndata_dir = "{tmp_path / "data"}"\n'
+                      '[channels.sim]\nconfig = "default"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "station.cli"]
+    client = ["--agent", "bench", "--port", str(port)]
+    coordinator = subprocess.Popen([*command, "coordinator", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen([*command, "agent", "--agent-config", str(config)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening on 127.0.0.1" in coordinator.stdout.readline()
+        assert "channels sim" in agent.stdout.readline()
+        queued = subprocess.run([*command, "queue", "sim", "jvl", "--set", "stop_voltage=1.5", "--name", "cli-run",
+                                 *client], capture_output=True, text=True, timeout=60)
+        assert queued.returncode == 0 and "queued on bench/sim" in queued.stdout, queued.stderr
+
+        def finished():
+            shown = subprocess.run([*command, "status", "sim", "--json", *client], capture_output=True, text=True,
+                                   timeout=60)
+            assert shown.returncode == 0, shown.stderr
+            [status] = json.loads(shown.stdout)
+            return status["last"] if status["last"] and not status["busy"] else None
+
+        last = wait_for(finished, what="the queued run")
+        assert last["status"] == "finished" and read_run(last["out"]).points == 16
+        off = subprocess.run([*command, "output-off", "sim", *client], capture_output=True, text=True, timeout=60)
+        assert off.returncode == 0 and off.stdout.strip() == "sim: output confirmed off", off.stderr
+        bad = subprocess.run([*command, "queue", "sim", "jvl", "--set", "stop_voltage=90", *client],
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "beyond [safety]" in bad.stderr
+    finally:
+        for process in (agent, coordinator):
+            process.send_signal(signal.SIGINT)
+            process.wait(10)
+
+
+def test_a_run_publishes_its_documents_live_and_a_late_subscriber_refills_from_the_file(agent_at):
+    agent, client = agent_at()
+    with LiveDocuments(["rack1-A"], port=DATA_PORT) as live:
+        time.sleep(0.3)  # the subscription reaches the proxy before the run starts
+        run_id = client.ask_rpc("rack1", "enqueue", channel="A", procedure="jvl",
+                                parameters={"stop_voltage": 3.0, "step_voltage": 0.1}, name="live")
+        kinds, events = [], []
+        while "stop" not in kinds:
+            received = live.receive(30)
+            assert received is not None, f"no document for 30 s after {kinds[-3:]}"
+            topic, document = received
+            assert topic == "rack1-A"
+            kinds.append(document["kind"])
+            if document["kind"] == "event" and document.get("stream") == "points":
+                events.append(document)
+    assert kinds[0] == "start" and "descriptor" in kinds
+    last = wait_for(lambda: ended(client), what="the run to end")
+    run = read_run(last["out"])
+    assert run.points == 31
+    refill = client.ask_rpc("rack1", "rows", channel="A", run_id=run_id, start=10, count=5)
+    assert refill["total"] == 31 and refill["stream"] == run.main_stream
+    stored = run.read_columns(["voltage_V", "current_A"], rows=slice(10, 15))
+    assert refill["columns"]["voltage_V"] == stored["voltage_V"].tolist()
+    assert refill["columns"]["current_A"] == stored["current_A"].tolist()
+    # what arrived live is what the file holds (the publisher may drop; on loopback nothing was)
+    stored_V = run.read_columns(["voltage_V"])["voltage_V"]
+    assert len(events) == 31 and all(e["values"]["voltage_V"] == stored_V[e["index"]] for e in events)
+
+
+def test_an_emergency_stop_is_a_message_too_and_ends_the_run_at_once(agent_at):
+    agent, client = agent_at(realtime=True)
+    client.ask_rpc("rack1", "enqueue", channel="A", procedure="dark_jv", parameters=SLOW_DARK_JV, name="estop")
+    wait_for(lambda: (client.ask_rpc("rack1", "status", channel="A")["current"] or {}).get("state") == "running",
+             what="the run to start")
+    time.sleep(3.0)
+    asked = time.time()
+    assert client.ask_rpc("rack1", "abort", channel="A", emergency=True) == "emergency stop asked"
+    last = wait_for(lambda: ended(client), timeout_s=30, what="the stopped run to end")
+    assert last["ended_wall_s"] - asked < 2.0  # the process ended (output off, read back, file closed) within 2 s
+    run = read_run(last["out"])
+    assert run.status == "aborted" and "emergency stop" in run.reason
+    assert run.output_state == "output confirmed off"
+
+
+def test_a_restarted_coordinator_finds_the_agent_again_and_the_run_never_noticed(tmp_path):
+    port = free_port()
+
+    def start_coordinator():
+        stop = threading.Event()
+        node = Coordinator(namespace="N1", host="localhost", port=port)
+
+        def route():
+            with node:
+                node.routing(stop_event=stop)
+
+        thread = threading.Thread(target=route, daemon=True)
+        thread.start()
+        time.sleep(0.3)
+        return stop, thread
+
+    stop_c, thread_c = start_coordinator()
+    config = agent_config_from_text(agent_text(tmp_path / "agent", port, realtime=True), str(tmp_path / "a.toml"))
+    agent, stop_a = StationAgent(config), threading.Event()
+    serving = threading.Thread(target=agent.serve, kwargs={"stop": stop_a}, daemon=True)
+    serving.start()
+    time.sleep(0.3)
+    try:
+        agent.enqueue("A", "dark_jv", SLOW_DARK_JV, name="through")
+        wait_for(lambda: agent.channels["A"].busy, what="the launch")
+        time.sleep(2.0)
+        stop_c.set()  # the coordinator goes away mid-run
+        thread_c.join(10)
+        time.sleep(2.0)
+        assert agent.channels["A"].busy  # the run goes on without it
+        stop_c, thread_c = start_coordinator()
+        back = time.monotonic()
+
+        def answers():
+            try:
+                with Communicator(name=f"probe{time.monotonic_ns()}", port=port, timeout=1) as probe:
+                    return probe.ask_rpc("rack1", "version", timeout=1)
+            except Exception:  # noqa: BLE001 - not yet
+                return None
+
+        wait_for(answers, timeout_s=30, what="the agent on the restarted coordinator")
+        reconnected_s = time.monotonic() - back
+        last = wait_for(lambda: agent.channels["A"].last, timeout_s=60, what="the run to end")
+        assert last.status == "finished" and read_run(last.out).points == 300
+        print(f"agent reachable again {reconnected_s:.1f} s after the coordinator came back")
+        assert reconnected_s < 15.0, reconnected_s  # pyleco signs in again at its next heartbeat (10 s)
+    finally:
+        stop_a.set()
+        serving.join(10)
+        stop_c.set()
+        thread_c.join(10)
