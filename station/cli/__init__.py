@@ -194,6 +194,8 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
     gui.add_argument("--watch", type=Path, action="append", default=[],
                      help="follow this run file, written by another process (repeatable)")
     gui.add_argument("--open", type=Path, action="append", default=[], help="open this run file in the browser")
+    gui.add_argument("--network", type=Path, help="a network file ([[agents]]: name, host, port, data_port): a Rack "
+                                                  "tab with every channel of those agents")
 
     from .service_commands import add_service_parsers, client_options
 

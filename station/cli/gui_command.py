@@ -30,5 +30,11 @@ def gui_command(args: argparse.Namespace) -> int:
     for path in args.watch:  # a run claims its name (a placeholder) before its first point
         if not is_placeholder(path):
             read_run(path)
+    network = []
+    if args.network is not None:
+        from station.gui.rack_view import load_network
+
+        network = load_network(args.network)
     check_display()
-    return run_window(config, folder, args.pattern, args.watch, args.open, on_station_closed=note_output_report)
+    return run_window(config, folder, args.pattern, args.watch, args.open, on_station_closed=note_output_report,
+                      network=network)

@@ -1,50 +1,36 @@
-"""Whether a process still lives, by its id, on every platform.
+"""A process's identity and whether it still lives, on every platform (psutil).
 
-On POSIX ``os.kill(pid, 0)`` asks without touching the process. On Windows ``os.kill`` with
-any signal but the console events *terminates* the process, so it is asked through the
-Win32 API instead (``OpenProcess`` + ``GetExitCodeProcess``).
+A pid alone is no identity: the OS reuses it. With the process's start time it is one
+(:func:`started_at`); :func:`same_process` checks both. (On Windows ``os.kill`` with any
+signal but the console events *terminates* a process, so nothing here signals anything.)
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import psutil
 
-_STILL_ACTIVE = 259
-_PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+
+def started_at(pid: int) -> float | None:
+    """When the process ``pid`` started (seconds since the epoch, as the OS keeps it), or None
+    when there is no such process."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def same_process(pid: int, started: float | None) -> bool:
+    """The process ``pid`` lives, has not ended (a zombie has), and is the one that started at
+    ``started`` (None: any process with that pid)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) < 0.01
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
 
 
 def pid_alive(pid: int) -> bool:
-    """The process ``pid`` exists and has not ended (a zombie of ours counts as ended)."""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        return _windows_alive(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    try:  # our own child that ended and was not waited for: reap it
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
-
-
-def _windows_alive(pid: int) -> bool:  # pragma: no cover - Windows only
-    import ctypes
-    from ctypes import wintypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
-    if not handle:
-        return False
-    try:
-        code = wintypes.DWORD()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return False
-        return code.value == _STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
+    """The process ``pid`` exists and has not ended."""
+    return same_process(pid, None)

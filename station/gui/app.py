@@ -58,7 +58,8 @@ def application():
 
 
 def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequence[Path] = (),
-               open_files: Sequence[Path] = (), on_station_closed: Callable[[Any], None] | None = None) -> int:
+               open_files: Sequence[Path] = (), on_station_closed: Callable[[Any], None] | None = None,
+               network: Sequence[Any] = ()) -> int:
     """Show the window until it is closed; the exit code (130/143 after a signal).
 
     ``on_station_closed`` gets each station the queue closed (the command line reports what
@@ -72,7 +73,8 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
     app = application()
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     window = StationWindow(config, folder, pattern,
-                           queue=RunQueue(config, folder, pattern, on_station_closed=on_station_closed))
+                           queue=RunQueue(config, folder, pattern, on_station_closed=on_station_closed),
+                           network=list(network))
     for path in watch:
         window.watch(path)
     if open_files:

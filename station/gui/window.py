@@ -26,6 +26,7 @@ from station.setup.config import StationConfig
 from .browser import RunBrowser
 from .parameter_form import ParameterForm
 from .plot_panel import PlotPanel
+from .rack_view import AgentAddress, ChannelView, RackView
 from .run_queue import DEFAULT_PATTERN, FAILED, RUNNING, RunQueue, check_pattern
 from .watch_view import WatchView
 
@@ -56,7 +57,7 @@ class StationWindow(QtWidgets.QMainWindow):
     """``ledstation gui``."""
 
     def __init__(self, config: StationConfig, folder: str | Path, pattern: str = DEFAULT_PATTERN,
-                 queue: RunQueue | None = None) -> None:
+                 queue: RunQueue | None = None, network: list[AgentAddress] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("LED test station")
         self.config = config
@@ -74,7 +75,14 @@ class StationWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self._run_tab(), "Run")
         self.browser = RunBrowser(analyze=analyze_run, batch_devices=batch_devices)
         self.tabs.addTab(self.browser, "Past runs")
-        for i in range(2):
+        fixed = 2
+        self.rack: RackView | None = None
+        self.channel_views: list[ChannelView] = []
+        if network:  # the agents of ledstation gui --network: their channels, run by them, not by this window
+            self.rack = RackView(network, open_channel=self.watch_channel)
+            self.tabs.addTab(self.rack, "Rack")
+            fixed = 3
+        for i in range(fixed):
             self.tabs.tabBar().setTabButton(i, QtWidgets.QTabBar.ButtonPosition.RightSide, None)
         self._status_bar()
         self._menus()
@@ -314,8 +322,21 @@ class StationWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentWidget(view)
         return view
 
+    def watch_channel(self, agent: AgentAddress, channel: str) -> ChannelView:
+        """A tab following ``channel`` of ``agent`` live (filled from the agent's file first)."""
+        view = ChannelView(agent, channel)
+        self.channel_views.append(view)
+        self.tabs.addTab(view, f"{agent.name}/{channel}")
+        self.tabs.setCurrentWidget(view)
+        return view
+
     def _close_tab(self, index: int) -> None:
         widget = self.tabs.widget(index)
+        if isinstance(widget, ChannelView):
+            widget.close_view()
+            self.channel_views.remove(widget)
+            self.tabs.removeTab(index)
+            widget.deleteLater()
         if isinstance(widget, WatchView):
             widget.close_watch()
             self.watches.remove(widget)
@@ -393,6 +414,10 @@ class StationWindow(QtWidgets.QMainWindow):
             self.shut_down("window closed during the run")
         for view in list(self.watches):
             view.close_watch()
+        for channel_view in list(self.channel_views):  # the agents' runs go on: the window only watched them
+            channel_view.close_view()
+        if self.rack is not None:
+            self.rack.close_rack()
         self.timer.stop()
         self.plots.timer.stop()
         event.accept()

@@ -34,14 +34,13 @@ from typing import Any
 from station.core.errors import ConfigError, StationError, one_line
 
 from .agent_config import AgentConfig, Channel
+from .protocol import SERVICE_VERSION, control_name
 from .store import ChannelQueue, QueuedRun, RunRecord, RunRegistry
 
 log = logging.getLogger(__name__)
 
 #: how often the agent looks at its run processes and queues (a dead run is noticed within twice this)
 WATCH_INTERVAL_S = 0.5
-#: the protocol version agents and clients must share
-SERVICE_VERSION = 1
 #: a run file name a remote request may give: a plain name, written in the channel's folder
 RUN_NAME_SUFFIX = ".h5"
 #: the most rows one refill request returns
@@ -59,6 +58,8 @@ class ChannelState:
         self.record: RunRecord | None = None
         self.paused = False
         self.last: RunRecord | None = None
+        #: the client that controls the channel ("" : none); the others watch
+        self.holder = ""
 
     @property
     def busy(self) -> bool:
@@ -94,11 +95,46 @@ class StationAgent:
         state = self._channel(channel)
         with self._lock:
             current = state.record
-            return {"channel": channel, "busy": state.busy, "paused": state.paused,
+            return {"channel": channel, "busy": state.busy, "paused": state.paused, "holder": state.holder,
                     "queue": [asdict(r) for r in state.queue.items()],
                     "current": asdict(current) if current is not None else None,
                     "last": asdict(state.last) if state.last is not None else None,
                     "simulated": state.channel.config.uses_simulation}
+
+    def claim(self, channel: str) -> str:
+        """Take control of ``channel`` (one client at a time: queue, abort, output off); refused,
+        naming the holder, while another client holds it."""
+        state = self._channel(channel)
+        sender = self._sender()
+        with self._lock:
+            if state.holder and state.holder != sender:
+                raise ConfigError(f"channel {channel} is controlled by {state.holder}; it must release it first")
+            state.holder = sender
+        return f"channel {channel} controlled by {sender}"
+
+    def release(self, channel: str) -> str:
+        state = self._channel(channel)
+        sender = self._sender()
+        with self._lock:
+            if state.holder and state.holder != sender:
+                raise ConfigError(f"channel {channel} is controlled by {state.holder}, not by {sender}")
+            state.holder = ""
+        return f"channel {channel} released"
+
+    def _check_control(self, state: ChannelState) -> None:
+        sender = self._sender()
+        if state.holder and state.holder != sender:
+            raise ConfigError(f"channel {state.channel.name} is controlled by {state.holder}; {sender} may watch it "
+                              "(an emergency stop is taken from anyone)")
+
+    def _sender(self) -> str:
+        """Who asks: the LECO sender of the request being answered ("local" for a direct call)."""
+        handler = self._handler
+        try:
+            sender = handler.current_message.sender if handler is not None else b""
+        except Exception:  # noqa: BLE001 - no message being answered: a call from this process
+            sender = b""
+        return sender.decode(errors="replace") if sender else "local"
 
     def enqueue(self, channel: str, procedure: str, parameters: dict[str, Any] | None = None, name: str = "",
                 title: str = "", overwrite: bool = False) -> str:
@@ -108,6 +144,7 @@ class StationAgent:
         from station.session.plan import plan_run
 
         state = self._channel(channel)
+        self._check_control(state)
         try:
             procedure_class(procedure)
         except (KeyError, TypeError):
@@ -125,6 +162,8 @@ class StationAgent:
     def abort(self, channel: str, emergency: bool = False) -> str:
         """Ask the channel's run to stop (a message to its control), and hold the channel's queue."""
         state = self._channel(channel)
+        if not emergency:  # an emergency stop is taken from anyone
+            self._check_control(state)
         with self._lock:
             state.paused = True
             running = state.busy
@@ -133,15 +172,12 @@ class StationAgent:
         self._send_to_run(channel, "emergency_stop" if emergency else "abort")
         return "emergency stop asked" if emergency else "abort asked"
 
-    def rows(self, channel: str, run_id: str, stream: str = "", start: int = 0, count: int = MAX_ROWS) -> dict:
+    def rows(self, channel: str, run_id: str = "", stream: str = "", start: int = 0, count: int = MAX_ROWS) -> dict:
         """Rows ``start``..``start + count`` of a stream of one of the channel's runs, read from the
         file on this PC's disk (a subscriber that missed documents refills from here)."""
         from station.data.reader import read_run
 
-        self._channel(channel)
-        record = next((r for r in self.registry.records() if r.run_id == run_id and r.channel == channel), None)
-        if record is None:
-            raise ConfigError(f"no run {run_id!r} on channel {channel}")
+        record = self._record(channel, run_id)
         if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and 0 < count <= MAX_ROWS):
             raise ConfigError(f"rows: start >= 0 and 0 < count <= {MAX_ROWS}")
         run = read_run(record.out)
@@ -149,12 +185,37 @@ class StationAgent:
         if stream not in run.streams:
             raise ConfigError(f"run {run_id} has no stream {stream!r} (streams: {', '.join(run.streams)})")
         columns = run.read_columns(run.column_names(stream), stream, slice(start, start + count))
-        return {"stream": stream, "start": start, "total": run.rows(stream), "units": run.column_units(stream),
+        return {"run_id": record.run_id, "stream": stream, "start": start, "total": run.rows(stream),
+                "units": run.column_units(stream),
                 "columns": {name: [None if v != v else v for v in values.tolist()]  # NaN: no value (JSON)
                             for name, values in columns.items()}}
 
+    def start_documents(self, channel: str, run_id: str = "") -> list[dict[str, Any]]:
+        """The start and descriptor documents of the channel's current run (or of ``run_id``),
+        rebuilt from its file on this PC's disk: what a viewer attaching mid-run decodes first."""
+        from station.data.reader import read_run
+        from station.data.recovery import run_start_of
+        from station.run.documents import documents_of
+
+        record = self._record(channel, run_id)
+        return documents_of(run_start_of(read_run(record.out)))
+
+    def _record(self, channel: str, run_id: str) -> RunRecord:
+        """The channel's run ``run_id`` ("" : the one running now, else the last)."""
+        state = self._channel(channel)
+        if not run_id:
+            record = state.record or state.last
+            if record is None:
+                raise ConfigError(f"channel {channel} has run nothing yet")
+            return record
+        record = next((r for r in self.registry.records() if r.run_id == run_id and r.channel == channel), None)
+        if record is None:
+            raise ConfigError(f"no run {run_id!r} on channel {channel}")
+        return record
+
     def resume_queue(self, channel: str) -> str:
         state = self._channel(channel)
+        self._check_control(state)
         with self._lock:
             state.paused = False
         self.wake()
@@ -164,6 +225,7 @@ class StationAgent:
         """Switch the channel's output off through the instrument and read it back (refused
         while its run process lives: that process owns the instruments; abort it instead)."""
         state = self._channel(channel)
+        self._check_control(state)
         if state.busy:
             raise ConfigError(f"channel {channel} is running; abort the run (it switches the output off)")
         return self._switch_off(state)
@@ -225,7 +287,9 @@ class StationAgent:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         finally:
             log_file.close()
-        record.state, record.pid, record.process_started = "running", process.pid, time.time()
+        from station.core.processes import started_at
+
+        record.state, record.pid, record.process_started = "running", process.pid, started_at(process.pid)
         self.registry.save(record)
         with self._lock:
             state.process, state.record = process, record
@@ -294,7 +358,7 @@ class StationAgent:
             state = self.channels.get(record.channel)
             if state is None:
                 continue
-            process = _Adopted(record.pid, Path(record.out)) if record.pid else None
+            process = _Adopted(record.pid, record.process_started, Path(record.out)) if record.pid else None
             if process is not None and process.poll() is None:
                 state.process, state.record = process, record
             else:
@@ -314,7 +378,7 @@ class StationAgent:
         return state.folder / "simulated-device.state"
 
     def control_name(self, channel: str) -> str:
-        return f"{self.name}-{channel}"
+        return control_name(self.name, channel)
 
     def _channel(self, channel: str) -> ChannelState:
         if not isinstance(channel, str) or channel not in self.channels:
@@ -348,7 +412,7 @@ class StationAgent:
         agent = self.config.agent
         handler = MessageHandler(name=self.name, host=agent.host, port=agent.port)
         for method in (self.version, self.list_channels, self.status, self.enqueue, self.abort, self.resume_queue,
-                       self.output_off, self.rows):
+                       self.output_off, self.rows, self.claim, self.release, self.start_documents):
             handler.register_rpc_method(_one_line_errors(method), name=method.__name__)
         self._handler = handler
         self.start()
@@ -360,18 +424,19 @@ class StationAgent:
 
 class _Adopted:
     """A run process the agent did not start (a previous agent did), watched by its identity:
-    its pid lives *and* it still holds the claim on its run file (a pid reused by another
-    program holds no claim)."""
+    its pid *and* its start time (a pid the OS gave to another program is not it), and it
+    still holds the claim on its run file."""
 
-    def __init__(self, pid: int, out: Path) -> None:
+    def __init__(self, pid: int, started: float | None, out: Path) -> None:
         self.pid = pid
+        self.started = started
         self.out = out
 
     def poll(self) -> int | None:
-        from station.core.processes import pid_alive
+        from station.core.processes import same_process
         from station.data.file_claim import being_written
 
-        alive = pid_alive(self.pid) and being_written(self.out)  # the claim locks the name from the start
+        alive = same_process(self.pid, self.started) and being_written(self.out)  # the claim locks the name
         return None if alive else 0  # ended; _ended judges it by its file (its code is unknown)
 
 

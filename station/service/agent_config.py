@@ -33,9 +33,10 @@ from station.core.errors import ConfigError
 from station.core.user_files import read_user_file
 from station.setup.config import NAME_PATTERN, NAME_RULE, StationConfig, load_config
 
+from .protocol import COORDINATOR_PORT, DATA_PORT
+
 RESUME_POLICIES = ("never", "ask", "automatic")
-COORDINATOR_PORT = 12300  # pyleco's default (pyleco.core.COORDINATOR_PORT)
-DATA_PORT = 11100  # pyleco's default data-proxy port (pyleco.core.PROXY_RECEIVING_PORT)
+
 #: a LECO component name: no "." (it separates the namespace) and printable
 COMPONENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,39}$")
 

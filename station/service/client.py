@@ -13,7 +13,7 @@ from typing import Any
 
 from station.core.errors import StationError
 
-from .agent import SERVICE_VERSION
+from .protocol import SERVICE_VERSION
 
 _names = itertools.count(1)
 #: how long a client waits for the coordinator to sign it in

@@ -1,0 +1,105 @@
+"""Following one channel's run from any moment: what a window attaching (or re-attaching)
+mid-run needs, without opening the file over a network.
+
+:class:`ChannelFollower` gives records (:mod:`station.run.records`): first the run's start,
+rebuilt by the agent from the file on its own disk, then every row stored so far (the refill,
+in pages of the agent's ``rows``), then the live documents the run publishes, skipping what the
+refill already gave. Any viewer that takes records (the window's live data, a notebook plot)
+draws from it as it draws from a run in its own process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from station.run.documents import RecordDecoder
+from station.run.records import Record, RunStart
+
+from .client import AgentClient
+from .live import LiveDocuments
+
+#: rows asked for in one refill request
+PAGE_ROWS = 5000
+#: how long a gap between the file and the live feed is waited for (the file's durability
+#: interval, at most a few seconds, keeps the file behind the feed)
+GAP_WAIT_S = 10.0
+
+
+class ChannelFollower:
+    """Records of the run on ``channel`` of the agent ``client`` talks to."""
+
+    def __init__(self, client: AgentClient, channel: str, live: LiveDocuments) -> None:
+        self.client = client
+        self.channel = channel
+        self.live = live
+        self._decoder = RecordDecoder()
+        self._seen: dict[str, int] = {}  # stream -> rows given
+        self.start: RunStart | None = None
+
+    def attach(self) -> list[Record]:
+        """The start and every row stored so far (the live documents from then on: :meth:`poll`)."""
+        records: list[Record] = []
+        for document in self.client.call("start_documents", channel=self.channel):
+            records.extend(self._decoder.feed(document))
+        self.start = next((r for r in records if isinstance(r, RunStart)), None)
+        if self.start is None:
+            return records
+        for stream in self.start.streams:
+            records.extend(self._refill(stream.name))
+        return records
+
+    def _refill(self, stream: str, upto: int | None = None) -> list[Record]:
+        records: list[Record] = []
+        start = self._seen.get(stream, 0)
+        while upto is None or start < upto:
+            count = PAGE_ROWS if upto is None else min(PAGE_ROWS, upto - start)
+            page = self.client.call("rows", channel=self.channel, stream=stream, start=start, count=count)
+            columns: dict[str, list[Any]] = page["columns"]
+            n = len(next(iter(columns.values()), []))
+            for i in range(n):
+                values = {name: (float("nan") if v[i] is None else v[i]) for name, v in columns.items()}
+                records.extend(self._decoder.feed({"kind": "event", "stream": stream, "index": start + i,
+                                                   "values": values}))
+            start += n
+            if n == 0 or start >= page["total"]:
+                break
+        self._seen[stream] = start
+        return records
+
+    def _fill_gap(self, stream: str, index: int) -> list[Record]:
+        """Rows up to ``index`` that arrived live before this follower listened: read from the
+        file, which may lag the live feed by its durability interval (asked again meanwhile)."""
+        records: list[Record] = []
+        deadline = time.monotonic() + GAP_WAIT_S
+        while self._seen.get(stream, 0) < index and time.monotonic() < deadline:
+            records.extend(self._refill(stream, upto=index))
+            if self._seen.get(stream, 0) < index:
+                time.sleep(0.1)
+        return records
+
+    def poll(self, timeout_s: float) -> list[Record]:
+        """Live records that came within ``timeout_s`` (rows the refill gave are skipped)."""
+        records: list[Record] = []
+        received = self.live.receive(timeout_s)
+        while received is not None:
+            _topic, document = received
+            if document.get("kind") == "start":  # a new run on the channel: decode it from its own start
+                self._decoder, self._seen = RecordDecoder(), {}
+            if document.get("kind") == "event":
+                stream, index = document.get("stream", ""), document.get("index", 0)
+                seen = self._seen.get(stream, 0)
+                if index < seen:
+                    received = self.live.receive(0)
+                    continue
+                if index > seen and self.start is not None:  # missed live (joined late): from the file
+                    records.extend(self._fill_gap(stream, index))
+                self._seen[stream] = index + 1
+                if isinstance(document.get("spectrum"), dict):  # arrays already decoded: the decoder wants documents
+                    document = {k: v for k, v in document.items() if k != "spectrum"}
+            try:
+                records.extend(self._decoder.feed(document))
+            except Exception:  # noqa: BLE001 - a document the decoder cannot place (joined mid-run): skip it
+                pass
+            received = self.live.receive(0)
+        return records
