@@ -465,3 +465,85 @@ def test_a_viewer_attaching_mid_run_gets_every_row_once_refill_then_live(agent_a
     stored = run.read_columns(["voltage_V", "current_A"])
     assert [e.values["voltage_V"] for e in events] == stored["voltage_V"].tolist()
     assert [e.values["current_A"] for e in events] == stored["current_A"].tolist()
+
+
+@pytest.mark.parametrize("policy", ["automatic", "ask"])
+def test_a_dead_cycling_run_is_resumed_by_the_channels_policy(tmp_path, coordinator, policy):
+    """kill -9 of a cycling run (wall clock, radiometer): output off and confirmed, then the same
+    file continued: at once (automatic), or when a client says so (ask)."""
+    station = tmp_path / "rt.toml"
+    station.write_text('[simulation]\nrealtime = true\n[light]\ngeometry = "radiometer"\n', encoding="utf-8")
+    text = (f'[agent]\nname = "rack1"\nport = {coordinator}\ndata_port = {DATA_PORT}\ndata_dir = "{tmp_path}/agent"\n'
+            f'[channels.A]\nconfig = "{station}"\nresume = "{policy}"\n')
+    agent, stop = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml"))), threading.Event()
+    serving = threading.Thread(target=agent.serve, kwargs={"stop": stop}, daemon=True)
+    serving.start()
+    try:
+        agent.enqueue("A", "cycling", {"cycles": 6, "on_time": 1.0, "off_time": 0.5}, name="cycles")
+        wait_for(lambda: agent.channels["A"].busy, what="the launch")
+        time.sleep(6.0)
+        os.kill(agent.channels["A"].record.pid, signal.SIGKILL)
+        died = wait_for(lambda: next((r for r in agent.registry.records() if r.state == "died"), None),
+                        timeout_s=30, what="the death noticed")
+        assert died.output == "output confirmed off"
+        if policy == "ask":
+            status = wait_for(lambda: agent.status("A")["resumable"], timeout_s=10, what="the offer")
+            assert status == died.out and agent.status("A")["paused"]
+            assert agent.resume_run("A") == "resuming cycles.h5"
+        wait_for(lambda: (agent.channels["A"].last or died).run_id != died.run_id and not agent.channels["A"].busy
+                 and not agent.channels["A"].queue.items(), timeout_s=120, what="the resumed run to end")
+        resumed = agent.channels["A"].last
+        assert resumed.out == died.out and resumed.state == "ended" and resumed.status == "finished", resumed
+        run = read_run(resumed.out)
+        assert run.status == "finished" and run.points == 6 and run.output_state == "output confirmed off"
+    finally:
+        stop.set()
+        serving.join(10)
+
+
+def test_the_link_between_two_pcs_coordinators_is_made_again_after_a_restart():
+    """Two coordinators (two "PCs" on loopback), N2 linked to N1. N1 restarts: pyleco leaves the
+    link broken (measured: not healed in 40 s without the keeper); the station's keeper on N2
+    links again, and a client on N1 reaches a component on N2 within 10 s of N1's return."""
+    from pyleco.utils.message_handler import MessageHandler
+
+    from station.service.coordinator import serve_coordinator
+
+    p1, p2 = free_port(), free_port()
+
+    def start_n1():
+        stop = threading.Event()
+        thread = threading.Thread(target=serve_coordinator, args=("127.0.0.1", p1, "N1", stop), daemon=True)
+        thread.start()
+        return stop, thread
+
+    stop1, thread1 = start_n1()
+    stop2 = threading.Event()
+    threading.Thread(target=serve_coordinator, args=("127.0.0.1", p2, "N2", stop2, [f"localhost:{p1}"]),
+                     daemon=True).start()
+    time.sleep(1.0)
+    echo_stop = threading.Event()
+    echo = MessageHandler(name="echo", port=p2)
+    echo.register_rpc_method(lambda: "pong", name="ping")
+    threading.Thread(target=echo.listen, kwargs={"stop_event": echo_stop}, daemon=True).start()
+
+    def reach():
+        try:
+            with Communicator(name=f"c{time.monotonic_ns()}", port=p1, timeout=1) as client:
+                return client.ask_rpc("N2.echo", "ping", timeout=1)
+        except Exception:  # noqa: BLE001 - not (yet) reachable
+            return None
+
+    try:
+        assert wait_for(reach, timeout_s=15, what="the link") == "pong"
+        stop1.set()
+        thread1.join(10)
+        time.sleep(1.0)
+        stop1, thread1 = start_n1()
+        back = time.monotonic()
+        assert wait_for(reach, timeout_s=30, what="the link made again") == "pong"
+        assert time.monotonic() - back < 10.0
+    finally:
+        echo_stop.set()
+        stop1.set()
+        stop2.set()

@@ -229,6 +229,7 @@ COMMANDS = {
     "status": ("service_commands", "status_command"),
     "abort": ("service_commands", "abort_command"),
     "output-off": ("service_commands", "output_off_command"),
+    "resume-run": ("service_commands", "resume_run_command"),
 }
 
 

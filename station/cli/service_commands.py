@@ -38,6 +38,9 @@ def add_service_parsers(sub: Any, common: Any) -> None:
     abort.add_argument("--emergency", action="store_true", help="no ramp: the output straight off")
     off = sub.add_parser("output-off", parents=[common], help="switch a channel's output off and read it back")
     off.add_argument("channel")
+    again = sub.add_parser("resume-run", parents=[common],
+                           help="continue a channel's lifetime or cycling run whose process died (resume = \"ask\")")
+    again.add_argument("channel")
 
 
 def client_options() -> argparse.ArgumentParser:
@@ -123,13 +126,21 @@ def status_command(args: argparse.Namespace) -> int:
                "idle" + (" (queue held)" if s["paused"] else ""))
         last = s["last"]
         print(f"{s['channel']}: {now}; {len(s['queue'])} queued"
-              + (f"; last: {last['status'] or last['state']} {last['reason']} - {last['output']}" if last else ""))
+              + (f"; last: {last['status'] or last['state']} {last['reason']} - {last['output']}" if last else "")
+              + (f"; {s['resumable']} can be resumed (ledstation resume-run {s['channel']})" if s.get("resumable")
+                 else ""))
     return 0
 
 
 def abort_command(args: argparse.Namespace) -> int:
     with _client(args) as client:
         print(f"{args.channel}: {client.call('abort', channel=args.channel, emergency=args.emergency)}")
+    return 0
+
+
+def resume_run_command(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(f"{args.channel}: {client.call('resume_run', channel=args.channel)}")
     return 0
 
 

@@ -60,6 +60,8 @@ class ChannelState:
         self.last: RunRecord | None = None
         #: the client that controls the channel ("" : none); the others watch
         self.holder = ""
+        #: a dead run its policy ("ask") offers to resume
+        self.offer: RunRecord | None = None
 
     @property
     def busy(self) -> bool:
@@ -96,6 +98,7 @@ class StationAgent:
         with self._lock:
             current = state.record
             return {"channel": channel, "busy": state.busy, "paused": state.paused, "holder": state.holder,
+                    "resumable": state.offer.out if state.offer is not None else None,
                     "queue": [asdict(r) for r in state.queue.items()],
                     "current": asdict(current) if current is not None else None,
                     "last": asdict(state.last) if state.last is not None else None,
@@ -273,7 +276,7 @@ class StationAgent:
         record = RunRecord(run.run_id, channel.name, run.procedure, run.out)
         self.registry.save(record)  # recorded before the process exists
         job = {"config": channel.config.source, "procedure": run.procedure, "parameters": run.parameters,
-               "out": run.out, "title": run.title, "overwrite": run.overwrite,
+               "out": run.out, "title": run.title, "overwrite": run.overwrite, "resume": run.resume,
                "device_state": str(state.folder / "simulated-device.state")}  # the session keeps its own for
         # a resumable run (next to its file); the agent asks the same place (_device_state)
         job_path = state.folder / f"{run.run_id}.job.json"
@@ -316,13 +319,39 @@ class StationAgent:
             how = f"with code {code}" if code is not None else "(adopted; its code unknown)"
             record.reason = f"the run process ended {how}; {record.reason}".rstrip("; ")
             self._recover(record)
-            if state.channel.resume == "never":
-                state.paused = True
+            self._after_death(state, record)
         else:
             record.state = "ended"
         self.registry.save(record)
         with self._lock:
             state.process, state.record, state.last = None, None, record
+
+    def _after_death(self, state: ChannelState, record: RunRecord) -> None:
+        """The channel's resume policy, once a dead run's output is off: ``automatic`` continues a
+        resumable run (lifetime, cycling) at once, ahead of the queue; ``ask`` holds the queue and
+        offers it (``resume_run``); ``never`` holds the queue."""
+        from procedures import procedure_class
+
+        resumable = getattr(procedure_class(record.procedure), "RESUMABLE", False) and \
+            record.output == "output confirmed off"  # never drive a device whose output state is unknown
+        state.offer = record if resumable and state.channel.resume == "ask" else None
+        if resumable and state.channel.resume == "automatic":
+            state.queue.append(QueuedRun(record.procedure, {}, record.out, resume=True), first=True)
+        else:
+            state.paused = True
+
+    def resume_run(self, channel: str) -> str:
+        """Continue the channel's run whose process died (its policy ``ask``): queued first, and
+        the queue goes on."""
+        state = self._channel(channel)
+        self._check_control(state)
+        with self._lock:
+            record, state.offer = state.offer, None
+            if record is None:
+                raise ConfigError(f"channel {channel} has no run to resume")
+            state.queue.append(QueuedRun(record.procedure, {}, record.out, resume=True), first=True)
+            state.paused = False
+        return f"resuming {Path(record.out).name}"
 
     def _switch_off(self, state: ChannelState) -> str:
         """Open the channel's station and close it: the output off, read back (what was confirmed)."""
@@ -412,7 +441,8 @@ class StationAgent:
         agent = self.config.agent
         handler = MessageHandler(name=self.name, host=agent.host, port=agent.port)
         for method in (self.version, self.list_channels, self.status, self.enqueue, self.abort, self.resume_queue,
-                       self.output_off, self.rows, self.claim, self.release, self.start_documents):
+                       self.output_off, self.rows, self.claim, self.release, self.start_documents,
+                       self.resume_run):
             handler.register_rpc_method(_one_line_errors(method), name=method.__name__)
         self._handler = handler
         self.start()

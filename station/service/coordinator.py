@@ -26,11 +26,58 @@ def coordinator(host: str = LOOPBACK, port: int = 12300, namespace: str = "", **
                        multi_socket=BoundSocket(), **kwargs)
 
 
+#: how often the links to other PCs' coordinators are checked (and made again when lost)
+LINK_CHECK_S = 2.0
+
+
 def serve_coordinator(host: str = LOOPBACK, port: int = 12300, namespace: str = "",
                       stop: threading.Event | None = None, coordinators: list[str] | None = None) -> None:
-    """Route messages until ``stop`` (``coordinators``: other PCs' coordinators, host:port)."""
+    """Route messages until ``stop`` (``coordinators``: other PCs' coordinators, host:port, whose
+    links are kept: pyleco does not make a link again once the other side restarted)."""
+    stop = stop or threading.Event()
+    if coordinators:
+        threading.Thread(target=keep_links, args=(host, port, list(coordinators), stop), name="leco-link-keeper",
+                         daemon=True).start()
     with coordinator(host, port, namespace) as node:
         node.routing(coordinators=coordinators, stop_event=stop)
+
+
+def keep_links(host: str, port: int, links: list[str], stop: threading.Event) -> None:
+    """Every :data:`LINK_CHECK_S`, ask this coordinator which coordinators it is linked to, and
+    link again to any of ``links`` it lost (through its own ``add_nodes``, run on its routing
+    thread: a coordinator is not thread-safe)."""
+    import logging
+
+    from pyleco.utils.communicator import Communicator
+
+    log = logging.getLogger(__name__)
+    wanted = [link if ":" in link else f"{link}:12300" for link in links]
+    communicator = None
+    while not stop.wait(LINK_CHECK_S):
+        try:
+            if communicator is None:
+                own = "localhost" if host in (LOOPBACK, "0.0.0.0") else host
+                communicator = Communicator(name=f"link-keeper-{port}", host=own, port=port, timeout=1)
+            known = communicator.ask_rpc("COORDINATOR", "send_nodes", timeout=1) or {}
+            addresses = {str(address) for address in known.values()}
+            for link in wanted:
+                if link not in addresses and not any(a.endswith(":" + link.rsplit(":", 1)[1]) and
+                                                     _same_host(a, link) for a in addresses):
+                    log.info("linking again to the coordinator at %s", link)
+                    communicator.ask_rpc("COORDINATOR", "add_nodes", nodes={"": link}, timeout=1)
+        except Exception as exc:  # noqa: BLE001 - the coordinator busy or restarting: next time
+            log.debug("link check: %s", exc)
+            if communicator is not None:
+                communicator.close()
+                communicator = None
+    if communicator is not None:
+        communicator.close()
+
+
+def _same_host(a: str, b: str) -> bool:
+    loopback = {"localhost", "127.0.0.1"}
+    ha, hb = a.rsplit(":", 1)[0], b.rsplit(":", 1)[0]
+    return ha == hb or (ha in loopback and hb in loopback)
 
 
 def start_data_proxy(host: str = LOOPBACK, port: int = 11100) -> Any:

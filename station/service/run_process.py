@@ -100,8 +100,13 @@ def main(argv: list[str] | None = None) -> int:
                     import dataclasses
 
                     config = dataclasses.replace(config, simulated_device_state=job["device_state"])
-                plan = plan_run(job["procedure"], job["parameters"], config, job["out"],
-                                overwrite=job.get("overwrite", False), title=job.get("title", ""))
+                if job.get("resume"):  # the stored run continued, as `ledstation resume` does
+                    from station.session.plan import plan_resume
+
+                    plan = plan_resume(job["out"], config)
+                else:
+                    plan = plan_run(job["procedure"], job["parameters"], config, job["out"],
+                                    overwrite=job.get("overwrite", False), title=job.get("title", ""))
             except StationError as exc:
                 print(f"ledstation run: {exc}", file=sys.stderr)
                 return EXIT_REFUSED

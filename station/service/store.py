@@ -60,6 +60,8 @@ class QueuedRun:
     title: str = ""
     overwrite: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: continue the stored run in ``out`` (a lifetime or cycling run whose process died)
+    resume: bool = False
 
 
 class ChannelQueue:
@@ -78,9 +80,9 @@ class ChannelQueue:
         with self._lock:
             return list(self._items)
 
-    def append(self, run: QueuedRun) -> None:
+    def append(self, run: QueuedRun, first: bool = False) -> None:
         with self._lock:
-            self._items.append(run)
+            self._items.insert(0, run) if first else self._items.append(run)
             self._save()
 
     def pop_next(self) -> QueuedRun | None:
