@@ -547,3 +547,49 @@ def test_the_link_between_two_pcs_coordinators_is_made_again_after_a_restart():
         echo_stop.set()
         stop1.set()
         stop2.set()
+
+
+def test_a_follower_hands_live_spectra_to_the_viewer_as_spectral_results(tmp_path):
+    """A published event's spectra arrive as binary frames; the follower gives the viewer an
+    Event with its SpectralResult on the run's own wavelength axis (the window draws it)."""
+    import numpy as np
+
+    from procedures import procedure_class
+    from sim_instruments.bench import SimulatedBench
+    from station.data.recovery import run_start_of
+    from station.run.documents import documents_of
+    from station.run.records import Event
+    from station.service.follow import ChannelFollower
+    from station.session import run_to_file
+    from station.setup.config import load_config
+    from station.setup.station import open_station
+
+    config = load_config()
+    procedure = procedure_class("jvl")(stop_voltage=3.0, step_voltage=0.5)
+    procedure.validate(config)
+    with open_station(config, bench=SimulatedBench()) as station:
+        run_to_file(procedure, station, tmp_path / "j.h5")
+    run = read_run(tmp_path / "j.h5")
+    spectra = run.spectra
+    start_docs = documents_of(run_start_of(run))
+    values = {name: float(v[5]) for name, v in run.read_columns(run.column_names()).items()}
+    live_event = {"kind": "event", "stream": run.main_stream, "index": 5, "values": values,
+                  "spectrum": {"spectral": np.asarray(spectra.spectral[5]), "raw": np.asarray(spectra.raw[5])}}
+
+    class Agent:
+        def call(self, method, **params):
+            return start_docs if method == "start_documents" else {"columns": {}, "total": 5}
+
+    class Live:
+        queue = [("t", live_event)]
+
+        def receive(self, timeout_s):
+            return self.queue.pop(0) if self.queue else None
+
+    follower = ChannelFollower(Agent(), "A", Live())
+    follower.attach()
+    follower._seen[run.main_stream] = 5
+    [event] = [r for r in follower.poll(0.1) if isinstance(r, Event)]
+    assert event.index == 5 and event.spectrum is not None
+    assert np.array_equal(event.spectrum.wavelength_nm, spectra.wavelength_nm)
+    assert np.allclose(event.spectrum.spectral, spectra.spectral[5])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from station.run.documents import RecordDecoder
+from station.run.documents import RecordDecoder, encode_array
 from station.run.records import Record, RunStart
 
 from .client import AgentClient
@@ -95,8 +95,9 @@ class ChannelFollower:
                 if index > seen and self.start is not None:  # missed live (joined late): from the file
                     records.extend(self._fill_gap(stream, index))
                 self._seen[stream] = index + 1
-                if isinstance(document.get("spectrum"), dict):  # arrays already decoded: the decoder wants documents
-                    document = {k: v for k, v in document.items() if k != "spectrum"}
+                if isinstance(document.get("spectrum"), dict):  # arrays from binary frames: as the documents have them
+                    document = {**document, "spectrum": {name: encode_array(array)
+                                                         for name, array in document["spectrum"].items()}}
             try:
                 records.extend(self._decoder.feed(document))
             except Exception:  # noqa: BLE001 - a document the decoder cannot place (joined mid-run): skip it
