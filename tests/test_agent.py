@@ -593,3 +593,15 @@ def test_a_follower_hands_live_spectra_to_the_viewer_as_spectral_results(tmp_pat
     assert event.index == 5 and event.spectrum is not None
     assert np.array_equal(event.spectrum.wavelength_nm, spectra.wavelength_nm)
     assert np.allclose(event.spectrum.spectral, spectra.spectral[5])
+
+
+def test_a_run_that_cannot_start_is_recorded_and_holds_the_queue(tmp_path, coordinator):
+    text = agent_text(tmp_path / "agent", coordinator)
+    agent = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml")), python=str(tmp_path / "no-python"))
+    agent.enqueue("A", "jvl", {"stop_voltage": 1.0}, name="never")
+    agent.enqueue("A", "jvl", {"stop_voltage": 1.0}, name="waits")
+    agent._look_at(agent.channels["A"])
+    last = agent.channels["A"].last
+    assert last.state == "ended" and last.status == "failed" and "could not start" in last.reason
+    assert agent.channels["A"].paused and [r.out for r in agent.channels["A"].queue.items()][0].endswith("waits.h5")
+    assert [r.state for r in agent.registry.records()] == ["ended"]

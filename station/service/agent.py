@@ -288,6 +288,12 @@ class StationAgent:
         log_file = open(state.folder / f"{run.run_id}.log", "ab")  # noqa: SIM115 - the child writes it
         try:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except OSError as exc:  # the run never started: said in its record, the queue held
+            record.state, record.status, record.reason = "ended", "failed", f"could not start: {one_line(exc)}"
+            self.registry.save(record)
+            with self._lock:
+                state.last, state.paused = record, True
+            return
         finally:
             log_file.close()
         from station.core.processes import started_at
