@@ -605,3 +605,41 @@ def test_a_run_that_cannot_start_is_recorded_and_holds_the_queue(tmp_path, coord
     assert last.state == "ended" and last.status == "failed" and "could not start" in last.reason
     assert agent.channels["A"].paused and [r.out for r in agent.channels["A"].queue.items()][0].endswith("waits.h5")
     assert [r.state for r in agent.registry.records()] == ["ended"]
+
+
+def test_ctrl_c_in_the_agents_terminal_reaches_the_agent_not_its_runs(tmp_path):
+    """Ctrl-C at the agent's terminal signals its whole process group: the agent stops, its run
+    (in a session of its own) goes on to the end; a new agent finds it finished."""
+    import subprocess
+
+    port = free_port()
+    station = tmp_path / "rt.toml"
+    station.write_text("[simulation]\nrealtime = true\n", encoding="utf-8")
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\nname = "bench"\nport = {port}\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'[channels.A]\nconfig = "{station}"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "station.cli"]
+    coordinator = subprocess.Popen([*command, "coordinator", "--port", str(port), "--data-port", "0"],
+                                   stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen([*command, "agent", "--agent-config", str(config)], stdout=subprocess.PIPE, text=True,
+                             start_new_session=True)  # the agent's "terminal": its own process group
+    try:
+        assert "listening" in coordinator.stdout.readline() and "channels A" in agent.stdout.readline()
+        queued = subprocess.run([*command, "queue", "A", "dark_jv", "--name", "outlives", "--agent", "bench",
+                                 "--port", str(port), *(f"--set={k}={v}" for k, v in SLOW_DARK_JV.items())],
+                                capture_output=True, text=True, timeout=60)
+        assert queued.returncode == 0, queued.stderr
+        out = tmp_path / "data" / "channels" / "A" / "outlives.h5"
+        wait_for(lambda: out.exists() and any((tmp_path / "data" / "runs").glob("*.json")), what="the run")
+        time.sleep(3.0)
+        os.killpg(agent.pid, signal.SIGINT)  # Ctrl-C in the agent's terminal
+        agent.wait(20)
+        run = wait_for(lambda: (lambda r: r if r.status != "running" else None)(read_run(out)), timeout_s=90,
+                       what="the run to end on its own")
+        assert run.status == "finished" and run.points == 300 and run.output_state == "output confirmed off"
+    finally:
+        if agent.poll() is None:
+            agent.send_signal(signal.SIGINT)
+            agent.wait(10)
+        coordinator.send_signal(signal.SIGINT)
+        coordinator.wait(10)

@@ -34,3 +34,15 @@ def same_process(pid: int, started: float | None) -> bool:
 def pid_alive(pid: int) -> bool:
     """The process ``pid`` exists and has not ended."""
     return same_process(pid, None)
+
+
+def detached() -> dict:
+    """Keyword arguments for ``subprocess.Popen`` that start a process outside the caller's
+    terminal: its own session on POSIX (a Ctrl-C or a hang-up of the terminal does not reach it),
+    its own process group on Windows (nor does a console's Ctrl+C)."""
+    import subprocess
+    import sys
+
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}

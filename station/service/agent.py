@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError, StationError, one_line
+from station.core.processes import detached
 
 from .agent_config import AgentConfig, Channel
 from .protocol import SERVICE_VERSION, control_name
@@ -287,7 +288,8 @@ class StationAgent:
                    "--data-port", str(agent.data_port)]
         log_file = open(state.folder / f"{run.run_id}.log", "ab")  # noqa: SIM115 - the child writes it
         try:
-            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       **detached())  # a Ctrl-C or a closed terminal of the agent's is not the run's
         except OSError as exc:  # the run never started: said in its record, the queue held
             record.state, record.status, record.reason = "ended", "failed", f"could not start: {one_line(exc)}"
             self.registry.save(record)
