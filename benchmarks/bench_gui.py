@@ -129,12 +129,19 @@ def redraw_pyqtgraph(app, n: int, rng: np.random.Generator, downsample: bool) ->
     return result
 
 
-def latency(app, seconds: float, with_run: bool, folder: Path) -> dict:
+def latency(app, seconds: float, with_run: bool, folder: Path, agent=None) -> dict:
+    """``agent``: an AgentAddress whose channel "sim" runs the window's queue (the run in the
+    agent's process; the window follows it)."""
     from PyQt6 import QtCore
 
     from station.gui.window import StationWindow
 
-    window = StationWindow(load_config(None), folder)
+    queue = None
+    if agent is not None:
+        from station.gui.agent_queue import AgentRunQueue
+
+        queue = AgentRunQueue(load_config(None), folder, agent, "sim")
+    window = StationWindow(load_config(None), folder, queue=queue)
     window.confirm_close = lambda: True
     window.resize(1400, 900)
     window.show()
@@ -165,12 +172,45 @@ def latency(app, seconds: float, with_run: bool, folder: Path) -> dict:
     timer.stop()
     rows = window.queue.live.status.rows.get("monitor", 0) - rows_before
     redraws = window.plots.redraws
+    if agent is not None:
+        window.queue.abort()
     window.close()
     window.deleteLater()
     app.processEvents()
     ms = np.array(late[1:]) * 1e3
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
             "max_ms": float(ms.max()), "ticks": len(ms), "rows_per_s": rows / seconds, "redraws": redraws}
+
+
+def through_agent(app, seconds: float, folder: Path) -> dict:
+    """`latency` with the run in a local agent's process: `ledstation coordinator` and
+    `ledstation agent` started here, as processes of their own."""
+    import socket
+    import subprocess
+
+    from station.gui.rack_view import AgentAddress
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data_port = 11300
+    config = folder / "agent.toml"
+    config.write_text(f'[agent]\nname = "bench"\nport = {port}\ndata_port = {data_port}\n'
+                      f'data_dir = "{folder / "agent"}"\n[channels.sim]\nconfig = "default"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "station.cli"]
+    coordinator = subprocess.Popen([*command, "coordinator", "--port", str(port), "--data-port", str(data_port)],
+                                   stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen([*command, "agent", "--agent-config", str(config)], stdout=subprocess.PIPE, text=True)
+    try:
+        coordinator.stdout.readline()
+        agent.stdout.readline()
+        time.sleep(0.5)
+        return latency(app, seconds, True, folder, AgentAddress("bench", "localhost", port, data_port))
+    finally:
+        time.sleep(2.0)  # the abort reaches the run
+        for process in (agent, coordinator):
+            process.terminate()
+            process.wait(10)
 
 
 def long_run_rss(app, points: int, folder: Path) -> dict:
@@ -208,6 +248,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000, help="points of the RSS run")
     parser.add_argument("--latency-s", type=float, default=20.0)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--through-agent", action="store_true",
+                        help="also: the same run by a local agent (its own process), the window following it")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
                         help="override the GUI's Python thread switch interval (to see its effect)")
     args = parser.parse_args()
@@ -238,6 +280,11 @@ def main() -> None:
         print(f"   lifetime at full speed: p50 {busy['p50_ms']:.2f} ms, p99 {busy['p99_ms']:.2f} ms, "
               f"max {busy['max_ms']:.1f} ms ({busy['ticks']} ticks; the run streamed {busy['rows_per_s']:.0f} "
               f"monitor rows/s, {busy['redraws']} redraws)  (target p99 < 50 ms)")
+        if args.through_agent:
+            remote = through_agent(app, args.latency_s, Path(tmp))
+            print(f"   the same, run by an agent: p50 {remote['p50_ms']:.2f} ms, p99 {remote['p99_ms']:.2f} ms, "
+                  f"max {remote['max_ms']:.1f} ms ({remote['ticks']} ticks; {remote['rows_per_s']:.0f} monitor rows/s "
+                  f"drawn, {remote['redraws']} redraws)  (target p99 < 20 ms)")
         if not args.skip_rss:
             r = long_run_rss(app, args.points, Path(tmp))
             print(f"3. a {r['points']}-point run through the window ({r['state']}, {r['seconds']:.0f} s): RSS "

@@ -5,6 +5,7 @@ live, the emergency stop reaches the run through the agent, and closing the wind
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 
@@ -83,3 +84,39 @@ def test_a_network_file_names_its_agents_or_says_what_is_wrong(tmp_path):
     path.write_text("[agent]\n")
     with pytest.raises(Exception, match=r"needs \[\[agents\]\]"):
         load_network(path)
+
+
+def test_the_run_tab_through_an_agent_measures_out_of_the_window_and_closing_stops_nothing(qtbot, tmp_path,
+                                                                                          served_agent):
+    from station.gui.agent_queue import AgentRunQueue
+
+    agent, address = served_agent
+    config = load_config(None)
+    queue = AgentRunQueue(config, tmp_path, address, "A", pattern="{procedure}-{n}.h5")
+    window = StationWindow(config, tmp_path, queue=queue)
+    qtbot.addWidget(window)
+    window.show()
+    queue.add("dark_jv", {**SLOW_DARK_JV, "points": 60})
+    queue.add("dark_jv", {**SLOW_DARK_JV, "points": 40})
+    window.run_queue()
+    qtbot.waitUntil(lambda: agent.channels["A"].busy, timeout=30000)
+    assert len(agent.channels["A"].queue.items()) == 1  # both handed over: one running, one queued on the agent
+    assert agent.channels["A"].process.pid != os.getpid()  # measured in the agent's run process
+    qtbot.waitUntil(lambda: not queue.running, timeout=90000)
+    assert [i.state for i in queue.items] == ["finished", "finished"], [i.reason for i in queue.items]
+    assert [read_run(i.path).points for i in queue.items] == [60, 40]
+    shown = [p for p in queue.live.snapshot().plots if p.x is not None and len(p.x)]
+    assert shown and max(len(p.x) for p in shown) == 40  # the window drew the second run, from the agent's
+    queue.add("dark_jv", dict(SLOW_DARK_JV))
+    window.run_queue()
+    qtbot.waitUntil(lambda: agent.channels["A"].busy, timeout=30000)
+    window.close()  # a run at the agent: no question, no abort
+    window.deleteLater()
+    window = queue = None
+    gc.collect()
+    deadline = time.monotonic() + 90
+    while (agent.channels["A"].busy or agent.channels["A"].queue.items()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    runs = [r for r in agent.registry.records() if r.state == "ended"]
+    assert [r.status for r in runs] == ["finished", "finished", "finished"]
+    assert read_run(runs[-1].out).points == 300

@@ -35,6 +35,16 @@ def gui_command(args: argparse.Namespace) -> int:
         from station.gui.rack_view import load_network
 
         network = load_network(args.network)
+    queue = None
+    if args.channel:  # the Run tab's queue run by an agent: the measurement out of the window's process
+        from station.gui.agent_queue import AgentRunQueue
+        from station.gui.rack_view import AgentAddress
+
+        agent_name, sep, channel = args.channel.partition("/")
+        if not sep or not agent_name or not channel:
+            raise ConfigError(f"--channel must be AGENT/CHANNEL, got {args.channel!r}")
+        queue = AgentRunQueue(config, folder, AgentAddress(agent_name, args.agent_host, args.agent_port,
+                                                           args.data_port), channel, args.pattern)
     check_display()
     return run_window(config, folder, args.pattern, args.watch, args.open, on_station_closed=note_output_report,
-                      network=network)
+                      network=network, queue=queue)

@@ -59,7 +59,7 @@ def application():
 
 def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequence[Path] = (),
                open_files: Sequence[Path] = (), on_station_closed: Callable[[Any], None] | None = None,
-               network: Sequence[Any] = ()) -> int:
+               network: Sequence[Any] = (), queue: Any = None) -> int:
     """Show the window until it is closed; the exit code (130/143 after a signal).
 
     ``on_station_closed`` gets each station the queue closed (the command line reports what
@@ -73,7 +73,7 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
     app = application()
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
     window = StationWindow(config, folder, pattern,
-                           queue=RunQueue(config, folder, pattern, on_station_closed=on_station_closed),
+                           queue=queue or RunQueue(config, folder, pattern, on_station_closed=on_station_closed),
                            network=list(network))
     for path in watch:
         window.watch(path)

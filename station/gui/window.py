@@ -407,7 +407,7 @@ class StationWindow(QtWidgets.QMainWindow):
         return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self.queue.running:
+        if self.queue.running and not getattr(self.queue, "runs_outlive_window", False):
             if not (self.confirm_close or self._ask_close)():
                 event.ignore()
                 return

@@ -39,8 +39,10 @@ class ChannelFollower:
 
     def attach(self) -> list[Record]:
         """The start and every row stored so far (the live documents from then on: :meth:`poll`)."""
+        documents = self.client.call("start_documents", channel=self.channel)
+        self._decoder, self._seen = RecordDecoder(), {}  # a new run (a follower follows one run after another)
         records: list[Record] = []
-        for document in self.client.call("start_documents", channel=self.channel):
+        for document in documents:
             records.extend(self._decoder.feed(document))
         self.start = next((r for r in records if isinstance(r, RunStart)), None)
         if self.start is None:
@@ -84,6 +86,10 @@ class ChannelFollower:
         received = self.live.receive(timeout_s)
         while received is not None:
             _topic, document = received
+            if document.get("kind") in ("start", "descriptor") and self.start is not None \
+                    and document.get("run_id") == self.start.run_id:  # the run attach() already began
+                received = self.live.receive(0)
+                continue
             if document.get("kind") == "start":  # a new run on the channel: decode it from its own start
                 self._decoder, self._seen = RecordDecoder(), {}
             if document.get("kind") == "event":
@@ -99,8 +105,10 @@ class ChannelFollower:
                     document = {**document, "spectrum": {name: encode_array(array)
                                                          for name, array in document["spectrum"].items()}}
             try:
-                records.extend(self._decoder.feed(document))
+                fed = list(self._decoder.feed(document))
             except Exception:  # noqa: BLE001 - a document the decoder cannot place (joined mid-run): skip it
-                pass
+                fed = []
+            self.start = next((r for r in fed if isinstance(r, RunStart)), self.start)
+            records.extend(fed)
             received = self.live.receive(0)
         return records
