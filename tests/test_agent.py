@@ -26,6 +26,7 @@ pytest.importorskip("pyleco")
 from pyleco.coordinators.coordinator import Coordinator  # noqa: E402
 from pyleco.utils.communicator import Communicator  # noqa: E402
 
+from station.core.errors import DataFileError  # noqa: E402
 from station.data.reader import read_run  # noqa: E402
 from station.service.agent import StationAgent  # noqa: E402
 from station.service.agent_config import agent_config_from_text  # noqa: E402
@@ -108,8 +109,9 @@ def agent_at(tmp_path, coordinator):
         thread.join(10)
 
 
-#: a dark J-V point by point on the wall clock: 300 levels, 0.1 s each (no light instrument, no darks)
-SLOW_DARK_JV = {"mode": "point", "points": 300, "dwell_time": 0.1, "start_voltage": 0.01, "stop_voltage": 3.0}
+SLOW_POINTS = 150
+#: a dark J-V point by point on the wall clock: 150 levels, 0.1 s each (no light instrument, no darks)
+SLOW_DARK_JV = {"mode": "point", "points": SLOW_POINTS, "dwell_time": 0.1, "start_voltage": 0.01, "stop_voltage": 3.0}
 
 
 def wait_for(condition, timeout_s: float = 60.0, what: str = ""):
@@ -167,7 +169,7 @@ def test_abort_is_a_message_and_ends_the_run_as_ctrl_c_does(agent_at):
     assert time.monotonic() - started < 10, last
     assert last["state"] == "ended" and last["status"] == "aborted", last
     run = read_run(out)
-    assert run.status == "aborted" and "aborted by the operator" in run.reason and 0 < run.points < 300
+    assert run.status == "aborted" and "aborted by the operator" in run.reason and 0 < run.points < SLOW_POINTS
     assert run.output_state == "output confirmed off"
     assert client.ask_rpc("rack1", "status", channel="A")["paused"]  # the queue is held after an abort
 
@@ -360,7 +362,7 @@ def test_a_restarted_coordinator_finds_the_agent_again_and_the_run_never_noticed
         wait_for(answers, timeout_s=30, what="the agent on the restarted coordinator")
         reconnected_s = time.monotonic() - back
         last = wait_for(lambda: agent.channels["A"].last, timeout_s=60, what="the run to end")
-        assert last.status == "finished" and read_run(last.out).points == 300
+        assert last.status == "finished" and read_run(last.out).points == SLOW_POINTS
         print(f"agent reachable again {reconnected_s:.1f} s after the coordinator came back")
         assert reconnected_s < 15.0, reconnected_s  # pyleco signs in again at its next heartbeat (10 s)
     finally:
@@ -419,7 +421,7 @@ def test_a_frozen_coordinator_slows_no_run(tmp_path):
         coordinator.send_signal(signal.SIGCONT)
         last = wait_for(lambda: agent.channels["A"].last, timeout_s=60, what="the run to end")
         run = read_run(last.out)
-        assert last.status == "finished" and run.points == 300
+        assert last.status == "finished" and run.points == SLOW_POINTS
         gaps = np.diff(run.read_columns(["elapsed_s"])["elapsed_s"])
         assert np.median(gaps) < 0.2 and gaps.max() < 0.5, gaps.max()  # no pause while the coordinator was frozen
 
@@ -460,14 +462,14 @@ def test_a_viewer_attaching_mid_run_gets_every_row_once_refill_then_live(agent_a
         while not any(isinstance(r, RunStop) for r in records) and time.monotonic() < deadline:
             records.extend(follower.poll(0.5))
     events = [r for r in records if isinstance(r, Event) and r.stream == "points"]
-    assert [e.index for e in events] == list(range(300))  # each row once, in order: refill then live
+    assert [e.index for e in events] == list(range(SLOW_POINTS))  # each row once, in order: refill then live
     run = read_run(wait_for(lambda: ended(client), what="the run to end")["out"])
     stored = run.read_columns(["voltage_V", "current_A"])
     assert [e.values["voltage_V"] for e in events] == stored["voltage_V"].tolist()
     assert [e.values["current_A"] for e in events] == stored["current_A"].tolist()
 
 
-@pytest.mark.parametrize("policy", ["automatic", "ask"])
+@pytest.mark.parametrize("policy", ["automatic", pytest.param("ask", marks=pytest.mark.slow)])
 def test_a_dead_cycling_run_is_resumed_by_the_channels_policy(tmp_path, coordinator, policy):
     """kill -9 of a cycling run (wall clock, radiometer): output off and confirmed, then the same
     file continued: at once (automatic), or when a client says so (ask)."""
@@ -634,9 +636,15 @@ def test_ctrl_c_in_the_agents_terminal_reaches_the_agent_not_its_runs(tmp_path):
         time.sleep(3.0)
         os.killpg(agent.pid, signal.SIGINT)  # Ctrl-C in the agent's terminal
         agent.wait(20)
-        run = wait_for(lambda: (lambda r: r if r.status != "running" else None)(read_run(out)), timeout_s=90,
-                       what="the run to end on its own")
-        assert run.status == "finished" and run.points == 300 and run.output_state == "output confirmed off"
+        def ended_run():
+            try:
+                run = read_run(out)
+            except DataFileError:  # still open for writing
+                return None
+            return run if run.status != "running" else None
+
+        run = wait_for(ended_run, timeout_s=90, what="the run to end on its own")
+        assert run.status == "finished" and run.points == SLOW_POINTS and run.output_state == "output confirmed off"
     finally:
         if agent.poll() is None:
             agent.send_signal(signal.SIGINT)

@@ -119,4 +119,4 @@ def test_the_run_tab_through_an_agent_measures_out_of_the_window_and_closing_sto
         time.sleep(0.2)
     runs = [r for r in agent.registry.records() if r.state == "ended"]
     assert [r.status for r in runs] == ["finished", "finished", "finished"]
-    assert read_run(runs[-1].out).points == 300
+    assert read_run(runs[-1].out).points == SLOW_DARK_JV["points"]
