@@ -110,8 +110,8 @@ def agent_at(tmp_path, coordinator):
 
 
 SLOW_POINTS = 150
-#: a dark J-V point by point on the wall clock: 150 levels, 0.1 s each (no light instrument, no darks)
-SLOW_DARK_JV = {"mode": "point", "points": SLOW_POINTS, "dwell_time": 0.1, "start_voltage": 0.01, "stop_voltage": 3.0}
+#: a dark J-V point by point on the wall clock: 150 levels, 0.05 s each (no light instrument, no darks)
+SLOW_DARK_JV = {"mode": "point", "points": SLOW_POINTS, "dwell_time": 0.05, "start_voltage": 0.01, "stop_voltage": 3.0}
 
 
 def wait_for(condition, timeout_s: float = 60.0, what: str = ""):
@@ -399,7 +399,7 @@ def test_a_client_refuses_an_agent_of_another_version(agent_at, monkeypatch):
 
 def test_a_frozen_coordinator_slows_no_run(tmp_path):
     """The coordinator (and its data proxy) stopped with SIGSTOP for 5 s mid-run: the run keeps
-    its rate (one level each 0.1 s), and the agent answers again once it goes on."""
+    its rate (one level each 0.05 s), and the agent answers again once it goes on."""
     import subprocess
 
     port, data_port = free_port(), free_port_pair()
@@ -423,7 +423,7 @@ def test_a_frozen_coordinator_slows_no_run(tmp_path):
         run = read_run(last.out)
         assert last.status == "finished" and run.points == SLOW_POINTS
         gaps = np.diff(run.read_columns(["elapsed_s"])["elapsed_s"])
-        assert np.median(gaps) < 0.2 and gaps.max() < 0.5, gaps.max()  # no pause while the coordinator was frozen
+        assert np.median(gaps) < 0.1 and gaps.max() < 0.5, gaps.max()  # no pause while the coordinator was frozen
 
         def answers():
             try:
@@ -481,9 +481,9 @@ def test_a_dead_cycling_run_is_resumed_by_the_channels_policy(tmp_path, coordina
     serving = threading.Thread(target=agent.serve, kwargs={"stop": stop}, daemon=True)
     serving.start()
     try:
-        agent.enqueue("A", "cycling", {"cycles": 6, "on_time": 1.0, "off_time": 0.5}, name="cycles")
+        agent.enqueue("A", "cycling", {"cycles": 6, "on_time": 0.6, "off_time": 0.3}, name="cycles")
         wait_for(lambda: agent.channels["A"].busy, what="the launch")
-        time.sleep(6.0)
+        time.sleep(4.0)
         os.kill(agent.channels["A"].record.pid, signal.SIGKILL)
         died = wait_for(lambda: next((r for r in agent.registry.records() if r.state == "died"), None),
                         timeout_s=30, what="the death noticed")
