@@ -651,3 +651,34 @@ def test_ctrl_c_in_the_agents_terminal_reaches_the_agent_not_its_runs(tmp_path):
             agent.wait(10)
         coordinator.send_signal(signal.SIGINT)
         coordinator.wait(10)
+
+
+def test_published_values_that_are_not_finite_arrive_as_the_documents_have_them():
+    """NaN and infinities in a live event decode as they were (as in the documents: "nan", "inf"):
+    a follower once dropped every event with a NaN value (a lifetime's monitor rows)."""
+    import math
+
+    from station.run.documents import RecordDecoder
+    from station.run.records import Column, Event, MainCurve, RunStart, Stream
+    from station.sinks.leco_publisher import LecoPublisherSink
+
+    port = free_port_pair()
+    proxy = start_data_proxy("127.0.0.1", port)
+    stream = Stream("points", (Column("a", "1", "a"), Column("b", "1", "b"), Column("c", "1", "c")))
+    start = RunStart(run_id="r1", procedure="p", title="", parameters={}, streams=(stream,),
+                     main=MainCurve("points", "a", "b"), light=None, geometry="none", pixel_area_cm2=0.04,
+                     config_text="", config_source="", instruments={}, software_version="", start_time_s=0.0,
+                     durability_interval_s=0.0, provenance={}, sample={})
+    try:
+        with LiveDocuments(["nan-test"], port=port) as live, LecoPublisherSink("nan-test", port=port) as sink:
+            time.sleep(0.5)
+            sink.deliver_batch([start, Event("points", 0, {"a": 1.5, "b": float("nan"), "c": float("-inf")})])
+            decoder, records = RecordDecoder(), []
+            while not any(isinstance(r, Event) for r in records):
+                received = live.receive(5)
+                assert received is not None
+                records.extend(decoder.feed(received[1]))
+        [event] = [r for r in records if isinstance(r, Event)]
+        assert event.values["a"] == 1.5 and math.isnan(event.values["b"]) and event.values["c"] == -math.inf
+    finally:
+        proxy.destroy(linger=0)

@@ -6,7 +6,8 @@ ZeroMQ publisher drops what no subscriber takes in time, so a slow, absent or va
 subscriber never slows the run. What it does per point is kept small, because its thread
 shares the interpreter with the measurement (``benchmarks/bench_publish.py``): the records of
 one batch of the queue go as one message whose JSON is the list of their documents; an event is
-encoded with msgspec (NaN and infinities as ``null``, as the documents have them) and its
+encoded with msgspec (a value that is not finite as "nan", "inf" or "-inf", as the documents
+have it) and its
 spectra travel as binary frames after the JSON (``{"dtype", "shape", "frame"}`` in the
 document: frame 1, 2 ...), not as base64, and at most :data:`LIVE_SPECTRA_PER_S` a second
 per stream (a live plot draws a few a second; moving every spectrum of a fast sweep across the
@@ -18,13 +19,14 @@ reads the file on its own disk (``StationAgent.rows``).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from station.run.documents import documents_of
+from station.run.documents import documents_of, number
 from station.run.records import Event, Record
 
 #: pyleco's default data-proxy receiving port (pyleco.core.PROXY_RECEIVING_PORT)
@@ -68,8 +70,9 @@ class LecoPublisherSink:
         self.published += len(documents)
 
     def _event(self, record: Event, frames: list[bytes | memoryview]) -> dict[str, Any]:
+        values = {k: v if math.isfinite(v) else number(v) for k, v in record.values.items()}  # "nan", "inf"
         document: dict[str, Any] = {"kind": "event", "stream": record.stream, "index": record.index,
-                                    "values": record.values}
+                                    "values": values}
         if record.spectrum is None:
             return document
         now = time.monotonic()
