@@ -54,10 +54,6 @@ POLL_INTERVAL_S = 0.02
 HUNG_FACTOR, HUNG_MARGIN_S = 3.0, 5.0
 
 
-#: the readings of one pass (the interface's type)
-BufferedSweep = SweepReadings
-
-
 def check_levels(smu: StationKeithley2400, levels: Sequence[float], source: str) -> None:
     """Refuse a list the 2400 cannot hold or the station may not source (before anything is sent)."""
     if not 1 <= len(levels) <= MAX_SWEEP_POINTS:
@@ -68,7 +64,7 @@ def check_levels(smu: StationKeithley2400, levels: Sequence[float], source: str)
 def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, compliance: float, nplc: float,
                        dwell_s: float, wait: Callable[[float], None], bias: float = 0.0, source: str = "VOLT",
                        abort_on_compliance: bool = True, auto_zero_once: bool = True,
-                       on_partial: Callable[[BufferedSweep], None] | None = None) -> BufferedSweep:
+                       on_partial: Callable[[SweepReadings], None] | None = None) -> SweepReadings:
     """Source ``levels`` (V, or A with ``source="CURR"``) with the instrument's own trigger model,
     measure at each after ``dwell_s``, and return the buffer. The output is switched on, at
     ``bias`` before the pass and again after it (where the 2400 returns when a sweep ends) and
@@ -127,7 +123,7 @@ def run_buffered_sweep(smu: StationKeithley2400, levels: Sequence[float], *, com
     return sweep
 
 
-def read_buffer(smu: StationKeithley2400, levels: Sequence[float]) -> BufferedSweep:
+def read_buffer(smu: StationKeithley2400, levels: Sequence[float]) -> SweepReadings:
     """The readings in the trace buffer, in one transfer, paired with the levels they were taken at."""
     count = int(float(smu.ask(":TRAC:POIN:ACT?")))
     values = _parse_buffer(smu.ask(":TRAC:DATA?") if count else "", count)

@@ -57,20 +57,35 @@ def free_port_pair() -> int:
 DATA_PORT = free_port_pair()
 
 
-@pytest.fixture
-def coordinator():
-    port = free_port()
+def start_coordinator(port: int) -> tuple[threading.Event, threading.Thread]:
+    """pyleco's coordinator N1 on ``port``, routing on a thread until the event is set."""
     stop = threading.Event()
-    coordinator = Coordinator(namespace="N1", host="localhost", port=port)
+    node = Coordinator(namespace="N1", host="localhost", port=port)
 
     def route():
-        with coordinator:
-            coordinator.routing(stop_event=stop)
+        with node:
+            node.routing(stop_event=stop)
 
     thread = threading.Thread(target=route, daemon=True)
     thread.start()
-    proxy = start_data_proxy("127.0.0.1", DATA_PORT)
     time.sleep(0.3)
+    return stop, thread
+
+
+def answer(port: int, receiver: str, method: str):
+    """``receiver``'s answer to ``method`` through the coordinator on ``port`` (None: no answer yet)."""
+    try:
+        with Communicator(name=f"probe{time.monotonic_ns()}", port=port, timeout=1) as probe:
+            return probe.ask_rpc(receiver, method, timeout=1)
+    except Exception:  # noqa: BLE001 - not (yet) reachable
+        return None
+
+
+@pytest.fixture
+def coordinator():
+    port = free_port()
+    stop, thread = start_coordinator(port)
+    proxy = start_data_proxy("127.0.0.1", DATA_PORT)
     yield port
     stop.set()
     thread.join(5)
@@ -321,21 +336,7 @@ def test_an_emergency_stop_is_a_message_too_and_ends_the_run_at_once(agent_at):
 
 def test_a_restarted_coordinator_finds_the_agent_again_and_the_run_never_noticed(tmp_path):
     port = free_port()
-
-    def start_coordinator():
-        stop = threading.Event()
-        node = Coordinator(namespace="N1", host="localhost", port=port)
-
-        def route():
-            with node:
-                node.routing(stop_event=stop)
-
-        thread = threading.Thread(target=route, daemon=True)
-        thread.start()
-        time.sleep(0.3)
-        return stop, thread
-
-    stop_c, thread_c = start_coordinator()
+    stop_c, thread_c = start_coordinator(port)
     config = agent_config_from_text(agent_text(tmp_path / "agent", port, realtime=True), str(tmp_path / "a.toml"))
     agent, stop_a = StationAgent(config), threading.Event()
     serving = threading.Thread(target=agent.serve, kwargs={"stop": stop_a}, daemon=True)
@@ -349,17 +350,9 @@ def test_a_restarted_coordinator_finds_the_agent_again_and_the_run_never_noticed
         thread_c.join(10)
         time.sleep(2.0)
         assert agent.channels["A"].busy  # the run goes on without it
-        stop_c, thread_c = start_coordinator()
+        stop_c, thread_c = start_coordinator(port)
         back = time.monotonic()
-
-        def answers():
-            try:
-                with Communicator(name=f"probe{time.monotonic_ns()}", port=port, timeout=1) as probe:
-                    return probe.ask_rpc("rack1", "version", timeout=1)
-            except Exception:  # noqa: BLE001 - not yet
-                return None
-
-        wait_for(answers, timeout_s=30, what="the agent on the restarted coordinator")
+        wait_for(lambda: answer(port, "rack1", "version"), timeout_s=30, what="the agent on the restarted coordinator")
         reconnected_s = time.monotonic() - back
         last = wait_for(lambda: agent.channels["A"].last, timeout_s=60, what="the run to end")
         assert last.status == "finished" and read_run(last.out).points == SLOW_POINTS
@@ -424,15 +417,8 @@ def test_a_frozen_coordinator_slows_no_run(tmp_path):
         assert last.status == "finished" and run.points == SLOW_POINTS
         gaps = np.diff(run.read_columns(["elapsed_s"])["elapsed_s"])
         assert np.median(gaps) < 0.1 and gaps.max() < 0.5, gaps.max()  # no pause while the coordinator was frozen
-
-        def answers():
-            try:
-                with Communicator(name=f"probe{time.monotonic_ns()}", port=port, timeout=1) as probe:
-                    return probe.ask_rpc("rack1", "version", timeout=1)
-            except Exception:  # noqa: BLE001 - not yet
-                return None
-
-        assert wait_for(answers, timeout_s=20, what="the agent after the freeze")["agent"] == "rack1"
+        assert wait_for(lambda: answer(port, "rack1", "version"), timeout_s=20,
+                        what="the agent after the freeze")["agent"] == "rack1"
     finally:
         stop.set()
         serving.join(10)
@@ -530,11 +516,7 @@ def test_the_link_between_two_pcs_coordinators_is_made_again_after_a_restart():
     threading.Thread(target=echo.listen, kwargs={"stop_event": echo_stop}, daemon=True).start()
 
     def reach():
-        try:
-            with Communicator(name=f"c{time.monotonic_ns()}", port=p1, timeout=1) as client:
-                return client.ask_rpc("N2.echo", "ping", timeout=1)
-        except Exception:  # noqa: BLE001 - not (yet) reachable
-            return None
+        return answer(p1, "N2.echo", "ping")
 
     try:
         assert wait_for(reach, timeout_s=15, what="the link") == "pong"

@@ -31,11 +31,6 @@ def same_process(pid: int, started: float | None) -> bool:
         return False
 
 
-def pid_alive(pid: int) -> bool:
-    """The process ``pid`` exists and has not ended."""
-    return same_process(pid, None)
-
-
 def detached() -> dict:
     """Keyword arguments for ``subprocess.Popen`` that start a process outside the caller's
     terminal: its own session on POSIX (a Ctrl-C or a hang-up of the terminal does not reach it),

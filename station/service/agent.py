@@ -160,7 +160,6 @@ class StationAgent:
                  out_option="name")
         run = QueuedRun(procedure, dict(parameters or {}), str(out), title, overwrite)
         state.queue.append(run)
-        self.wake()
         return run.run_id
 
     def abort(self, channel: str, emergency: bool = False) -> str:
@@ -180,6 +179,7 @@ class StationAgent:
         """Rows ``start``..``start + count`` of a stream of one of the channel's runs, read from the
         file on this PC's disk (a subscriber that missed documents refills from here)."""
         from station.data.reader import read_run
+        from station.run.documents import number
 
         record = self._record(channel, run_id)
         if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and 0 < count <= MAX_ROWS):
@@ -187,11 +187,11 @@ class StationAgent:
         run = read_run(record.out)
         stream = stream or run.main_stream
         if stream not in run.streams:
-            raise ConfigError(f"run {run_id} has no stream {stream!r} (streams: {', '.join(run.streams)})")
+            raise ConfigError(f"run {record.run_id} has no stream {stream!r} (streams: {', '.join(run.streams)})")
         columns = run.read_columns(run.column_names(stream), stream, slice(start, start + count))
         return {"run_id": record.run_id, "stream": stream, "start": start, "total": run.rows(stream),
                 "units": run.column_units(stream),
-                "columns": {name: [None if v != v else v for v in values.tolist()]  # NaN: no value (JSON)
+                "columns": {name: [number(v) for v in values.tolist()]  # "nan", "inf": as the documents have them
                             for name, values in columns.items()}}
 
     def start_documents(self, channel: str, run_id: str = "") -> list[dict[str, Any]]:
@@ -222,7 +222,6 @@ class StationAgent:
         self._check_control(state)
         with self._lock:
             state.paused = False
-        self.wake()
         return "queue resumed"
 
     def output_off(self, channel: str) -> str:
@@ -240,9 +239,6 @@ class StationAgent:
         self._readopt()
         self._watcher = threading.Thread(target=self._watch, name="agent-watch", daemon=True)
         self._watcher.start()
-
-    def wake(self) -> None:
-        pass  # the watcher looks every WATCH_INTERVAL_S; kept as the one place to speed it up
 
     def stop(self) -> None:
         self._stop.set()

@@ -51,7 +51,9 @@ def keep_links(host: str, port: int, links: list[str], stop: threading.Event) ->
     from pyleco.utils.communicator import Communicator
 
     log = logging.getLogger(__name__)
-    wanted = [link if ":" in link else f"{link}:12300" for link in links]
+    from .protocol import COORDINATOR_PORT
+
+    wanted = [link if ":" in link else f"{link}:{COORDINATOR_PORT}" for link in links]
     communicator = None
     while not stop.wait(LINK_CHECK_S):
         try:
@@ -61,8 +63,7 @@ def keep_links(host: str, port: int, links: list[str], stop: threading.Event) ->
             known = communicator.ask_rpc("COORDINATOR", "send_nodes", timeout=1) or {}
             addresses = {str(address) for address in known.values()}
             for link in wanted:
-                if link not in addresses and not any(a.endswith(":" + link.rsplit(":", 1)[1]) and
-                                                     _same_host(a, link) for a in addresses):
+                if not any(_same_address(a, link) for a in addresses):
                     log.info("linking again to the coordinator at %s", link)
                     communicator.ask_rpc("COORDINATOR", "add_nodes", nodes={"": link}, timeout=1)
         except Exception as exc:  # noqa: BLE001 - the coordinator busy or restarting: next time
@@ -74,10 +75,11 @@ def keep_links(host: str, port: int, links: list[str], stop: threading.Event) ->
         communicator.close()
 
 
-def _same_host(a: str, b: str) -> bool:
+def _same_address(a: str, b: str) -> bool:
+    """host:port ``a`` and ``b`` are one coordinator (localhost and 127.0.0.1 are one host)."""
     loopback = {"localhost", "127.0.0.1"}
-    ha, hb = a.rsplit(":", 1)[0], b.rsplit(":", 1)[0]
-    return ha == hb or (ha in loopback and hb in loopback)
+    (ha, pa), (hb, pb) = a.rsplit(":", 1), b.rsplit(":", 1)
+    return pa == pb and (ha == hb or (ha in loopback and hb in loopback))
 
 
 def start_data_proxy(host: str = LOOPBACK, port: int = 11100) -> Any:

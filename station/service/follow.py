@@ -60,9 +60,8 @@ class ChannelFollower:
             columns: dict[str, list[Any]] = page["columns"]
             n = len(next(iter(columns.values()), []))
             for i in range(n):
-                values = {name: (float("nan") if v[i] is None else v[i]) for name, v in columns.items()}
                 records.extend(self._decoder.feed({"kind": "event", "stream": stream, "index": start + i,
-                                                   "values": values}))
+                                                   "values": {name: v[i] for name, v in columns.items()}}))
             start += n
             if n == 0 or start >= page["total"]:
                 break

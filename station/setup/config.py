@@ -30,12 +30,11 @@ from station.core.durations import MAX_DURABILITY_INTERVAL_S, MAX_INSTRUMENT_TIM
 from station.core.errors import ConfigError
 from station.core.user_files import read_user_file
 
-from .light_kinds import LIGHT_KINDS, LightKind
+from .light_kinds import LIGHT_KINDS, SIMULATED, LightKind
 
 if TYPE_CHECKING:
     from sim_instruments.settings import SimulationSettings
 
-SIMULATED = "sim"
 #: the [simulation] key that allows real and simulated instruments in one station
 MIX_KEY = "mix_with_hardware"
 AUTO = "auto"

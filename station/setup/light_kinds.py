@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .config import StationConfig
 
+#: an address (or calibration) that names the simulated bench's instrument
 SIMULATED = "sim"
 #: the most pixels a supported spectrometer has (Ocean Optics USB4000: 3840)
 LARGEST_SPECTROMETER_PIXELS = 3840
