@@ -178,6 +178,10 @@ def test_abort_is_a_message_and_ends_the_run_as_ctrl_c_does(agent_at):
              what="the run to start")
     out = Path(client.ask_rpc("rack1", "status", channel="A")["current"]["out"])
     time.sleep(4.0)  # some points in
+    summary = client.ask_rpc("rack1", "status", channel="A")["summary"]  # what a rack view shows of the run
+    assert summary["procedure"] == "dark_jv" and summary["status"] == "running"
+    assert 0 < summary["fraction"] < 1 and 0 < summary["elapsed_s"] < 8.0  # the dark J-V's own elapsed_s, s
+    assert summary["remaining_s"] == pytest.approx(summary["elapsed_s"] * (1 / summary["fraction"] - 1), rel=1e-9)
     started = time.monotonic()
     assert client.ask_rpc("rack1", "abort", channel="A") == "abort asked"
     last = wait_for(lambda: ended(client), timeout_s=30, what="the aborted run to end")

@@ -31,7 +31,8 @@ from .plot_panel import PlotPanel
 #: how often the agents are asked for their channels, s; the table's refresh, ms
 POLL_S = 1.0
 REFRESH_MS = 250
-COLUMNS = ("agent", "channel", "state", "run", "elapsed", "queued", "last run", "controlled by")
+COLUMNS = ("agent", "channel", "state", "run", "L/L0", "T_x predicted", "elapsed", "remaining", "queued", "last run",
+           "controlled by")
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,41 @@ class RackPoller:
         self._thread.join(5)
 
 
+def _hms(seconds: Any) -> str:
+    """h:mm:ss (days and hours beyond a day as 'Nd h:mm'); '' for a missing value."""
+    if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
+        return ""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    clock = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _prediction_text(summary: dict[str, Any]) -> str:
+    """'T50 ~ 12:00:00 [10:00:00, 15:00:00]' from a run summary's prediction ('' without one)."""
+    percent, t = summary.get("predicted_percent"), summary.get("predicted_s")
+    if percent is None or t is None:
+        return ""
+    return (f"T{percent:g} ~ {_hms(t)} [{_hms(summary.get('predicted_low_s'))}, "
+            f"{_hms(summary.get('predicted_high_s'))}]")
+
+
 def _row_texts(agent: AgentAddress, status: dict[str, Any] | None, since: float | None) -> list[str]:
+    """The table's cells for one channel (COLUMNS, in order)."""
     unreachable = f"unreachable since {time.strftime('%H:%M:%S', time.localtime(since))}" if since else ""
     if status is None:
-        return [agent.name, "-", unreachable or "asking ...", "", "", "", "", ""]
+        return [agent.name, "-", unreachable or "asking ...", *[""] * (len(COLUMNS) - 3)]
     current, last = status.get("current"), status.get("last")
+    summary = (status.get("summary") or {}) if current else {}
     state = "running" if status.get("busy") else ("idle, queue held" if status.get("paused") else "idle")
-    elapsed = ""
-    if current:
-        seconds = max(0.0, time.time() - float(current.get("launched_wall_s", time.time())))
-        elapsed = f"{int(seconds) // 3600}:{int(seconds) % 3600 // 60:02d}:{int(seconds) % 60:02d}"
+    elapsed = summary.get("elapsed_s")
+    if current and elapsed is None:
+        elapsed = time.time() - float(current.get("launched_wall_s", time.time()))
+    relative = summary.get("relative_light")
     last_text = f"{last.get('status') or last.get('state')}: {last.get('output', '')}" if last else ""
-    return [agent.name, status["channel"], unreachable or state, current["procedure"] if current else "", elapsed,
+    return [agent.name, status["channel"], unreachable or state, current["procedure"] if current else "",
+            f"{relative:.3f}" if isinstance(relative, (int, float)) else "", _prediction_text(summary),
+            _hms(elapsed) if current else "", _hms(summary.get("remaining_s")),
             str(len(status.get("queue", []))), last_text, status.get("holder", "")]
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError, StationError, one_line
+from station.core.json_files import read_json
 from station.core.processes import detached
 
 from .agent_config import AgentConfig, Channel
@@ -102,6 +103,8 @@ class StationAgent:
                     "resumable": state.offer.out if state.offer is not None else None,
                     "queue": [asdict(r) for r in state.queue.items()],
                     "current": asdict(current) if current is not None else None,
+                    "summary": (read_json(self._summary_path(state, current.run_id), None)
+                                if current is not None else None),
                     "last": asdict(state.last) if state.last is not None else None,
                     "simulated": state.channel.config.uses_simulation}
 
@@ -281,7 +284,7 @@ class StationAgent:
         agent = self.config.agent
         command = [self.python, "-m", "station.service.run_process", "--job", str(job_path),
                    "--control-name", self.control_name(channel.name), "--host", agent.host, "--port", str(agent.port),
-                   "--data-port", str(agent.data_port)]
+                   "--data-port", str(agent.data_port), "--summary", str(self._summary_path(state, run.run_id))]
         log_file = open(state.folder / f"{run.run_id}.log", "ab")  # noqa: SIM115 - the child writes it
         try:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -412,6 +415,11 @@ class StationAgent:
 
     def control_name(self, channel: str) -> str:
         return control_name(self.name, channel)
+
+    @staticmethod
+    def _summary_path(state: ChannelState, run_id: str) -> Path:
+        """Where a run's process keeps its summary (:mod:`station.sinks.run_summary`)."""
+        return state.folder / f"{run_id}.summary.json"
 
     def _channel(self, channel: str) -> ChannelState:
         if not isinstance(channel, str) or channel not in self.channels:

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=12300)
     parser.add_argument("--data-port", type=int, default=0, help="publish the documents to this data proxy (0: no)")
+    parser.add_argument("--summary", default="", help="keep the run's summary (a rack view's numbers) in this file")
     args = parser.parse_args(argv)
     from station.core.errors import StationError
     from station.core.signals import INTERRUPTS
@@ -110,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
             except StationError as exc:
                 print(f"ledstation run: {exc}", file=sys.stderr)
                 return EXIT_REFUSED
-            sinks = []
+            sinks: list = []
+            if args.summary:
+                from station.sinks.run_summary import RunSummarySink
+
+                sinks.append(RunSummarySink(args.summary))
             if args.data_port and args.control_name:
                 from station.sinks.leco_publisher import LecoPublisherSink
 

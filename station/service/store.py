@@ -8,10 +8,7 @@ that does not parse is kept aside (``.corrupt``) and reported, never silently em
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 import uuid
@@ -20,34 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from station.core.errors import ConfigError
+from station.core.json_files import read_json, write_json
 
 log = logging.getLogger(__name__)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Replace ``path`` by ``data`` as JSON, atomically and durably."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, suffix=".tmp", delete=False,
-                                     encoding="utf-8") as tmp:
-        json.dump(data, tmp, indent=1, allow_nan=False)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
-
-
-def read_json(path: Path, empty: Any) -> Any:
-    """The document in ``path`` (``empty`` when there is none); a damaged one is set aside."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return empty
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        aside = path.with_name(path.name + f".corrupt-{int(time.time())}")
-        os.replace(path, aside)
-        log.error("%s did not parse; kept as %s and started empty", path, aside)
-        return empty
 
 
 @dataclass
