@@ -6,6 +6,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("LEDSTATION_CACHE_DIR", tempfile.mkdtemp(prefix="ledstation-test-cache-"))
 # the tests' instrument-address claims apart from a station the user may be running
 os.environ.setdefault("LEDSTATION_RUNTIME_DIR", tempfile.mkdtemp(prefix="ledstation-test-runtime-"))
+# the agents' data (the window's local agent) apart from the user's
+os.environ.setdefault("LEDSTATION_DATA_DIR", tempfile.mkdtemp(prefix="ledstation-test-data-"))
 
 import pytest  # noqa: E402
 

@@ -274,7 +274,7 @@ class Started(window_module.StationWindow):
         self.run_queue()
 
 window_module.StationWindow = Started
-sys.argv = ["ledstation", "gui", "--folder", sys.argv[1], "--pattern", "run.h5"]
+sys.argv = ["ledstation", "gui", "--folder", sys.argv[1], "--pattern", "run.h5", "--in-process"]
 sys.exit(main())  # as the installed program runs it (argv from the command line)
 """
 

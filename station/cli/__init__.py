@@ -195,9 +195,11 @@ def build_parser(with_procedures: bool = True, procedure: str | None = None) -> 
                      help="follow this run file, written by another process (repeatable)")
     gui.add_argument("--open", type=Path, action="append", default=[], help="open this run file in the browser")
     gui.add_argument("--channel", default="", help="AGENT/CHANNEL: the Run tab's queue is run by that agent's channel "
-                                                  "(out of the window's process; closing the window stops nothing)")
+                                                  "(default: the window's own local agent, started when needed)")
+    gui.add_argument("--in-process", action="store_true",
+                     help="measure in the window's own process, without an agent (closing the window aborts the run)")
     gui.add_argument("--agent-host", default="localhost", help="the coordinator of --channel's agent")
-    gui.add_argument("--agent-port", type=int, default=12300)
+    gui.add_argument("--agent-port", type=int, default=12300, help="the coordinator's port (also the local agent's)")
     gui.add_argument("--data-port", type=int, default=11100, help="the data proxy the agent's runs publish to")
     gui.add_argument("--network", type=Path, help="a network file ([[agents]]: name, host, port, data_port): a Rack "
                                                   "tab with every channel of those agents")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from station.core.errors import ConfigError, StationError, one_line
 from station.setup.config import StationConfig
 
 from .rack_view import AgentAddress
-from .run_queue import DEFAULT_PATTERN, FAILED, QUEUED, RUNNING, QueuedRun, RunQueue
+from .run_queue import DEFAULT_PATTERN, FAILED, QUEUED, RUNNING, QueuedRun, RunQueue, free_name
 
 #: how often the agent is asked whether a handed-over run has ended, s
 STATUS_POLL_S = 0.5
@@ -32,10 +33,24 @@ class AgentRunQueue(RunQueue):
     runs_outlive_window = True
 
     def __init__(self, config: StationConfig, folder: str | Path, agent: AgentAddress, channel: str,
-                 pattern: str = DEFAULT_PATTERN) -> None:
+                 pattern: str = DEFAULT_PATTERN, starter: Callable[[], None] | None = None,
+                 answers: Callable[[], bool] | None = None, names_in_folder: bool = False) -> None:
+        """``starter`` starts the agent when it is not running (the window's local agent);
+        ``answers`` says whether it runs (nothing started); ``names_in_folder``: the agent writes
+        into this window's folder, so a name taken there is avoided (``-2``, ``-3`` ...)."""
         super().__init__(config, folder, pattern)
         self.agent, self.channel = agent, channel
+        self._starter, self._answers, self._names_in_folder = starter, answers, names_in_folder
         self._handed: dict[int, str] = {}  # id(item) -> the agent's run id
+        self._reattaching = False
+
+    def reattach(self) -> None:
+        """Follow the run the agent is measuring on the channel now (a window opened again):
+        its plots filled from the file, then live. Starts nothing when the agent is not running."""
+        if self.running:
+            return
+        self._reattaching = True
+        self.start()
 
     def _client(self) -> Any:
         from station.service.client import AgentClient
@@ -62,11 +77,20 @@ class AgentRunQueue(RunQueue):
         from station.service.live import LiveDocuments
         from station.service.protocol import control_name
 
+        reattaching, self._reattaching = self._reattaching, False
         try:
+            if reattaching and self._answers is not None and not self._answers():
+                return  # no agent running: nothing to re-attach to
+            if not reattaching and self._starter is not None:
+                self._starter()
             with self._client() as client, LiveDocuments([control_name(self.agent.name, self.channel)],
                                                           self.agent.host, self.agent.data_port) as live:
-                client.call("resume_queue", channel=self.channel)
-                for item in [i for i in self.items if i.state == QUEUED]:
+                if reattaching:
+                    self._adopt_current(client)
+                pending = [i for i in self.items if i.state == QUEUED]
+                if pending:
+                    client.call("resume_queue", channel=self.channel)
+                for item in pending:
                     self._hand_over(client, item)
                 follower = ChannelFollower(client, self.channel, live)
                 for item in [i for i in self.items if id(i) in self._handed and i.state == RUNNING]:
@@ -75,14 +99,29 @@ class AgentRunQueue(RunQueue):
             for item in self.items:
                 if item.state == RUNNING and id(item) in self._handed:
                     item.reason = f"{one_line(exc)}; the agent may still run it"
+                elif item.state == QUEUED and not reattaching:
+                    item.state, item.reason = FAILED, one_line(exc)
+            self.live.log(one_line(exc))
         finally:
             with self._lock:
                 self.current = None
             self.finished.set()
 
+    def _adopt_current(self, client: Any) -> None:
+        """The channel's current run as a running item of this queue (followed like the others)."""
+        current = client.call("status", channel=self.channel).get("current")
+        if not current:
+            return
+        item = QueuedRun(current["procedure"], {}, "(re-attached)", RUNNING, Path(current["out"]))
+        with self._lock:
+            self.items.insert(0, item)
+            self._handed[id(item)] = current["run_id"]
+        self.live.log(f"{item.procedure}: re-attached to the run {self.agent.name}/{self.channel} is measuring")
+
     def _hand_over(self, client: Any, item: QueuedRun) -> None:
         self.runs_started += 1
-        name = self.file_for(item, self.runs_started).name
+        path = self.file_for(item, self.runs_started)
+        name = (free_name(path) if self._names_in_folder else path).name
         try:
             run_id = client.call("enqueue", channel=self.channel, procedure=item.procedure, parameters=item.values,
                                  name=name, title=item.title)

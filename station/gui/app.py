@@ -2,7 +2,8 @@
 
 Qt's event loop runs in C++, so Python's signal handlers only run when Python code
 does: a 100 ms timer gives them the chance. The first Ctrl-C or SIGTERM aborts the run
-(output off, read back; file closed as aborted) and closes the window, exit 130 or 143;
+(output off, read back; file closed as aborted) and closes the window, exit 130 or 143
+(when an agent measures, the default, it only closes the window: the run goes on there);
 later ones are only acknowledged, they cannot cut the shutdown short, and once the
 window has closed the rest of a burst is ignored (the exit code stays the first one's).
 """
@@ -89,11 +90,14 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
     previous = {s: signal.signal(s, handler) for s in EXIT_CODES}
     handled = [False]
 
+    outlive = getattr(window.queue, "runs_outlive_window", False)  # an agent measures: the window only follows
+
     def look_at_signals() -> None:
         if received and not handled[0]:
             handled[0] = True
             window.confirm_close = lambda: True
-            window.shut_down("Ctrl-C" if received[0] == signal.SIGINT else "SIGTERM")
+            if not outlive:
+                window.shut_down("Ctrl-C" if received[0] == signal.SIGINT else "SIGTERM")
             window.close()
             app.quit()
 
@@ -101,11 +105,13 @@ def run_window(config: StationConfig, folder: Path, pattern: str, watch: Sequenc
     timer.timeout.connect(look_at_signals)
     timer.start(100)
     window.show()
+    if hasattr(window.queue, "reattach"):
+        window.queue.reattach()  # the run the agent is measuring, if any, followed with its plots filled
     try:
         app.exec()
     finally:
         timer.stop()
-        if window.queue.running:  # the loop ended some other way: never leave a run going
+        if window.queue.running and not outlive:  # the loop ended some other way: never leave a run going
             window.shut_down("the window's event loop ended")
         for s, h in previous.items():  # after a signal, the rest of a burst is ignored, never raised
             signal.signal(s, signal.SIG_IGN if received else h)

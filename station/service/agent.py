@@ -54,7 +54,10 @@ class ChannelState:
 
     def __init__(self, channel: Channel, folder: Path) -> None:
         self.channel = channel
+        #: the agent's own files of the channel: queue, jobs, logs, summaries, the simulated device
         self.folder = folder
+        #: where the channel's run files go
+        self.runs_folder = channel.folder or folder
         self.queue = ChannelQueue(folder / "queue.json")
         self.process: subprocess.Popen | None = None
         self.record: RunRecord | None = None
@@ -84,6 +87,8 @@ class StationAgent:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: set when the agent leaves on its own (idle for ``idle_exit_s``)
+        self.leaving = threading.Event()
         self._handler: Any = None
 
     # --- requests (each one checked as the command line checks its input) ----------------
@@ -249,12 +254,24 @@ class StationAgent:
             self._watcher.join(5)
 
     def _watch(self) -> None:
+        idle_since = time.monotonic()
         while not self._stop.wait(WATCH_INTERVAL_S):
             for state in self.channels.values():
                 try:
                     self._look_at(state)
                 except Exception as exc:  # noqa: BLE001 - one channel's trouble must not stop the others
                     log.exception("channel %s: %s", state.channel.name, one_line(exc))
+            if not self.idle:
+                idle_since = time.monotonic()
+            elif 0 < self.config.agent.idle_exit_s <= time.monotonic() - idle_since:
+                log.info("idle for %g s: leaving", self.config.agent.idle_exit_s)
+                self.leaving.set()  # serve() returns
+
+    @property
+    def idle(self) -> bool:
+        """No run on any channel, nothing queued, no dead run waiting for an answer."""
+        with self._lock:
+            return not any(s.busy or s.offer is not None or s.queue.items() for s in self.channels.values())
 
     def _look_at(self, state: ChannelState) -> None:
         with self._lock:
@@ -434,8 +451,8 @@ class StationAgent:
         stem = name[:-len(RUN_NAME_SUFFIX)] if name.endswith(RUN_NAME_SUFFIX) else name
         if not isinstance(name, str) or not NAME_PATTERN.match(stem):
             raise ConfigError(f"run name must be {NAME_RULE}, got {name!r}")
-        state.folder.mkdir(parents=True, exist_ok=True)
-        return state.folder / f"{stem}{RUN_NAME_SUFFIX}"
+        state.runs_folder.mkdir(parents=True, exist_ok=True)
+        return state.runs_folder / f"{stem}{RUN_NAME_SUFFIX}"
 
     def _send_to_run(self, channel: str, method: str) -> None:
         from pyleco.utils.communicator import Communicator
@@ -458,8 +475,10 @@ class StationAgent:
             handler.register_rpc_method(_one_line_errors(method), name=method.__name__)
         self._handler = handler
         self.start()
+        stop = stop or threading.Event()
+        threading.Thread(target=lambda: (self.leaving.wait(), stop.set()), name="agent-leaving", daemon=True).start()
         try:
-            handler.listen(stop_event=stop or threading.Event())
+            handler.listen(stop_event=stop)
         finally:
             self.stop()
 

@@ -9,10 +9,12 @@ host = "localhost"             # the coordinator it signs in to
 port = 12300
 data_port = 11100              # the data proxy the runs publish their documents to
 data_dir = ""                  # queues, run registry, run files ("": the user's data folder)
+idle_exit_s = 0                # leave once idle this long: no run, nothing queued (0: never)
 
 [channels.A]
 config = "station-a.toml"      # the channel's station configuration ("default": the simulated bench)
 resume = "never"               # after its run process died: "never", "ask" or "automatic"
+folder = ""                    # where its run files go ("": the agent's data_dir/channels/A)
 ```
 
 Declared like the station configuration (typed, bounded dataclasses, msgspec); every problem
@@ -49,21 +51,26 @@ class AgentTable:
     #: the data proxy runs publish their documents to (subscribers read at data_port - 1)
     data_port: Annotated[int, msgspec.Meta(ge=2, le=65535)] = DATA_PORT
     data_dir: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+    #: leave once idle this long (no run, nothing queued), s; 0: never (a window's local agent)
+    idle_exit_s: Annotated[float, msgspec.Meta(ge=0, le=30 * 86400)] = 0.0
 
 
 @dataclass(frozen=True)
 class ChannelTable:
     config: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
     resume: str = "never"
+    folder: Annotated[str, msgspec.Meta(max_length=4096)] = ""
 
 
 @dataclass(frozen=True)
 class Channel:
-    """One channel the agent owns: its name, its station configuration, its resume policy."""
+    """One channel the agent owns: its name, its station configuration, its resume policy, and
+    the folder its run files go to (None: the agent's own folder for the channel)."""
 
     name: str
     config: StationConfig
     resume: str
+    folder: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,9 @@ class AgentConfig:
         """Where the agent keeps queues, its run registry and (by default) the run files."""
         if self.agent.data_dir:
             return _relative(self.agent.data_dir, self.source)
-        import platformdirs
+        from station.core.user_dirs import user_data_dir
 
-        return platformdirs.user_data_path("ledstation") / "agents" / self.agent.name
+        return user_data_dir() / "agents" / self.agent.name
 
 
 def _relative(value: str, source: str) -> Path:
@@ -117,7 +124,10 @@ def agent_config_from_text(text: str, source: str) -> AgentConfig:
         if entry.resume not in RESUME_POLICIES:
             raise ConfigError(f"{where} resume: must be one of {', '.join(RESUME_POLICIES)}, got {entry.resume!r}")
         config = load_config(None if entry.config == "default" else _relative(entry.config, source))
-        channels[name] = Channel(name, config, entry.resume)
+        folder = _relative(entry.folder, source) if entry.folder else None
+        if folder is not None and not folder.is_dir():
+            raise ConfigError(f"{where} folder: {folder} is not a folder")
+        channels[name] = Channel(name, config, entry.resume, folder)
     return AgentConfig(source, agent, channels)
 
 

@@ -82,6 +82,17 @@ def _same_address(a: str, b: str) -> bool:
     return pa == pb and (ha == hb or (ha in loopback and hb in loopback))
 
 
+def listening(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Something accepts TCP connections at ``host:port``."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1" if host in ("localhost", "0.0.0.0") else host, port), timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def start_data_proxy(host: str = LOOPBACK, port: int = 11100) -> Any:
     """LECO's data proxy (XSUB on ``port`` for publishers, XPUB on ``port - 1`` for
     subscribers, as pyleco's proxy server lays them out), bound to ``host`` only, on a daemon
