@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -129,8 +130,8 @@ def redraw_pyqtgraph(app, n: int, rng: np.random.Generator, downsample: bool) ->
     return result
 
 
-def latency(app, seconds: float, with_run: bool, folder: Path, agent=None) -> dict:
-    """``agent``: an AgentAddress whose channel "sim" runs the window's queue (the run in the
+def latency(app, seconds: float, with_run: bool, folder: Path, agent=None, channel: str = "") -> dict:
+    """``agent``: an AgentAddress whose ``channel`` runs the window's queue (the run in the
     agent's process; the window follows it)."""
     from PyQt6 import QtCore
 
@@ -140,7 +141,7 @@ def latency(app, seconds: float, with_run: bool, folder: Path, agent=None) -> di
     if agent is not None:
         from station.gui.agent_queue import AgentRunQueue
 
-        queue = AgentRunQueue(load_config(None), folder, agent, "sim")
+        queue = AgentRunQueue(load_config(None), folder, agent, channel)
     window = StationWindow(load_config(None), folder, queue=queue)
     window.confirm_close = lambda: True
     window.resize(1400, 900)
@@ -183,34 +184,28 @@ def latency(app, seconds: float, with_run: bool, folder: Path, agent=None) -> di
 
 
 def through_agent(app, seconds: float, folder: Path) -> dict:
-    """`latency` with the run in a local agent's process: `ledstation coordinator` and
-    `ledstation agent` started here, as processes of their own."""
-    import socket
-    import subprocess
+    """`latency` with the run in the window's own local agent, as ``ledstation gui`` runs it by
+    default: the coordinator and the agent started as processes of their own
+    (station.service.local_agent), the window following the run."""
+    import psutil
 
     from station.gui.rack_view import AgentAddress
+    from station.service.local_agent import LOCAL_CHANNEL, ensure_running, local_agent
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    data_port = 11300
-    config = folder / "agent.toml"
-    config.write_text(f'[agent]\nname = "bench"\nport = {port}\ndata_port = {data_port}\n'
-                      f'data_dir = "{folder / "agent"}"\n[channels.sim]\nconfig = "default"\n', encoding="utf-8")
-    command = [sys.executable, "-m", "station.cli"]
-    coordinator = subprocess.Popen([*command, "coordinator", "--port", str(port), "--data-port", str(data_port)],
-                                   stdout=subprocess.PIPE, text=True)
-    agent = subprocess.Popen([*command, "agent", "--agent-config", str(config)], stdout=subprocess.PIPE, text=True)
+    os.environ["LEDSTATION_DATA_DIR"] = str(folder / "data")
+    agent = local_agent(load_config(None), folder, port, 11300)
+    ensure_running(agent)
     try:
-        coordinator.stdout.readline()
-        agent.stdout.readline()
-        time.sleep(0.5)
-        return latency(app, seconds, True, folder, AgentAddress("bench", "localhost", port, data_port))
+        return latency(app, seconds, True, folder, AgentAddress(agent.name, "localhost", port, 11300), LOCAL_CHANNEL)
     finally:
         time.sleep(2.0)  # the abort reaches the run
-        for process in (agent, coordinator):
-            process.terminate()
-            process.wait(10)
+        for process in psutil.process_iter(["cmdline"]):
+            if f"--port {port}" in " ".join(process.info["cmdline"] or []) or agent.name in " ".join(
+                    process.info["cmdline"] or []):
+                process.terminate()
 
 
 def long_run_rss(app, points: int, folder: Path) -> dict:
@@ -248,6 +243,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000, help="points of the RSS run")
     parser.add_argument("--latency-s", type=float, default=20.0)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--skip-redraw", action="store_true")
     parser.add_argument("--through-agent", action="store_true",
                         help="also: the same run by a local agent (its own process), the window following it")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
@@ -262,7 +258,7 @@ def main() -> None:
     print(f"1. redraw of the lifetime plot, {SIZE[0]}x{SIZE[1]} px, median of 20 (ms)")
     print("   points  | window (bounded live data) | pyqtgraph: every point, peak downsampling + clip | "
           "every point, plain")
-    for n in (10**5, 10**6, 10**7):
+    for n in () if args.skip_redraw else (10**5, 10**6, 10**7):
         ours = redraw_ours(app, n, rng)
         best = redraw_pyqtgraph(app, n, rng, downsample=True)
         plain = redraw_pyqtgraph(app, n, rng, downsample=False) if n <= 10**6 else None

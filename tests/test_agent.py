@@ -446,6 +446,10 @@ def test_a_viewer_attaching_mid_run_gets_every_row_once_refill_then_live(agent_a
         follower = ChannelFollower(remote, "A", live)
         records = follower.attach()
         assert isinstance(records[0], RunStart) and records[0].procedure == "dark_jv"
+        from procedures import procedure_class
+
+        declared = procedure_class("dark_jv")
+        assert records[0].plots == declared.PLOTS and records[0].figure_set == declared.FIGURE_SET  # as the run has
         refilled = sum(isinstance(r, Event) for r in records)
         assert refilled > 10
         deadline = time.monotonic() + 60

@@ -77,6 +77,8 @@ def test_the_window_starts_its_agent_measures_out_of_process_and_reattaches_when
     with AgentClient(agent.name, "localhost", port) as client:
         run_pid = client.call("status", channel=LOCAL_CHANNEL)["current"]["pid"]
     assert run_pid != os.getpid() and os.getsid(run_pid) != os.getsid(0)  # another process, out of our terminal
+    window._show_output()
+    assert window.output_label.text().startswith("run going in local-")
     window.confirm_close = lambda: True
     window.close()  # closing the window stops nothing
     out = folder / "dark_jv.h5"
@@ -96,6 +98,8 @@ def test_the_window_starts_its_agent_measures_out_of_process_and_reattaches_when
     assert again.items[0].state == ABORTED, again.items[0].describe()
     run = read_run(out)
     assert run.status == "aborted" and run.output_state == "output confirmed off"
+    reopened._show_output()
+    assert reopened.output_label.text() == "output confirmed off"  # what the run's shutdown read back, told
     assert plotted_points(again) >= run.points - 5  # every point, refilled then live (the plot bins, not the rows)
 
 

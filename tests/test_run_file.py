@@ -175,6 +175,7 @@ def test_sigkill_leaves_every_written_point_readable_and_correct(tmp_path):
         np.testing.assert_array_equal(recovered.columns[name], run.columns[name][:n_rec])
     np.testing.assert_array_equal(recovered.spectra.raw, run.spectra.raw[:n_rec])
     assert "turn_on_voltage_V" in recovered.analysis
+    assert recovered.plots == run.plots and recovered.figure_set == run.figure_set == "sweep"  # its figures kept
     with h5py.File(recovered_path, "r") as f:
         assert f["entry/data/voltage_V"].shape == (n_rec,)
     assert cli("recover", str(recovered_path), "-o", str(tmp_path / "again.h5")).returncode == 2

@@ -23,7 +23,7 @@ from drivers.light_meter import DarkLibrary, LightDescription, SpectrumAxis
 from drivers.spectral_result import SpectralResult
 from station.core.errors import ConfigError
 from station.core.signals import INTERRUPTS
-from station.run.records import FAILED, RUNNING, Column, Event, MainCurve, RunStart, RunStop, Stream
+from station.run.records import FAILED, RUNNING, Event, MainCurve, RunStart, RunStop
 
 from .file_claim import RunFileClaim, being_written
 from .reader import RunFile, read_run
@@ -38,10 +38,7 @@ CHUNK_ROWS = 8192
 def run_start_of(run: RunFile) -> RunStart:
     """The start record that produced ``run``, rebuilt from what the file stores."""
     m = run.metadata
-    streams = tuple(
-        Stream(info.name, tuple(Column(c, info.units[c], info.descriptions[c], info.dtypes[c]) for c in info.columns),
-               spectra=info.spectra_path is not None)
-        for info in run.streams.values())
+    streams = run.declared_streams()  # with their labels, display units and flags, as the run declared them
     main = MainCurve(run.main_stream, m["axis"], m["signal"], tuple(m.get("auxiliary_signals", ())))
     light = None
     if m.get("light"):
@@ -57,7 +54,7 @@ def run_start_of(run: RunFile) -> RunStart:
         pixel_area_cm2=m["pixel_area_cm2"], config_text=m["station_config_toml"], config_source=m["config_source"],
         instruments=m["instruments"], software_version=m.get("software_version", ""),
         start_time_s=m["start_time_s"], durability_interval_s=m.get("durability_interval_s", 0.0),
-        provenance=m.get("provenance", {}), sample=m.get("sample", {}))
+        provenance=m.get("provenance", {}), sample=m.get("sample", {}), plots=run.plots, figure_set=run.figure_set)
 
 
 def events_of(run: RunFile, stream: str) -> Iterator[Event]:

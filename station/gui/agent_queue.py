@@ -43,6 +43,9 @@ class AgentRunQueue(RunQueue):
         self._starter, self._answers, self._names_in_folder = starter, answers, names_in_folder
         self._handed: dict[int, str] = {}  # id(item) -> the agent's run id
         self._reattaching = False
+        #: what the window shows of the output: "" before any run; while one goes, that the agent's
+        #: run process holds it; after, what that run's shutdown (or the agent) read back
+        self.output_state = ""
 
     def reattach(self) -> None:
         """Follow the run the agent is measuring on the channel now (a window opened again):
@@ -146,6 +149,7 @@ class AgentRunQueue(RunQueue):
                 next_look = time.monotonic() + STATUS_POLL_S
                 current, last = status.get("current") or {}, status.get("last") or {}
                 if current.get("run_id") == run_id and not attached:
+                    self.output_state = f"run going in {self.agent.name}/{self.channel}: its process holds the output"
                     item.path = Path(current["out"])
                     try:  # the run's file appears with its first point: until then, asked again
                         records = follower.attach()
@@ -155,6 +159,7 @@ class AgentRunQueue(RunQueue):
                         self.live(record)
                     attached = records is not None
                 if last.get("run_id") == run_id:
+                    self.output_state = last.get("output") or "output state unknown (the run file says none)"
                     item.path = Path(last["out"])
                     item.state = last.get("status") or FAILED
                     item.reason = last.get("reason", "")

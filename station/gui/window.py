@@ -388,7 +388,14 @@ class StationWindow(QtWidgets.QMainWindow):
     def _show_output(self) -> None:
         """What the source meter was last told, and what a read-back confirmed."""
         station = self.queue.station
-        if station is None:
+        told = getattr(self.queue, "output_state", None)  # an agent measures: what it read back, told
+        if told is not None:
+            text, style = told or f"measured by {self.queue.agent.name}/{self.queue.channel}", ""
+            if told.startswith("run going"):
+                style = "color: white; background: #c62828; padding: 2px;"
+            elif told == "output confirmed off":
+                style = "color: #2e7d32;"
+        elif station is None:
             text, style = "output: no instrument opened yet", ""
         elif station.smu.output_on and not station.closed:
             text, style = "OUTPUT ON", "color: white; background: #c62828; padding: 2px;"
