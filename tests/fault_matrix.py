@@ -307,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--smu-model", default="keithley2400", choices=["keithley2400", "keithley2450"])
     smu_model = parser.parse_args(argv).smu_model
+    from .network_faults import NETWORK_CELLS, check_network, run_network_cell  # it builds on this module
     rows = ["| procedure | fault | status | reason | output (said / really on) | points: run / file |",
             "| --- | --- | --- | --- | --- | --- |"]
     with tempfile.TemporaryDirectory() as directory:
@@ -320,6 +321,11 @@ def main(argv: list[str] | None = None) -> None:
                 if not applies(name, cell):
                     continue
                 rows.append(_table_row(cell, run_window_cell(name, cell, Path(directory))))
+            for net in NETWORK_CELLS:  # the network column: the run's LECO side meets the fault
+                r = run_network_cell(name, net, Path(directory))
+                rows.append(f"| {name} | network: {net.name} | {r.status} | {r.reason[:60]} | {r.output_said[:40]} / "
+                            f"{'on' if r.output_really_on else 'off'} | {r.points_reported} / {r.rows_in_file} "
+                            f"{'ok' if not check_network(net, r) else 'FAIL'} |")
             if can_mount_tmpfs():
                 for durability_s in (0.0, 1.0):
                     d = run_disk_full(name, durability_s=durability_s)

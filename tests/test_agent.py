@@ -225,6 +225,16 @@ def test_bad_requests_get_one_line_and_change_nothing(agent_at, request_, messag
     assert agent.channels["A"].queue.items() == [] and not list(agent.registry.folder.glob("*.json"))
 
 
+@pytest.mark.parametrize("run_id", ["../../runs/x", "a/../../b", "ABC", "", "0" * 65])
+def test_a_run_id_that_is_not_the_agents_names_no_file(agent_at, tmp_path, run_id):
+    agent, client = agent_at()
+    (agent.registry.folder.parent / "x.json").write_text('{"run_id": "x", "channel": "A", "procedure": "jvl", '
+                                                         '"out": "/etc/passwd"}')  # what a path in an id would reach
+    for method in ("rows", "stop_documents", "start_documents"):
+        with pytest.raises(Exception, match="no run|has run nothing yet"):
+            client.ask_rpc("rack1", method, channel="A", run_id=run_id, **({"stream": "x"} if method == "rows" else {}))
+
+
 def test_a_restarted_agent_readopts_a_running_run_and_can_abort_it(tmp_path, coordinator):
     text = agent_text(tmp_path / "agent", coordinator, realtime=True)
     first, stop = StationAgent(agent_config_from_text(text, str(tmp_path / "a.toml"))), threading.Event()

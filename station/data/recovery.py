@@ -57,6 +57,16 @@ def run_start_of(run: RunFile) -> RunStart:
         provenance=m.get("provenance", {}), sample=m.get("sample", {}), plots=run.plots, figure_set=run.figure_set)
 
 
+def run_stop_of(run: RunFile) -> RunStop | None:
+    """The stop record of an ended run, rebuilt from its file (None while it runs)."""
+    if run.status in ("running", ""):
+        return None
+    output = run.output_state
+    return RunStop(run.status, run.reason, float(run.metadata.get("end_time_s", math.nan)),
+                   {name: run.rows(name) for name in run.stream_names()}, run.main_stream, output,
+                   output == "output confirmed off")
+
+
 def events_of(run: RunFile, stream: str) -> Iterator[Event]:
     """Every stored event of a stream, with its spectrum, read in chunks."""
     names = run.column_names(stream)

@@ -176,6 +176,12 @@ class AgentRunQueue(RunQueue):
                 time.sleep(0.1)
         for record in follower.poll(0.2) if attached else ():  # the stop, if it came after the status said so
             self.live(record)
+        if attached and not follower.stopped:  # the feed lost the end: the file has it
+            try:
+                for record in follower.catch_up():
+                    self.live(record)
+            except StationError as exc:
+                self.live.log(f"the end of the run could not be read from the agent: {one_line(exc)}")
         self.live.log(f"{item.procedure}: {item.state}" + (f" ({item.reason})" if item.reason else "")
                       + (f"; {item.path}" if item.path else ""))
 

@@ -73,8 +73,11 @@ class ProcedureRunner:
 
     def __init__(self, procedure: RunnableProcedure, station: Station,
                  sinks: Sequence[Sink | tuple[Sink, bool]] = (), title: str = "",
-                 resume: Resume | None = None) -> None:
+                 resume: Resume | None = None, run_id: str = "") -> None:
+        """``run_id``: the run's identity in its file and documents (default: a new one; the
+        agent gives the one its registry knows the run by)."""
         self.procedure = procedure
+        self.run_id = run_id or uuid.uuid4().hex
         self.resume = resume
         self._dark_offset = 0  # a resumed run's dark spectra follow the stored run's
         self.station = station
@@ -164,7 +167,7 @@ class ProcedureRunner:
         st = self.station
         light = st.light.describe() if st.light is not None else None
         return RunStart(
-            run_id=uuid.uuid4().hex, procedure=self.procedure.NAME, title=self.title,
+            run_id=self.run_id, procedure=self.procedure.NAME, title=self.title,
             parameters=self.procedure.parameters_with_units(), streams=streams, main=main, light=light,
             geometry=st.geometry, pixel_area_cm2=st.config.pixel_area_cm2, config_text=st.config.text,
             config_source=st.config.source, instruments=st.identities(), software_version=station.__version__,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -47,6 +48,8 @@ WATCH_INTERVAL_S = 0.5
 RUN_NAME_SUFFIX = ".h5"
 #: the most rows one refill request returns
 MAX_ROWS = 10000
+#: a run id as the agent gives them (hex); a request's is checked against it before it names a file
+RUN_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 class ChannelState:
@@ -212,6 +215,16 @@ class StationAgent:
         record = self._record(channel, run_id)
         return documents_of(run_start_of(read_run(record.out)))
 
+    def stop_documents(self, channel: str, run_id: str = "") -> list[dict[str, Any]]:
+        """The stop document of the channel's run (or of ``run_id``) once its file says it ended
+        (none while it runs): a viewer that missed the live stop (a partition) ends the run with it."""
+        from station.data.reader import read_run
+        from station.data.recovery import run_stop_of
+        from station.run.documents import documents_of
+
+        stop = run_stop_of(read_run(self._record(channel, run_id).out))
+        return documents_of(stop) if stop is not None else []
+
     def _record(self, channel: str, run_id: str) -> RunRecord:
         """The channel's run ``run_id`` ("" : the one running now, else the last)."""
         state = self._channel(channel)
@@ -220,8 +233,11 @@ class StationAgent:
             if record is None:
                 raise ConfigError(f"channel {channel} has run nothing yet")
             return record
-        record = next((r for r in self.registry.records() if r.run_id == run_id and r.channel == channel), None)
-        if record is None:
+        for record in (state.record, state.last):
+            if record is not None and record.run_id == run_id:
+                return record
+        record = self.registry.load(run_id) if isinstance(run_id, str) and RUN_ID.fullmatch(run_id) else None
+        if record is None or record.channel != channel:
             raise ConfigError(f"no run {run_id!r} on channel {channel}")
         return record
 
@@ -292,7 +308,8 @@ class StationAgent:
         channel = state.channel
         record = RunRecord(run.run_id, channel.name, run.procedure, run.out)
         self.registry.save(record)  # recorded before the process exists
-        job = {"config": channel.config.source, "procedure": run.procedure, "parameters": run.parameters,
+        job = {"run_id": run.run_id, "config": channel.config.source, "procedure": run.procedure,
+               "parameters": run.parameters,
                "out": run.out, "title": run.title, "overwrite": run.overwrite, "resume": run.resume,
                "device_state": str(state.folder / "simulated-device.state")}  # the session keeps its own for
         # a resumable run (next to its file); the agent asks the same place (_device_state)
@@ -471,7 +488,7 @@ class StationAgent:
         handler = MessageHandler(name=self.name, host=agent.host, port=agent.port)
         for method in (self.version, self.list_channels, self.status, self.enqueue, self.abort, self.resume_queue,
                        self.output_off, self.rows, self.claim, self.release, self.start_documents,
-                       self.resume_run):
+                       self.stop_documents, self.resume_run):
             handler.register_rpc_method(_one_line_errors(method), name=method.__name__)
         self._handler = handler
         self.start()

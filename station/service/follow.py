@@ -24,6 +24,9 @@ PAGE_ROWS = 5000
 #: how long a gap between the file and the live feed is waited for (the file's durability
 #: interval, at most a few seconds, keeps the file behind the feed)
 GAP_WAIT_S = 10.0
+#: live feed silent this long: the file is asked for what the feed may have lost (a partition
+#: that outlasted the connection; a run that ended while nothing could reach the viewer)
+QUIET_CATCH_UP_S = 5.0
 
 
 class ChannelFollower:
@@ -36,11 +39,21 @@ class ChannelFollower:
         self._decoder = RecordDecoder()
         self._seen: dict[str, int] = {}  # stream -> rows given
         self.start: RunStart | None = None
+        #: rows read from the file because the live feed missed them (joined late, a partition)
+        self.caught_up_rows = 0
+        #: the run's stop was given (live, or from the file)
+        self.stopped = False
+        self._heard = time.monotonic()
+
+    @property
+    def run_id(self) -> str:
+        """The followed run's id (the agent's, which its file and documents carry)."""
+        return self.start.run_id if self.start is not None else ""
 
     def attach(self) -> list[Record]:
         """The start and every row stored so far (the live documents from then on: :meth:`poll`)."""
         documents = self.client.call("start_documents", channel=self.channel)
-        self._decoder, self._seen = RecordDecoder(), {}  # a new run (a follower follows one run after another)
+        self._decoder, self._seen, self.stopped = RecordDecoder(), {}, False  # a follower follows run after run
         records: list[Record] = []
         for document in documents:
             records.extend(self._decoder.feed(document))
@@ -56,7 +69,8 @@ class ChannelFollower:
         start = self._seen.get(stream, 0)
         while upto is None or start < upto:
             count = PAGE_ROWS if upto is None else min(PAGE_ROWS, upto - start)
-            page = self.client.call("rows", channel=self.channel, stream=stream, start=start, count=count)
+            page = self.client.call("rows", channel=self.channel, run_id=self.run_id, stream=stream, start=start,
+                                    count=count)
             columns: dict[str, list[Any]] = page["columns"]
             n = len(next(iter(columns.values()), []))
             for i in range(n):
@@ -74,23 +88,59 @@ class ChannelFollower:
         records: list[Record] = []
         deadline = time.monotonic() + GAP_WAIT_S
         while self._seen.get(stream, 0) < index and time.monotonic() < deadline:
+            before = self._seen.get(stream, 0)
             records.extend(self._refill(stream, upto=index))
+            self.caught_up_rows += self._seen.get(stream, 0) - before
             if self._seen.get(stream, 0) < index:
                 time.sleep(0.1)
         return records
 
+    def catch_up(self) -> list[Record]:
+        """What the file holds beyond what was given: every stream's missing rows, then the
+        run's stop once the file says it ended (a viewer cut off while the run went on, or
+        ended). A StationError when the agent cannot be reached (try again later)."""
+        if self.start is None or self.stopped:
+            return []
+        records: list[Record] = []
+        before = sum(self._seen.values())
+        for stream in self.start.streams:
+            records.extend(self._refill(stream.name))
+        self.caught_up_rows += sum(self._seen.values()) - before
+        for document in self.client.call("stop_documents", channel=self.channel, run_id=self.run_id):
+            records.extend(self._decoder.feed(document))
+            self.stopped = True
+        return records
+
     def poll(self, timeout_s: float) -> list[Record]:
-        """Live records that came within ``timeout_s`` (rows the refill gave are skipped)."""
+        """Live records that came within ``timeout_s`` (rows the refill gave are skipped); after
+        :data:`QUIET_CATCH_UP_S` of silence, what the file holds beyond them (:meth:`catch_up`)."""
+        from station.core.errors import StationError
+
         records: list[Record] = []
         received = self.live.receive(timeout_s)
+        if received is None and time.monotonic() - self._heard > QUIET_CATCH_UP_S:
+            self._heard = time.monotonic()
+            try:
+                records.extend(self.catch_up())
+            except StationError:
+                pass  # unreachable still: asked again after the next silence
         while received is not None:
+            self._heard = time.monotonic()
             _topic, document = received
             if document.get("kind") in ("start", "descriptor") and self.start is not None \
                     and document.get("run_id") == self.start.run_id:  # the run attach() already began
                 received = self.live.receive(0)
                 continue
             if document.get("kind") == "start":  # a new run on the channel: decode it from its own start
-                self._decoder, self._seen = RecordDecoder(), {}
+                self._decoder, self._seen, self.stopped = RecordDecoder(), {}, False
+            elif document.get("kind") == "stop" and self.stopped:  # given from the file already
+                received = self.live.receive(0)
+                continue
+            elif document.get("kind") == "stop":  # rows the feed lost before it come from the file first
+                self.stopped = True
+                for stream, rows in (document.get("events") or {}).items():
+                    if isinstance(rows, int) and self.start is not None and self._seen.get(stream, 0) < rows:
+                        records.extend(self._fill_gap(stream, rows))
             if document.get("kind") == "event":
                 stream, index = document.get("stream", ""), document.get("index", 0)
                 seen = self._seen.get(stream, 0)

@@ -17,6 +17,7 @@ Exit codes: 0 finished, 1 failed or aborted, 2 the plan was refused (bad input).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -98,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 config = load_config(job["config"]) if job["config"] != "default" else load_config()
                 if job.get("device_state") and config.uses_simulation:
-                    import dataclasses
-
                     config = dataclasses.replace(config, simulated_device_state=job["device_state"])
                 if job.get("resume"):  # the stored run continued, as `ledstation resume` does
                     from station.session.plan import plan_resume
@@ -108,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     plan = plan_run(job["procedure"], job["parameters"], config, job["out"],
                                     overwrite=job.get("overwrite", False), title=job.get("title", ""))
+                plan = dataclasses.replace(plan, run_id=job.get("run_id", ""))  # the agent's id for the run
             except StationError as exc:
                 print(f"ledstation run: {exc}", file=sys.stderr)
                 return EXIT_REFUSED

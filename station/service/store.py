@@ -107,6 +107,14 @@ class RunRegistry:
     def save(self, record: RunRecord) -> None:
         write_json(self.folder / f"{record.run_id}.json", asdict(record))
 
+    def load(self, run_id: str) -> RunRecord | None:
+        """The record of ``run_id`` (a checked id: it names a file), or None."""
+        data = read_json(self.folder / f"{run_id}.json", None)
+        try:
+            return RunRecord(**data) if isinstance(data, dict) else None
+        except TypeError:
+            return None
+
     def records(self) -> list[RunRecord]:
         out = []
         for path in sorted(self.folder.glob("*.json")):

@@ -168,8 +168,9 @@ def batch_devices(paths: Sequence[str | Path], by: str = "batch") -> list[Any]:
 def run_to_file(procedure: StationProcedure, station: Station, path: str | Path | RunFileClaim, *,
                 overwrite: bool = False, sinks: Sequence[Sink] = (), title: str = "",
                 queue_sinks: bool = True, resume_from: RunFile | None = None,
-                on_runner: Callable[[ProcedureRunner], None] | None = None) -> RunOutcome:
-    """Run ``procedure`` on ``station`` into a new run file and analyse it.
+                on_runner: Callable[[ProcedureRunner], None] | None = None, run_id: str = "") -> RunOutcome:
+    """Run ``procedure`` on ``station`` into a new run file and analyse it (``run_id``: its
+    identity, default a new one).
 
     ``path`` is the file to write or a :class:`RunFileClaim` taken on it before the
     instruments were opened (the command line does that). The run writes a partial file
@@ -186,7 +187,7 @@ def run_to_file(procedure: StationProcedure, station: Station, path: str | Path 
     extra = [(s, True) if getattr(s, "essential", False) else (QueuedSink(s) if queue_sinks else s, False)
              for s in sinks]
     resume = _resume(resume_from, writer, station) if resume_from is not None else None
-    the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title, resume=resume)
+    the_runner = ProcedureRunner(procedure, station, [(writer, True), *extra], title, resume=resume, run_id=run_id)
     if on_runner is not None:
         on_runner(the_runner)
     analysis: dict[str, Any] = {}

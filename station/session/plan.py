@@ -65,6 +65,8 @@ class RunPlan:
     accept_station_change: bool = False
     #: what planning chose that the user should hear (the substrate's first pixel ...)
     notes: list[str] = field(default_factory=list)
+    #: the run's identity ("": a new one; the agent gives the one its registry knows it by)
+    run_id: str = ""
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -195,7 +197,8 @@ def execute(plan: RunPlan, sinks: Sequence[Sink] = (), *,
             configured = [] if plan.resume_from is not None else \
                 [sink_factory(name)(plan.out, plan.overwrite) for name in plan.config.extra_sinks]
             outcome = run_to_file(plan.procedure, station, claim, sinks=[*configured, *sinks], title=plan.title,
-                                  resume_from=plan.resume_from, on_runner=on_runner, queue_sinks=queue_sinks)
+                                  resume_from=plan.resume_from, on_runner=on_runner, queue_sinks=queue_sinks,
+                                  run_id=plan.run_id)
         finally:
             try:
                 station.close()  # output off and read back, the instruments released
