@@ -15,7 +15,9 @@ process, alternately:
   its thread), to tell the publisher's own cost from the queue's.
 
 The per-point time is the slope between a short and a long run (one-off costs at either end
-left out); medians of R alternating repeats, and the ratio of each to the file-only run.
+left out); medians of R repeats (the variants' order rotated each repeat), and the median of
+each repeat's ratio to that repeat's file-only run, with its quartiles (the machine is noisy:
+the queued sink that does nothing shows the noise floor).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def one_run(points: int, path: Path, sinks: list) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=160)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=16)
     args = parser.parse_args()
     from station.service.coordinator import start_data_proxy
     from station.sinks.leco_publisher import LecoPublisherSink
@@ -87,19 +89,24 @@ def main() -> None:
     per_point: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         one_run(short, Path(tmp) / "warm.h5", [])  # imports, CIE cache
+        names = list(variants)
         for i in range(args.repeat):
-            for k, (name, sinks) in enumerate(variants.items()):
+            order = names[i % len(names):] + names[:i % len(names)]  # each variant takes each place in turn
+            for k, name in enumerate(order):
+                sinks = variants[name]
                 t_short = one_run(short, Path(tmp) / f"s{i}-{k}.h5", sinks())
                 t_long = one_run(long_, Path(tmp) / f"l{i}-{k}.h5", sinks())
                 per_point[name].append((t_long - t_short) / (long_ - short))
     stop.set()
     subscriber.join(5)
     proxy.destroy(linger=0)
-    base = statistics.median(per_point["file only"])
-    print(f"per point, median of {args.repeat} ({short} and {long_} points):")
+    base = per_point["file only"]
+    print(f"per point, median of {args.repeat} repeats ({short} and {long_} points); the ratio is the median of "
+          "each repeat's ratio to that repeat's file-only run (quartiles in brackets):")
     for name, values in per_point.items():
-        median = statistics.median(values)
-        print(f"  {name:<30} {1e3 * median:7.3f} ms   ratio to file only {median / base:5.3f}")
+        ratios = sorted(v / b for v, b in zip(values, base, strict=True))
+        q1, q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+        print(f"  {name:<30} {1e3 * statistics.median(values):7.3f} ms   ratio {q2:5.3f} [{q1:5.3f}, {q3:5.3f}]")
     print(f"documents the subscriber received: {received.value}")
 
 
