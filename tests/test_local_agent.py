@@ -5,6 +5,7 @@ nothing, and a window opened again re-attaches to the run with its plots filled.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -77,6 +78,9 @@ def test_the_window_starts_its_agent_measures_out_of_process_and_reattaches_when
     with AgentClient(agent.name, "localhost", port) as client:
         run_pid = client.call("status", channel=LOCAL_CHANNEL)["current"]["pid"]
     assert run_pid != os.getpid() and os.getsid(run_pid) != os.getsid(0)  # another process, out of our terminal
+    other = subprocess.run([sys.executable, "-m", "station.cli", "queue", LOCAL_CHANNEL, "jvl", "--agent", agent.name,
+                            "--port", str(port)], capture_output=True, text=True, timeout=60)  # a second client
+    assert other.returncode == 2 and f"ledstation-client-{os.getpid()};" in other.stderr, other.stderr
     window._show_output()
     assert window.output_label.text().startswith("run going in local-")
     window.confirm_close = lambda: True

@@ -24,6 +24,8 @@ from .run_queue import DEFAULT_PATTERN, FAILED, QUEUED, RUNNING, QueuedRun, RunQ
 
 #: how often the agent is asked whether a handed-over run has ended, s
 STATUS_POLL_S = 0.5
+#: how often the window renews its claim on the channel while its runs go, s (the lease: 60 s)
+CLAIM_RENEW_S = 20.0
 
 
 class AgentRunQueue(RunQueue):
@@ -43,6 +45,7 @@ class AgentRunQueue(RunQueue):
         self._starter, self._answers, self._names_in_folder = starter, answers, names_in_folder
         self._handed: dict[int, str] = {}  # id(item) -> the agent's run id
         self._reattaching = False
+        self._claimed: float | None = None  # when this window last claimed the channel
         #: what the window shows of the output: "" before any run; while one goes, that the agent's
         #: run process holds it; after, what that run's shutdown (or the agent) read back
         self.output_state = ""
@@ -91,13 +94,17 @@ class AgentRunQueue(RunQueue):
                 if reattaching:
                     self._adopt_current(client)
                 pending = [i for i in self.items if i.state == QUEUED]
-                if pending:
+                if pending:  # this window controls the channel while its runs go (others watch)
+                    client.call("claim", channel=self.channel)
+                    self._claimed = time.monotonic()
                     client.call("resume_queue", channel=self.channel)
                 for item in pending:
                     self._hand_over(client, item)
                 follower = ChannelFollower(client, self.channel, live)
                 for item in [i for i in self.items if id(i) in self._handed and i.state == RUNNING]:
                     self._follow(client, follower, item)
+                if self._claimed is not None:  # the runs ended: another window may take control
+                    client.call("release", channel=self.channel)
         except StationError as exc:
             for item in self.items:
                 if item.state == RUNNING and id(item) in self._handed:
@@ -106,6 +113,7 @@ class AgentRunQueue(RunQueue):
                     item.state, item.reason = FAILED, one_line(exc)
             self.live.log(one_line(exc))
         finally:
+            self._claimed = None
             with self._lock:
                 self.current = None
             self.finished.set()
@@ -145,6 +153,9 @@ class AgentRunQueue(RunQueue):
         next_look = 0.0
         while True:
             if time.monotonic() >= next_look:
+                if self._claimed is not None and time.monotonic() - self._claimed > CLAIM_RENEW_S:
+                    client.call("claim", channel=self.channel)  # the lease renewed while the runs go
+                    self._claimed = time.monotonic()
                 status = client.call("status", channel=self.channel)
                 next_look = time.monotonic() + STATUS_POLL_S
                 current, last = status.get("current") or {}, status.get("last") or {}

@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.5
 #: a run file name a remote request may give: a plain name, written in the channel's folder
 RUN_NAME_SUFFIX = ".h5"
+#: the LECO name of one connection of a station client (station.service.client): the program
+#: (``ledstation-client-<pid>``) is the client that claims a channel, whichever connection asks
+CLIENT_CONNECTION = re.compile(r"(.*ledstation-client-\d+)-\d+")
+#: how long a claim on a channel lasts unless renewed, s
+CLAIM_LEASE_S = 60.0
 #: the most rows one refill request returns
 MAX_ROWS = 10000
 #: a run id as the agent gives them (hex); a request's is checked against it before it names a file
@@ -66,8 +71,9 @@ class ChannelState:
         self.record: RunRecord | None = None
         self.paused = False
         self.last: RunRecord | None = None
-        #: the client that controls the channel ("" : none); the others watch
+        #: the client that controls the channel ("" : none) and until when (monotonic s); the others watch
         self.holder = ""
+        self.held_until = 0.0
         #: a dead run its policy ("ask") offers to resume
         self.offer: RunRecord | None = None
 
@@ -107,7 +113,7 @@ class StationAgent:
         state = self._channel(channel)
         with self._lock:
             current = state.record
-            return {"channel": channel, "busy": state.busy, "paused": state.paused, "holder": state.holder,
+            return {"channel": channel, "busy": state.busy, "paused": state.paused, "holder": self._holder(state),
                     "resumable": state.offer.out if state.offer is not None else None,
                     "queue": [asdict(r) for r in state.queue.items()],
                     "current": asdict(current) if current is not None else None,
@@ -117,29 +123,41 @@ class StationAgent:
                     "simulated": state.channel.config.uses_simulation}
 
     def claim(self, channel: str) -> str:
-        """Take control of ``channel`` (one client at a time: queue, abort, output off); refused,
-        naming the holder, while another client holds it."""
+        """Take (or renew) control of ``channel`` for :data:`CLAIM_LEASE_S` (one client at a time:
+        queue, abort, output off); refused, naming the holder, while another client holds it. A
+        lease not renewed lapses: a window that died holds nothing for long."""
         state = self._channel(channel)
         sender = self._sender()
         with self._lock:
-            if state.holder and state.holder != sender:
-                raise ConfigError(f"channel {channel} is controlled by {state.holder}; it must release it first")
-            state.holder = sender
+            holder = self._holder(state)
+            if holder and holder != sender:
+                raise ConfigError(f"channel {channel} is controlled by {holder}; it must release it first")
+            state.holder, state.held_until = sender, time.monotonic() + CLAIM_LEASE_S
         return f"channel {channel} controlled by {sender}"
+
+    @staticmethod
+    def _holder(state: ChannelState) -> str:
+        """The client that controls the channel now ("" : none, or its lease lapsed)."""
+        if state.holder and time.monotonic() > state.held_until:
+            state.holder = ""
+        return state.holder
 
     def release(self, channel: str) -> str:
         state = self._channel(channel)
         sender = self._sender()
         with self._lock:
-            if state.holder and state.holder != sender:
-                raise ConfigError(f"channel {channel} is controlled by {state.holder}, not by {sender}")
+            holder = self._holder(state)
+            if holder and holder != sender:
+                raise ConfigError(f"channel {channel} is controlled by {holder}, not by {sender}")
             state.holder = ""
         return f"channel {channel} released"
 
     def _check_control(self, state: ChannelState) -> None:
         sender = self._sender()
-        if state.holder and state.holder != sender:
-            raise ConfigError(f"channel {state.channel.name} is controlled by {state.holder}; {sender} may watch it "
+        with self._lock:
+            holder = self._holder(state)
+        if holder and holder != sender:
+            raise ConfigError(f"channel {state.channel.name} is controlled by {holder}; {sender} may watch it "
                               "(an emergency stop is taken from anyone)")
 
     def _sender(self) -> str:
@@ -149,7 +167,9 @@ class StationAgent:
             sender = handler.current_message.sender if handler is not None else b""
         except Exception:  # noqa: BLE001 - no message being answered: a call from this process
             sender = b""
-        return sender.decode(errors="replace") if sender else "local"
+        name = sender.decode(errors="replace") if sender else "local"
+        same_process = CLIENT_CONNECTION.fullmatch(name)  # a program's connections are one client
+        return same_process.group(1) if same_process else name
 
     def enqueue(self, channel: str, procedure: str, parameters: dict[str, Any] | None = None, name: str = "",
                 title: str = "", overwrite: bool = False) -> str:
@@ -195,15 +215,19 @@ class StationAgent:
         record = self._record(channel, run_id)
         if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and 0 < count <= MAX_ROWS):
             raise ConfigError(f"rows: start >= 0 and 0 < count <= {MAX_ROWS}")
-        run = read_run(record.out)
-        stream = stream or run.main_stream
-        if stream not in run.streams:
-            raise ConfigError(f"run {record.run_id} has no stream {stream!r} (streams: {', '.join(run.streams)})")
-        columns = run.read_columns(run.column_names(stream), stream, slice(start, start + count))
-        return {"run_id": record.run_id, "stream": stream, "start": start, "total": run.rows(stream),
-                "units": run.column_units(stream),
-                "columns": {name: [number(v) for v in values.tolist()]  # "nan", "inf": as the documents have them
-                            for name, values in columns.items()}}
+
+        def read() -> dict:
+            run = read_run(record.out)
+            name = stream or run.main_stream
+            if name not in run.streams:
+                raise ConfigError(f"run {record.run_id} has no stream {name!r} (streams: {', '.join(run.streams)})")
+            columns = run.read_columns(run.column_names(name), name, slice(start, start + count))
+            return {"run_id": record.run_id, "stream": name, "start": start, "total": run.rows(name),
+                    "units": run.column_units(name),
+                    "columns": {column: [number(v) for v in values.tolist()]  # "nan", "inf": as the documents
+                                for column, values in columns.items()}}
+
+        return _read_while_written(read, Path(record.out))
 
     def start_documents(self, channel: str, run_id: str = "") -> list[dict[str, Any]]:
         """The start and descriptor documents of the channel's current run (or of ``run_id``),
@@ -213,7 +237,7 @@ class StationAgent:
         from station.run.documents import documents_of
 
         record = self._record(channel, run_id)
-        return documents_of(run_start_of(read_run(record.out)))
+        return _read_while_written(lambda: documents_of(run_start_of(read_run(record.out))), Path(record.out))
 
     def stop_documents(self, channel: str, run_id: str = "") -> list[dict[str, Any]]:
         """The stop document of the channel's run (or of ``run_id``) once its file says it ended
@@ -222,7 +246,8 @@ class StationAgent:
         from station.data.recovery import run_stop_of
         from station.run.documents import documents_of
 
-        stop = run_stop_of(read_run(self._record(channel, run_id).out))
+        out = Path(self._record(channel, run_id).out)
+        stop = _read_while_written(lambda: run_stop_of(read_run(out)), out)
         return documents_of(stop) if stop is not None else []
 
     def _record(self, channel: str, run_id: str) -> RunRecord:
@@ -516,6 +541,26 @@ class _Adopted:
 
         alive = same_process(self.pid, self.started) and being_written(self.out)  # the claim locks the name
         return None if alive else 0  # ended; _ended judges it by its file (its code is unknown)
+
+
+#: a file being written may read inconsistently for a moment (SWMR: the writer mid-flush); tries, s apart
+READ_TRIES, READ_RETRY_S = 10, 0.1
+
+
+def _read_while_written(read, out: Path):
+    """``read()`` of the run file ``out``, tried again while a run is writing it and the read met
+    a half-written moment (a metadata checksum, a dataset being extended); any other failure,
+    or one that outlasts the tries, is the request's answer."""
+    from station.data.file_claim import being_written
+
+    for attempt in range(READ_TRIES):
+        try:
+            return read()
+        except (StationError, OSError, KeyError, ValueError):
+            if attempt == READ_TRIES - 1 or not being_written(out):
+                raise
+            time.sleep(READ_RETRY_S)
+    raise AssertionError("unreachable")
 
 
 def _one_line_errors(method):
